@@ -1,0 +1,281 @@
+//! Log-mel spectrogram computed the way librosa does by default, so values match a Python notebook:
+//! centred frames with zero padding, periodic Hann window, power 2, Slaney mel scale and
+//! normalisation, then `10 * log10(max(S, 1e-10))` with no reference scaling and no clipping.
+
+use std::sync::Arc;
+
+use realfft::{RealFftPlanner, RealToComplex};
+use serde::{Deserialize, Serialize};
+
+use super::decode::ANALYSIS_SAMPLE_RATE;
+
+/// The settings of the analysis. They are saved with every library and (later) model, so that
+/// features and weights computed with other settings are recognised as such.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MelSettings {
+    pub sample_rate: u32,
+    pub n_fft: usize,
+    pub hop_length: usize,
+    pub n_mels: usize,
+}
+
+impl Default for MelSettings {
+    fn default() -> Self {
+        Self {
+            sample_rate: ANALYSIS_SAMPLE_RATE,
+            n_fft: 2048,
+            hop_length: 512,
+            n_mels: 128,
+        }
+    }
+}
+
+impl MelSettings {
+    /// Number of centred frames librosa produces for `samples` samples.
+    pub fn frames_for(&self, samples: usize) -> usize {
+        1 + samples / self.hop_length
+    }
+
+    pub fn frames_per_second(&self) -> f64 {
+        f64::from(self.sample_rate) / self.hop_length as f64
+    }
+}
+
+/// A log-mel spectrogram in librosa's orientation: `n_mels` rows of `n_frames` values, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogMel {
+    pub n_mels: usize,
+    pub n_frames: usize,
+    pub values: Vec<f32>,
+}
+
+impl LogMel {
+    pub fn band(&self, mel: usize) -> &[f32] {
+        &self.values[mel * self.n_frames..(mel + 1) * self.n_frames]
+    }
+}
+
+/// The floor librosa's `power_to_db` applies before the logarithm (`amin`).
+const POWER_FLOOR: f32 = 1e-10;
+
+/// A reusable log-mel extractor: the FFT plan, window and filter bank are built once.
+pub struct MelExtractor {
+    settings: MelSettings,
+    fft: Arc<dyn RealToComplex<f32>>,
+    window: Vec<f32>,
+    filters: Vec<MelFilter>,
+}
+
+/// One triangular mel filter, stored sparsely: its weights start at FFT bin `first_bin`.
+struct MelFilter {
+    first_bin: usize,
+    weights: Vec<f32>,
+}
+
+impl MelExtractor {
+    pub fn new(settings: MelSettings) -> Self {
+        let mut planner = RealFftPlanner::<f32>::new();
+        let fft = planner.plan_fft_forward(settings.n_fft);
+        // Periodic Hann window (scipy `get_window('hann', n, fftbins=True)`), as librosa uses.
+        let n = settings.n_fft as f64;
+        let window = (0..settings.n_fft)
+            .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n).cos()) as f32)
+            .collect();
+        let filters = slaney_mel_filters(&settings)
+            .into_iter()
+            .map(|row| {
+                let first = row.iter().position(|&w| w != 0.0).unwrap_or(0);
+                let last = row.iter().rposition(|&w| w != 0.0).map_or(first, |l| l + 1);
+                MelFilter {
+                    first_bin: first,
+                    weights: row[first..last].to_vec(),
+                }
+            })
+            .collect();
+        Self {
+            settings,
+            fft,
+            window,
+            filters,
+        }
+    }
+
+    pub fn settings(&self) -> &MelSettings {
+        &self.settings
+    }
+
+    /// The log-mel spectrogram of mono `samples` at the settings' sample rate.
+    pub fn compute(&self, samples: &[f32]) -> LogMel {
+        let MelSettings {
+            n_fft,
+            hop_length,
+            n_mels,
+            ..
+        } = self.settings;
+        let n_frames = self.settings.frames_for(samples.len());
+        let pad = n_fft / 2;
+        let mut values = vec![0.0f32; n_mels * n_frames];
+
+        let mut frame = self.fft.make_input_vec();
+        let mut spectrum = self.fft.make_output_vec();
+        let mut scratch = self.fft.make_scratch_vec();
+        let mut power = vec![0.0f32; spectrum.len()];
+
+        for t in 0..n_frames {
+            // Frame t covers padded[t*hop .. t*hop + n_fft]; the padding is zeros (librosa's
+            // `pad_mode="constant"`), so copy only the part that overlaps the signal.
+            let start = (t * hop_length) as isize - pad as isize;
+            for (i, slot) in frame.iter_mut().enumerate() {
+                let idx = start + i as isize;
+                *slot = if idx >= 0 && (idx as usize) < samples.len() {
+                    samples[idx as usize] * self.window[i]
+                } else {
+                    0.0
+                };
+            }
+            // The buffers are sized by the plan itself, so this cannot fail.
+            if self
+                .fft
+                .process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
+                .is_err()
+            {
+                unreachable!("FFT buffers come from the plan");
+            }
+            for (p, c) in power.iter_mut().zip(&spectrum) {
+                *p = c.re * c.re + c.im * c.im;
+            }
+            for (m, filter) in self.filters.iter().enumerate() {
+                let bins = &power[filter.first_bin..filter.first_bin + filter.weights.len()];
+                let energy: f32 = bins.iter().zip(&filter.weights).map(|(p, w)| p * w).sum();
+                values[m * n_frames + t] = 10.0 * energy.max(POWER_FLOOR).log10();
+            }
+        }
+        LogMel {
+            n_mels,
+            n_frames,
+            values,
+        }
+    }
+}
+
+/// Slaney-scale mel: linear below 1 kHz, logarithmic above (librosa's `htk=False`).
+fn hz_to_mel(hz: f64) -> f64 {
+    const F_SP: f64 = 200.0 / 3.0;
+    const MIN_LOG_HZ: f64 = 1000.0;
+    let min_log_mel = MIN_LOG_HZ / F_SP;
+    let logstep = 6.4f64.ln() / 27.0;
+    if hz >= MIN_LOG_HZ {
+        min_log_mel + (hz / MIN_LOG_HZ).ln() / logstep
+    } else {
+        hz / F_SP
+    }
+}
+
+fn mel_to_hz(mel: f64) -> f64 {
+    const F_SP: f64 = 200.0 / 3.0;
+    const MIN_LOG_HZ: f64 = 1000.0;
+    let min_log_mel = MIN_LOG_HZ / F_SP;
+    let logstep = 6.4f64.ln() / 27.0;
+    if mel >= min_log_mel {
+        MIN_LOG_HZ * (logstep * (mel - min_log_mel)).exp()
+    } else {
+        F_SP * mel
+    }
+}
+
+/// The mel filter bank of `librosa.filters.mel(sr, n_fft, n_mels, fmin=0, fmax=sr/2, htk=False,
+/// norm="slaney")`: `n_mels` rows of `1 + n_fft/2` weights.
+pub fn slaney_mel_filters(settings: &MelSettings) -> Vec<Vec<f32>> {
+    let n_bins = 1 + settings.n_fft / 2;
+    let sr = f64::from(settings.sample_rate);
+    let fft_freqs: Vec<f64> = (0..n_bins)
+        .map(|i| i as f64 * sr / settings.n_fft as f64)
+        .collect();
+    let (min_mel, max_mel) = (hz_to_mel(0.0), hz_to_mel(sr / 2.0));
+    let points = settings.n_mels + 2;
+    let mel_freqs: Vec<f64> = (0..points)
+        .map(|i| mel_to_hz(min_mel + (max_mel - min_mel) * i as f64 / (points - 1) as f64))
+        .collect();
+    (0..settings.n_mels)
+        .map(|m| {
+            let (lo, centre, hi) = (mel_freqs[m], mel_freqs[m + 1], mel_freqs[m + 2]);
+            // Slaney normalisation: each filter has unit area in Hz.
+            let norm = 2.0 / (hi - lo);
+            fft_freqs
+                .iter()
+                .map(|&f| {
+                    let rising = (f - lo) / (centre - lo);
+                    let falling = (hi - f) / (hi - centre);
+                    (rising.min(falling).max(0.0) * norm) as f32
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_count_matches_librosa_centred_frames() {
+        let s = MelSettings::default();
+        assert_eq!(s.frames_for(22_050 * 30), 1292);
+        assert_eq!(s.frames_for(0), 1);
+        assert_eq!(s.frames_for(511), 1);
+        assert_eq!(s.frames_for(512), 2);
+    }
+
+    #[test]
+    fn mel_scale_round_trips_and_is_linear_below_1khz() {
+        for hz in [0.0, 100.0, 999.0, 1000.0, 4000.0, 11_025.0] {
+            assert!((mel_to_hz(hz_to_mel(hz)) - hz).abs() < 1e-6);
+        }
+        assert!((hz_to_mel(1000.0) - 15.0).abs() < 1e-12);
+        assert!((hz_to_mel(500.0) - 7.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn filter_bank_has_one_peak_per_band_in_ascending_order() {
+        let filters = slaney_mel_filters(&MelSettings::default());
+        assert_eq!(filters.len(), 128);
+        assert!(filters.iter().all(|f| f.len() == 1025));
+        let peaks: Vec<usize> = filters
+            .iter()
+            .map(|f| {
+                f.iter()
+                    .enumerate()
+                    .fold((0, 0.0f32), |b, (i, &w)| if w > b.1 { (i, w) } else { b })
+                    .0
+            })
+            .collect();
+        assert!(peaks.windows(2).all(|w| w[0] <= w[1]));
+        assert!(filters.iter().all(|f| f.iter().all(|&w| w >= 0.0)));
+    }
+
+    #[test]
+    fn a_tone_lands_in_the_band_containing_its_frequency() {
+        let settings = MelSettings::default();
+        let sr = settings.sample_rate as f32;
+        let samples: Vec<f32> = (0..22_050)
+            .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 2000.0 * i as f32 / sr).sin())
+            .collect();
+        let mel = MelExtractor::new(settings).compute(&samples);
+        let t = mel.n_frames / 2;
+        let loudest = (0..mel.n_mels)
+            .max_by(|&a, &b| mel.band(a)[t].total_cmp(&mel.band(b)[t]))
+            .unwrap_or(0);
+        let centre_hz =
+            mel_to_hz(hz_to_mel(0.0) + (hz_to_mel(11_025.0)) * (loudest + 1) as f64 / 129.0);
+        assert!(
+            (centre_hz - 2000.0).abs() < 120.0,
+            "band {loudest} centred at {centre_hz} Hz"
+        );
+    }
+
+    #[test]
+    fn silence_is_floored_at_minus_100_db() {
+        let mel = MelExtractor::new(MelSettings::default()).compute(&[0.0; 4096]);
+        assert!(mel.values.iter().all(|&v| v == -100.0));
+    }
+}

@@ -1,0 +1,77 @@
+//! Audio analysis: decoding to mono at the analysis rate, and the log-mel spectrogram.
+//! Plain Rust with no UI dependency, so the command line, tests and the app share it.
+
+mod decode;
+mod mel;
+pub mod npy;
+
+pub use decode::{
+    ANALYSIS_SAMPLE_RATE, AUDIO_EXTENSIONS, DecodedAudio, Span, Tags, decode_file, is_audio_path,
+    read_tags, resample,
+};
+pub use mel::{LogMel, MelExtractor, MelSettings, slaney_mel_filters};
+
+use std::path::Path;
+
+use crate::error::AudioError;
+
+/// Shortest audio an analysis accepts: one model patch is about 3 s.
+pub const MIN_ANALYSIS_SECONDS: f64 = 3.0;
+
+/// Longest span of one file that is analysed (taken from its middle).
+pub const MAX_ANALYSIS_SECONDS: f64 = 90.0;
+
+/// RMS level (dBFS) under which a file counts as silent.
+const SILENCE_RMS_DBFS: f64 = -70.0;
+
+/// A file analysed for the library: its decoded span and log-mel features.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub audio: DecodedAudio,
+    pub mel: LogMel,
+}
+
+/// Decodes the middle of `path` (at most [`MAX_ANALYSIS_SECONDS`]), refuses what cannot serve as
+/// music (too short, silent) with the reason, and computes its log-mel features.
+pub fn analyse_file(path: &Path, extractor: &MelExtractor) -> Result<Analysis, AudioError> {
+    let audio = decode_file(
+        path,
+        Span::Middle {
+            max_seconds: MAX_ANALYSIS_SECONDS,
+        },
+    )?;
+    let seconds = audio.seconds();
+    if seconds < MIN_ANALYSIS_SECONDS {
+        return Err(AudioError::TooShort {
+            path: path.to_path_buf(),
+            seconds,
+            min_seconds: MIN_ANALYSIS_SECONDS,
+        });
+    }
+    let rms_dbfs = rms_dbfs(&audio.samples);
+    if rms_dbfs < SILENCE_RMS_DBFS {
+        return Err(AudioError::Silent {
+            path: path.to_path_buf(),
+            rms_dbfs,
+        });
+    }
+    let mel = extractor.compute(&audio.samples);
+    Ok(Analysis { audio, mel })
+}
+
+/// Root-mean-square level in dB relative to full scale (-inf dB is reported as -200).
+pub fn rms_dbfs(samples: &[f32]) -> f64 {
+    if samples.is_empty() {
+        return -200.0;
+    }
+    let mean_square = samples
+        .iter()
+        .map(|&s| f64::from(s) * f64::from(s))
+        .sum::<f64>()
+        / samples.len() as f64;
+    if mean_square <= 0.0 {
+        -200.0
+    } else {
+        10.0 * mean_square.log10()
+    }
+}

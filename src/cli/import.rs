@@ -1,0 +1,95 @@
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::library::{ImportEvent, ImportOptions, SourceKind, default_library_path, import_folder};
+
+pub fn run(dir: &Path, library: Option<&Path>, threads: usize) -> anyhow::Result<ExitCode> {
+    let library_path = library.map_or_else(|| default_library_path(dir), Path::to_path_buf);
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = Arc::clone(&cancel);
+        // First Ctrl-C: finish the files in flight and save. Second: leave now; every file
+        // written so far is complete, so the next run resumes.
+        let _ = ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\ninterrupted: finishing the files in progress and saving (Ctrl-C again to quit now)"
+            );
+        });
+    }
+
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:32}] {pos}/{len} tracks, {per_sec}, ETA {eta} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let options = ImportOptions {
+        threads,
+        ..ImportOptions::default()
+    };
+    let mut on_event = |event: &ImportEvent| match event {
+        ImportEvent::Scanned {
+            found,
+            to_analyse,
+            source,
+        } => {
+            let layout = match source {
+                SourceKind::Fma => "Free Music Archive layout",
+                SourceKind::Folder => "folder of audio files",
+            };
+            bar.println(format!(
+                "{}: {layout}, {found} audio files, {to_analyse} to analyse",
+                dir.display()
+            ));
+            bar.set_length(*to_analyse as u64);
+        }
+        ImportEvent::Progress {
+            done,
+            path,
+            rejected,
+            ..
+        } => {
+            bar.set_position(*done as u64);
+            bar.set_message(path.display().to_string());
+            if let Some(reason) = rejected {
+                bar.println(format!("skipped {}: {reason}", path.display()));
+            }
+        }
+    };
+    let report = import_folder(dir, &library_path, &options, &cancel, &mut on_event)?;
+    bar.finish_and_clear();
+
+    println!("library: {}", report.library_path.display());
+    println!(
+        "{} tracks in the library: {} imported, {} recovered from an interrupted run, {} unchanged, {} removed (file gone)",
+        report.total_tracks, report.imported, report.recovered, report.unchanged, report.removed
+    );
+    if report.listed_but_absent > 0 {
+        println!(
+            "{} tracks listed in tracks.csv have no audio file here (not imported)",
+            report.listed_but_absent
+        );
+    }
+    if !report.rejected.is_empty() {
+        println!("{} files skipped:", report.rejected.len());
+        for r in &report.rejected {
+            println!("  {}: {}", r.path.display(), r.reason);
+        }
+    }
+    if report.cancelled {
+        println!("interrupted: run the same command again to continue");
+        return Ok(ExitCode::from(130));
+    }
+    if report.nothing_imported() {
+        eprintln!("error: nothing could be imported from {}", dir.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

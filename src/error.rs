@@ -1,0 +1,99 @@
+//! Library error types. Every error names the file it is about, so a message alone tells the
+//! user what to look at.
+
+use std::path::{Path, PathBuf};
+
+/// Why a file could not be decoded or analysed. One line each, starting with the file's path.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("{}: cannot open: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: empty file (0 bytes)", path.display())]
+    Empty { path: PathBuf },
+    #[error("{}: not a recognised audio file (supported: MP3, OGG/Vorbis, FLAC, WAV)", path.display())]
+    UnknownFormat { path: PathBuf },
+    #[error("{}: unsupported codec ({codec})", path.display())]
+    UnsupportedCodec { path: PathBuf, codec: String },
+    #[error("{}: cannot decode: {detail}", path.display())]
+    Undecodable { path: PathBuf, detail: String },
+    #[error("{}: too short ({seconds:.1} s of audio; at least {min_seconds:.0} s needed)", path.display())]
+    TooShort {
+        path: PathBuf,
+        seconds: f64,
+        min_seconds: f64,
+    },
+    #[error("{}: silent (RMS level {rms_dbfs:.0} dBFS)", path.display())]
+    Silent { path: PathBuf, rms_dbfs: f64 },
+}
+
+impl AudioError {
+    /// The reason without the path, for tables that already show the file.
+    pub fn reason(&self) -> String {
+        let full = self.to_string();
+        let path = match self {
+            Self::Open { path, .. }
+            | Self::Empty { path }
+            | Self::UnknownFormat { path }
+            | Self::UnsupportedCodec { path, .. }
+            | Self::Undecodable { path, .. }
+            | Self::TooShort { path, .. }
+            | Self::Silent { path, .. } => path,
+        };
+        full.strip_prefix(&format!("{}: ", path.display()))
+            .map_or(full.clone(), str::to_string)
+    }
+}
+
+/// What went wrong with a file songspace reads or writes (a library, a feature cache, metadata).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {problem}", path.display())]
+pub struct FileError {
+    pub path: PathBuf,
+    pub problem: FileProblem,
+}
+
+impl FileError {
+    pub fn new(path: &Path, problem: FileProblem) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            problem,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileProblem {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Format(String),
+    #[error(
+        "written by a newer songspace (format version {found}; this build reads up to {supported})"
+    )]
+    TooNew { found: u32, supported: u32 },
+}
+
+/// Errors of library operations (import, load, save).
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{}: not a folder", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("{}: no audio files found (looked for {exts})", path.display())]
+    NoAudio { path: PathBuf, exts: String },
+    #[error(
+        "{}: this library was imported from {} , not {}; choose another --library",
+        library.display(), existing.display(), requested.display()
+    )]
+    OtherRoot {
+        library: PathBuf,
+        existing: PathBuf,
+        requested: PathBuf,
+    },
+    #[error("{}: no library here (run `songspace import <MUSIC_FOLDER>` first)", .0.display())]
+    NotFound(PathBuf),
+}
