@@ -1,1 +1,106 @@
-fn main() {}
+//! Decode + log-mel throughput on one thread, on real 30 s MP3 clips, compared with librosa on
+//! the same files (benches/librosa_mel.py), plus the parity of the two on those clips.
+//!
+//!     cargo bench --bench audio            # clips from the development corpus
+//!     SONGSPACE_BENCH_CLIPS=40 cargo bench --bench audio
+//!
+//! Clips: `$SONGSPACE_DEV_CORPUS/fma_dev` (default `~/.cache/songspace-dev-corpus`), built by
+//! tools/dev-corpus/build-dev-corpus.sh.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use songspace::audio::{MelExtractor, MelSettings, Span, decode_file, npy};
+
+fn main() {
+    let corpus = songspace_corpus_dir();
+    let wanted: usize = std::env::var("SONGSPACE_BENCH_CLIPS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let mut clips = Vec::new();
+    collect_mp3(&corpus.join("fma_dev"), &mut clips);
+    clips.sort();
+    // Spread the sample over the corpus (its ids are ordered by genre).
+    let step = (clips.len() / wanted.max(1)).max(1);
+    let clips: Vec<PathBuf> = clips.into_iter().step_by(step).take(wanted).collect();
+    if clips.is_empty() {
+        eprintln!("no clips under {}: build the corpus with tools/dev-corpus/build-dev-corpus.sh", corpus.display());
+        std::process::exit(1);
+    }
+
+    let extractor = MelExtractor::new(MelSettings::default());
+    // Warm-up, as for librosa.
+    let _ = decode_file(&clips[0], Span::Whole).map(|a| extractor.compute(&a.samples));
+    let (mut decode, mut mel) = (Duration::ZERO, Duration::ZERO);
+    let out_dir = std::env::temp_dir().join(format!("songspace-bench-mel-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).expect("temp dir");
+    let mut audio_seconds = 0.0;
+    for clip in &clips {
+        let t0 = Instant::now();
+        let audio = decode_file(clip, Span::Whole).expect("decodable clip");
+        let t1 = Instant::now();
+        let spec = extractor.compute(&audio.samples);
+        let t2 = Instant::now();
+        decode += t1 - t0;
+        mel += t2 - t1;
+        audio_seconds += audio.seconds();
+        let stem = clip.file_stem().and_then(|s| s.to_str()).unwrap_or("clip");
+        npy::write_f32_2d(&out_dir.join(format!("{stem}.npy")), spec.n_mels, spec.n_frames, &spec.values).expect("npy");
+    }
+    let n = clips.len() as f64;
+    let ours = n / (decode + mel).as_secs_f64();
+
+    println!("decode + log-mel, one thread, {} clips ({:.0} s of audio)", clips.len(), audio_seconds);
+    println!("| step | ms per clip |");
+    println!("|---|---:|");
+    println!("| decode + resample (symphonia, rubato) | {:.1} |", decode.as_secs_f64() * 1e3 / n);
+    println!("| log-mel (realfft, sparse mel) | {:.1} |", mel.as_secs_f64() * 1e3 / n);
+    println!("| total | {:.1} |", (decode + mel).as_secs_f64() * 1e3 / n);
+    println!();
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/librosa_mel.py");
+    let librosa = Command::new("python3").arg(&script).arg("--parity").arg(&out_dir).args(&clips).output();
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let parsed = librosa
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.lines().last().and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok()));
+    println!("| implementation | clips/s (one thread) | ratio |");
+    println!("|---|---:|---:|");
+    println!("| songspace | {ours:.2} | |");
+    match parsed {
+        Some(v) => {
+            let theirs = v["clips_per_second"].as_f64().unwrap_or(f64::NAN);
+            println!(
+                "| librosa {} | {theirs:.2} | songspace is {:.1}x |",
+                v["librosa"].as_str().unwrap_or("?"),
+                ours / theirs
+            );
+            println!();
+            println!(
+                "parity with librosa on these clips: mean |difference| {:.3} dB (worst clip {:.3} dB)",
+                v["parity_mean_abs_db"].as_f64().unwrap_or(f64::NAN),
+                v["parity_worst_clip_mean_abs_db"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+        None => println!("| librosa | not measured: `python3 -m pip install librosa==0.10.2.post1` | |"),
+    }
+}
+
+fn songspace_corpus_dir() -> PathBuf {
+    std::env::var_os("SONGSPACE_DEV_CORPUS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/songspace-dev-corpus")
+    })
+}
+
+fn collect_mp3(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.filter_map(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            collect_mp3(&p, out);
+        } else if p.extension().is_some_and(|x| x == "mp3") {
+            out.push(p);
+        }
+    }
+}

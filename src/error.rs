@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
     #[error("{}: cannot open: {source}", path.display())]
-    Open {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Open { path: PathBuf, source: std::io::Error },
     #[error("{}: empty file (0 bytes)", path.display())]
     Empty { path: PathBuf },
     #[error("{}: not a recognised audio file (supported: MP3, OGG/Vorbis, FLAC, WAV)", path.display())]
@@ -20,12 +17,8 @@ pub enum AudioError {
     #[error("{}: cannot decode: {detail}", path.display())]
     Undecodable { path: PathBuf, detail: String },
     #[error("{}: too short ({seconds:.1} s of audio; at least {min_seconds:.0} s needed)", path.display())]
-    TooShort {
-        path: PathBuf,
-        seconds: f64,
-        min_seconds: f64,
-    },
-    #[error("{}: silent (RMS level {rms_dbfs:.0} dBFS)", path.display())]
+    TooShort { path: PathBuf, seconds: f64, min_seconds: f64 },
+    #[error("{}: silent (RMS level {} dBFS)", path.display(), if *rms_dbfs <= -200.0 { "-inf".to_string() } else { format!("{rms_dbfs:.0}") })]
     Silent { path: PathBuf, rms_dbfs: f64 },
 }
 
@@ -42,8 +35,7 @@ impl AudioError {
             | Self::TooShort { path, .. }
             | Self::Silent { path, .. } => path,
         };
-        full.strip_prefix(&format!("{}: ", path.display()))
-            .map_or(full.clone(), str::to_string)
+        full.strip_prefix(&format!("{}: ", path.display())).map_or(full.clone(), str::to_string)
     }
 }
 
@@ -57,10 +49,7 @@ pub struct FileError {
 
 impl FileError {
     pub fn new(path: &Path, problem: FileProblem) -> Self {
-        Self {
-            path: path.to_path_buf(),
-            problem,
-        }
+        Self { path: path.to_path_buf(), problem }
     }
 }
 
@@ -70,9 +59,7 @@ pub enum FileProblem {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Format(String),
-    #[error(
-        "written by a newer songspace (format version {found}; this build reads up to {supported})"
-    )]
+    #[error("written by a newer songspace (format version {found}; this build reads up to {supported})")]
     TooNew { found: u32, supported: u32 },
 }
 
@@ -89,11 +76,7 @@ pub enum LibraryError {
         "{}: this library was imported from {} , not {}; choose another --library",
         library.display(), existing.display(), requested.display()
     )]
-    OtherRoot {
-        library: PathBuf,
-        existing: PathBuf,
-        requested: PathBuf,
-    },
+    OtherRoot { library: PathBuf, existing: PathBuf, requested: PathBuf },
     #[error("{}: no library here (run `songspace import <MUSIC_FOLDER>` first)", .0.display())]
     NotFound(PathBuf),
 }

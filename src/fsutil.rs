@@ -34,19 +34,9 @@ pub fn write_atomically(
 /// A temporary name in the same folder (so the rename stays on one file system), unique per
 /// process and thread so parallel writers never share one.
 fn temp_path_for(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let unique = format!(
-        ".{name}.{}.{:?}.tmp",
-        std::process::id(),
-        std::thread::current().id()
-    );
-    let unique: String = unique
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
-        .collect();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let unique = format!(".{name}.{}.{:?}.tmp", std::process::id(), std::thread::current().id());
+    let unique: String = unique.chars().filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c)).collect();
     path.with_file_name(unique)
 }
 
@@ -64,12 +54,7 @@ mod tests {
             w.write_all(b"half of version two")?;
             Err(std::io::Error::other("disk full"))
         });
-        assert!(
-            failed
-                .expect_err("must fail")
-                .to_string()
-                .contains("library.ron")
-        );
+        assert!(failed.expect_err("must fail").to_string().contains("library.ron"));
         assert_eq!(fs::read_to_string(&path).expect("read"), "version one");
         let leftovers: Vec<_> = fs::read_dir(dir.path()).expect("ls").collect();
         assert_eq!(leftovers.len(), 1, "temporary file left behind");

@@ -1,1 +1,7 @@
+//! The one integration-test binary: each topic is a module.
 
+mod util;
+
+mod cli;
+mod import;
+mod parity;

@@ -72,11 +72,8 @@ impl DecodedAudio {
 /// `to_mono`), then a band-limited FFT resampler converts the rate.
 pub fn decode_file(path: &Path, span: Span) -> Result<DecodedAudio, AudioError> {
     let (mono, rate, info) = decode_mono_native(path, span)?;
-    let samples =
-        resample(&mono, rate, ANALYSIS_SAMPLE_RATE).map_err(|detail| AudioError::Undecodable {
-            path: path.to_path_buf(),
-            detail,
-        })?;
+    let samples = resample(&mono, rate, ANALYSIS_SAMPLE_RATE)
+        .map_err(|detail| AudioError::Undecodable { path: path.to_path_buf(), detail })?;
     Ok(DecodedAudio {
         samples,
         duration_seconds: info.duration_seconds,
@@ -125,13 +122,7 @@ impl Opened {
 
 fn merge_tags(tags: &mut Tags, rev: &MetadataRevision) {
     for tag in rev.tags() {
-        let value = tag
-            .value
-            .to_string()
-            .trim()
-            .trim_matches('\0')
-            .trim()
-            .to_string();
+        let value = tag.value.to_string().trim().trim_matches('\0').trim().to_string();
         if value.is_empty() {
             continue;
         }
@@ -163,9 +154,7 @@ fn split_genres(value: &str) -> Vec<String> {
             let inner = g.trim_start_matches('(').trim_end_matches(')');
             match inner.parse::<usize>() {
                 Ok(n) if g.starts_with('(') || g.chars().all(|c| c.is_ascii_digit()) => {
-                    ID3V1_GENRES
-                        .get(n)
-                        .map_or_else(|| g.to_string(), |s| (*s).to_string())
+                    ID3V1_GENRES.get(n).map_or_else(|| g.to_string(), |s| (*s).to_string())
                 }
                 _ => g.to_string(),
             }
@@ -174,15 +163,10 @@ fn split_genres(value: &str) -> Vec<String> {
 }
 
 fn open(path: &Path) -> Result<Opened, AudioError> {
-    let file = File::open(path).map_err(|source| AudioError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file = File::open(path).map_err(|source| AudioError::Open { path: path.to_path_buf(), source })?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len == 0 {
-        return Err(AudioError::Empty {
-            path: path.to_path_buf(),
-        });
+        return Err(AudioError::Empty { path: path.to_path_buf() });
     }
     let stream = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
@@ -191,60 +175,39 @@ fn open(path: &Path) -> Result<Opened, AudioError> {
     }
     // Gapless: trims the MP3 encoder delay and padding, as libsndfile/mpg123 (librosa) do, so our
     // frames line up with theirs.
-    let format_options = FormatOptions {
-        enable_gapless: true,
-        ..Default::default()
-    };
+    let format_options = FormatOptions { enable_gapless: true, ..Default::default() };
     let mut probed = symphonia::default::get_probe()
         .format(&hint, stream, &format_options, &MetadataOptions::default())
         .map_err(|e| match e {
-            SymphoniaError::Unsupported(_) => AudioError::UnknownFormat {
-                path: path.to_path_buf(),
-            },
+            SymphoniaError::Unsupported(_) => AudioError::UnknownFormat { path: path.to_path_buf() },
             SymphoniaError::IoError(ref io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                AudioError::UnknownFormat {
-                    path: path.to_path_buf(),
-                }
+                AudioError::UnknownFormat { path: path.to_path_buf() }
             }
-            other => AudioError::Undecodable {
-                path: path.to_path_buf(),
-                detail: other.to_string(),
-            },
+            other => AudioError::Undecodable { path: path.to_path_buf(), detail: other.to_string() },
         })?;
     let probe_metadata = probed.metadata.get().and_then(|m| m.current().cloned());
-    Ok(Opened {
-        path: path.to_path_buf(),
-        reader: probed.format,
-        probe_metadata,
-    })
+    Ok(Opened { path: path.to_path_buf(), reader: probed.format, probe_metadata })
 }
 
 /// Decodes to mono at the file's own rate.
 fn decode_mono_native(path: &Path, span: Span) -> Result<(Vec<f32>, u32, NativeInfo), AudioError> {
     let mut opened = open(path)?;
     let tags = opened.tags();
-    let undecodable = |detail: String| AudioError::Undecodable {
-        path: opened.path.clone(),
-        detail,
-    };
+    let undecodable = |detail: String| AudioError::Undecodable { path: opened.path.clone(), detail };
 
     let track = opened
         .reader
         .tracks()
         .iter()
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| AudioError::UnknownFormat {
-            path: path.to_path_buf(),
-        })?;
+        .ok_or_else(|| AudioError::UnknownFormat { path: path.to_path_buf() })?;
     let track_id = track.id;
     let params = track.codec_params.clone();
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&params, &DecoderOptions::default())
-        .map_err(|e| match e {
-            SymphoniaError::Unsupported(what) => AudioError::UnsupportedCodec {
-                path: path.to_path_buf(),
-                codec: what.to_string(),
-            },
+    let mut decoder =
+        symphonia::default::get_codecs().make(&params, &DecoderOptions::default()).map_err(|e| match e {
+            SymphoniaError::Unsupported(what) => {
+                AudioError::UnsupportedCodec { path: path.to_path_buf(), codec: what.to_string() }
+            }
             other => undecodable(other.to_string()),
         })?;
 
@@ -263,20 +226,12 @@ fn decode_mono_native(path: &Path, span: Span) -> Result<(Vec<f32>, u32, NativeI
     {
         if total > max_seconds {
             let start = (total - max_seconds) / 2.0;
-            let seeked = opened.reader.seek(
-                SeekMode::Coarse,
-                SeekTo::Time {
-                    time: Time::from(start),
-                    track_id: Some(track_id),
-                },
-            );
+            let seeked = opened
+                .reader
+                .seek(SeekMode::Coarse, SeekTo::Time { time: Time::from(start), track_id: Some(track_id) });
             if let Ok(to) = seeked {
                 decoder.reset();
-                offset_seconds = if sample_rate > 0 {
-                    to.actual_ts as f64 / f64::from(sample_rate)
-                } else {
-                    start
-                };
+                offset_seconds = if sample_rate > 0 { to.actual_ts as f64 / f64::from(sample_rate) } else { start };
             }
         }
         if sample_rate > 0 {
@@ -349,10 +304,7 @@ fn decode_mono_native(path: &Path, span: Span) -> Result<(Vec<f32>, u32, NativeI
             sample_rate = spec.rate;
         }
         if spec.rate != sample_rate {
-            return Err(undecodable(format!(
-                "sample rate changes mid-stream ({sample_rate} Hz to {} Hz)",
-                spec.rate
-            )));
+            return Err(undecodable(format!("sample rate changes mid-stream ({sample_rate} Hz to {} Hz)", spec.rate)));
         }
         channels = spec.channels.count();
         if channels == 0 {
@@ -387,27 +339,14 @@ fn decode_mono_native(path: &Path, span: Span) -> Result<(Vec<f32>, u32, NativeI
             Some(e) => format!("no audio could be decoded ({e})"),
             None => "the file holds no audio frames".to_string(),
         };
-        return Err(AudioError::Undecodable {
-            path: path.to_path_buf(),
-            detail,
-        });
+        return Err(AudioError::Undecodable { path: path.to_path_buf(), detail });
     }
     let decoded_seconds = mono.len() as f64 / f64::from(sample_rate);
     let duration_seconds = known_duration
         .or_else(|| (last_packet_end > 0).then(|| last_packet_end as f64 / f64::from(sample_rate)))
         .unwrap_or(decoded_seconds)
         .max(offset_seconds + decoded_seconds);
-    Ok((
-        mono,
-        sample_rate,
-        NativeInfo {
-            duration_seconds,
-            offset_seconds,
-            channels,
-            corrupt_packets,
-            tags,
-        },
-    ))
+    Ok((mono, sample_rate, NativeInfo { duration_seconds, offset_seconds, channels, corrupt_packets, tags }))
 }
 
 /// Band-limited resampling of a whole mono signal from `from` Hz to `to` Hz. The output has
@@ -545,20 +484,14 @@ mod tests {
         let n = from as usize * 2;
         // A 1 kHz tone survives with its amplitude and phase; alignment is checked by comparing
         // with the same tone generated at the target rate.
-        let tone: Vec<f32> = (0..n)
-            .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / from as f32).sin())
-            .collect();
+        let tone: Vec<f32> =
+            (0..n).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / from as f32).sin()).collect();
         let out = resample(&tone, from, 22_050).expect("resample");
         assert_eq!(out.len(), n / 2);
-        let reference: Vec<f32> = (0..n / 2)
-            .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 22_050.0).sin())
-            .collect();
+        let reference: Vec<f32> =
+            (0..n / 2).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 22_050.0).sin()).collect();
         let mid = &out[2000..out.len() - 2000];
-        let err = mid
-            .iter()
-            .zip(&reference[2000..])
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let err = mid.iter().zip(&reference[2000..]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(err < 1e-2, "max error {err}");
     }
 
@@ -567,16 +500,10 @@ mod tests {
         let from = 44_100;
         let n = from as usize;
         // 15 kHz is above 11,025 Hz: it must not fold back into the band.
-        let tone: Vec<f32> = (0..n)
-            .map(|i| (2.0 * std::f32::consts::PI * 15_000.0 * i as f32 / from as f32).sin())
-            .collect();
+        let tone: Vec<f32> =
+            (0..n).map(|i| (2.0 * std::f32::consts::PI * 15_000.0 * i as f32 / from as f32).sin()).collect();
         let out = resample(&tone, from, 22_050).expect("resample");
-        let rms = (out[1000..out.len() - 1000]
-            .iter()
-            .map(|x| x * x)
-            .sum::<f32>()
-            / (out.len() - 2000) as f32)
-            .sqrt();
+        let rms = (out[1000..out.len() - 1000].iter().map(|x| x * x).sum::<f32>() / (out.len() - 2000) as f32).sqrt();
         assert!(rms < 1e-3, "aliased energy rms {rms}");
     }
 }

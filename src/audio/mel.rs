@@ -21,12 +21,7 @@ pub struct MelSettings {
 
 impl Default for MelSettings {
     fn default() -> Self {
-        Self {
-            sample_rate: ANALYSIS_SAMPLE_RATE,
-            n_fft: 2048,
-            hop_length: 512,
-            n_mels: 128,
-        }
+        Self { sample_rate: ANALYSIS_SAMPLE_RATE, n_fft: 2048, hop_length: 512, n_mels: 128 }
     }
 }
 
@@ -86,18 +81,10 @@ impl MelExtractor {
             .map(|row| {
                 let first = row.iter().position(|&w| w != 0.0).unwrap_or(0);
                 let last = row.iter().rposition(|&w| w != 0.0).map_or(first, |l| l + 1);
-                MelFilter {
-                    first_bin: first,
-                    weights: row[first..last].to_vec(),
-                }
+                MelFilter { first_bin: first, weights: row[first..last].to_vec() }
             })
             .collect();
-        Self {
-            settings,
-            fft,
-            window,
-            filters,
-        }
+        Self { settings, fft, window, filters }
     }
 
     pub fn settings(&self) -> &MelSettings {
@@ -106,12 +93,7 @@ impl MelExtractor {
 
     /// The log-mel spectrogram of mono `samples` at the settings' sample rate.
     pub fn compute(&self, samples: &[f32]) -> LogMel {
-        let MelSettings {
-            n_fft,
-            hop_length,
-            n_mels,
-            ..
-        } = self.settings;
+        let MelSettings { n_fft, hop_length, n_mels, .. } = self.settings;
         let n_frames = self.settings.frames_for(samples.len());
         let pad = n_fft / 2;
         let mut values = vec![0.0f32; n_mels * n_frames];
@@ -134,11 +116,7 @@ impl MelExtractor {
                 };
             }
             // The buffers are sized by the plan itself, so this cannot fail.
-            if self
-                .fft
-                .process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
-                .is_err()
-            {
+            if self.fft.process_with_scratch(&mut frame, &mut spectrum, &mut scratch).is_err() {
                 unreachable!("FFT buffers come from the plan");
             }
             for (p, c) in power.iter_mut().zip(&spectrum) {
@@ -150,11 +128,7 @@ impl MelExtractor {
                 values[m * n_frames + t] = 10.0 * energy.max(POWER_FLOOR).log10();
             }
         }
-        LogMel {
-            n_mels,
-            n_frames,
-            values,
-        }
+        LogMel { n_mels, n_frames, values }
     }
 }
 
@@ -164,11 +138,7 @@ fn hz_to_mel(hz: f64) -> f64 {
     const MIN_LOG_HZ: f64 = 1000.0;
     let min_log_mel = MIN_LOG_HZ / F_SP;
     let logstep = 6.4f64.ln() / 27.0;
-    if hz >= MIN_LOG_HZ {
-        min_log_mel + (hz / MIN_LOG_HZ).ln() / logstep
-    } else {
-        hz / F_SP
-    }
+    if hz >= MIN_LOG_HZ { min_log_mel + (hz / MIN_LOG_HZ).ln() / logstep } else { hz / F_SP }
 }
 
 fn mel_to_hz(mel: f64) -> f64 {
@@ -176,11 +146,7 @@ fn mel_to_hz(mel: f64) -> f64 {
     const MIN_LOG_HZ: f64 = 1000.0;
     let min_log_mel = MIN_LOG_HZ / F_SP;
     let logstep = 6.4f64.ln() / 27.0;
-    if mel >= min_log_mel {
-        MIN_LOG_HZ * (logstep * (mel - min_log_mel)).exp()
-    } else {
-        F_SP * mel
-    }
+    if mel >= min_log_mel { MIN_LOG_HZ * (logstep * (mel - min_log_mel)).exp() } else { F_SP * mel }
 }
 
 /// The mel filter bank of `librosa.filters.mel(sr, n_fft, n_mels, fmin=0, fmax=sr/2, htk=False,
@@ -188,14 +154,11 @@ fn mel_to_hz(mel: f64) -> f64 {
 pub fn slaney_mel_filters(settings: &MelSettings) -> Vec<Vec<f32>> {
     let n_bins = 1 + settings.n_fft / 2;
     let sr = f64::from(settings.sample_rate);
-    let fft_freqs: Vec<f64> = (0..n_bins)
-        .map(|i| i as f64 * sr / settings.n_fft as f64)
-        .collect();
+    let fft_freqs: Vec<f64> = (0..n_bins).map(|i| i as f64 * sr / settings.n_fft as f64).collect();
     let (min_mel, max_mel) = (hz_to_mel(0.0), hz_to_mel(sr / 2.0));
     let points = settings.n_mels + 2;
-    let mel_freqs: Vec<f64> = (0..points)
-        .map(|i| mel_to_hz(min_mel + (max_mel - min_mel) * i as f64 / (points - 1) as f64))
-        .collect();
+    let mel_freqs: Vec<f64> =
+        (0..points).map(|i| mel_to_hz(min_mel + (max_mel - min_mel) * i as f64 / (points - 1) as f64)).collect();
     (0..settings.n_mels)
         .map(|m| {
             let (lo, centre, hi) = (mel_freqs[m], mel_freqs[m + 1], mel_freqs[m + 2]);
@@ -242,12 +205,7 @@ mod tests {
         assert!(filters.iter().all(|f| f.len() == 1025));
         let peaks: Vec<usize> = filters
             .iter()
-            .map(|f| {
-                f.iter()
-                    .enumerate()
-                    .fold((0, 0.0f32), |b, (i, &w)| if w > b.1 { (i, w) } else { b })
-                    .0
-            })
+            .map(|f| f.iter().enumerate().fold((0, 0.0f32), |b, (i, &w)| if w > b.1 { (i, w) } else { b }).0)
             .collect();
         assert!(peaks.windows(2).all(|w| w[0] <= w[1]));
         assert!(filters.iter().all(|f| f.iter().all(|&w| w >= 0.0)));
@@ -257,20 +215,13 @@ mod tests {
     fn a_tone_lands_in_the_band_containing_its_frequency() {
         let settings = MelSettings::default();
         let sr = settings.sample_rate as f32;
-        let samples: Vec<f32> = (0..22_050)
-            .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 2000.0 * i as f32 / sr).sin())
-            .collect();
+        let samples: Vec<f32> =
+            (0..22_050).map(|i| 0.5 * (2.0 * std::f32::consts::PI * 2000.0 * i as f32 / sr).sin()).collect();
         let mel = MelExtractor::new(settings).compute(&samples);
         let t = mel.n_frames / 2;
-        let loudest = (0..mel.n_mels)
-            .max_by(|&a, &b| mel.band(a)[t].total_cmp(&mel.band(b)[t]))
-            .unwrap_or(0);
-        let centre_hz =
-            mel_to_hz(hz_to_mel(0.0) + (hz_to_mel(11_025.0)) * (loudest + 1) as f64 / 129.0);
-        assert!(
-            (centre_hz - 2000.0).abs() < 120.0,
-            "band {loudest} centred at {centre_hz} Hz"
-        );
+        let loudest = (0..mel.n_mels).max_by(|&a, &b| mel.band(a)[t].total_cmp(&mel.band(b)[t])).unwrap_or(0);
+        let centre_hz = mel_to_hz(hz_to_mel(0.0) + (hz_to_mel(11_025.0)) * (loudest + 1) as f64 / 129.0);
+        assert!((centre_hz - 2000.0).abs() < 120.0, "band {loudest} centred at {centre_hz} Hz");
     }
 
     #[test]

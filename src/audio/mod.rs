@@ -6,8 +6,7 @@ mod mel;
 pub mod npy;
 
 pub use decode::{
-    ANALYSIS_SAMPLE_RATE, AUDIO_EXTENSIONS, DecodedAudio, Span, Tags, decode_file, is_audio_path,
-    read_tags, resample,
+    ANALYSIS_SAMPLE_RATE, AUDIO_EXTENSIONS, DecodedAudio, Span, Tags, decode_file, is_audio_path, read_tags, resample,
 };
 pub use mel::{LogMel, MelExtractor, MelSettings, slaney_mel_filters};
 
@@ -34,26 +33,14 @@ pub struct Analysis {
 /// Decodes the middle of `path` (at most [`MAX_ANALYSIS_SECONDS`]), refuses what cannot serve as
 /// music (too short, silent) with the reason, and computes its log-mel features.
 pub fn analyse_file(path: &Path, extractor: &MelExtractor) -> Result<Analysis, AudioError> {
-    let audio = decode_file(
-        path,
-        Span::Middle {
-            max_seconds: MAX_ANALYSIS_SECONDS,
-        },
-    )?;
+    let audio = decode_file(path, Span::Middle { max_seconds: MAX_ANALYSIS_SECONDS })?;
     let seconds = audio.seconds();
     if seconds < MIN_ANALYSIS_SECONDS {
-        return Err(AudioError::TooShort {
-            path: path.to_path_buf(),
-            seconds,
-            min_seconds: MIN_ANALYSIS_SECONDS,
-        });
+        return Err(AudioError::TooShort { path: path.to_path_buf(), seconds, min_seconds: MIN_ANALYSIS_SECONDS });
     }
     let rms_dbfs = rms_dbfs(&audio.samples);
     if rms_dbfs < SILENCE_RMS_DBFS {
-        return Err(AudioError::Silent {
-            path: path.to_path_buf(),
-            rms_dbfs,
-        });
+        return Err(AudioError::Silent { path: path.to_path_buf(), rms_dbfs });
     }
     let mel = extractor.compute(&audio.samples);
     Ok(Analysis { audio, mel })
@@ -64,14 +51,6 @@ pub fn rms_dbfs(samples: &[f32]) -> f64 {
     if samples.is_empty() {
         return -200.0;
     }
-    let mean_square = samples
-        .iter()
-        .map(|&s| f64::from(s) * f64::from(s))
-        .sum::<f64>()
-        / samples.len() as f64;
-    if mean_square <= 0.0 {
-        -200.0
-    } else {
-        10.0 * mean_square.log10()
-    }
+    let mean_square = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / samples.len() as f64;
+    if mean_square <= 0.0 { -200.0 } else { 10.0 * mean_square.log10() }
 }

@@ -10,16 +10,10 @@ use crate::fsutil::write_atomically;
 const MAGIC: &[u8] = b"\x93NUMPY";
 
 /// Writes `values` (row-major, `rows × cols`) as a little-endian float32 `.npy`, atomically.
-pub fn write_f32_2d(
-    path: &Path,
-    rows: usize,
-    cols: usize,
-    values: &[f32],
-) -> Result<(), FileError> {
+pub fn write_f32_2d(path: &Path, rows: usize, cols: usize, values: &[f32]) -> Result<(), FileError> {
     assert_eq!(rows * cols, values.len(), "shape does not match the data");
     write_atomically(path, |out| {
-        let dict =
-            format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+        let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
         // Magic (6) + version (2) + header length (2) + dict + padding + '\n' is a multiple of 64.
         let unpadded = MAGIC.len() + 2 + 2 + dict.len() + 1;
         let padding = (64 - unpadded % 64) % 64;
@@ -58,10 +52,7 @@ pub fn read_2d(path: &Path) -> Result<Array2, FileError> {
     }
     let (header_len, header_start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
         v => return Err(bad(&format!("unsupported .npy version {v}"))),
     };
     let data_start = header_start + header_len;
@@ -77,9 +68,7 @@ pub fn read_2d(path: &Path) -> Result<Array2, FileError> {
     } else if header.contains("'<f2'") {
         2
     } else {
-        return Err(bad(
-            "only little-endian float32 or float16 arrays are supported",
-        ));
+        return Err(bad("only little-endian float32 or float16 arrays are supported"));
     };
     let shape = header
         .split("'shape':")
@@ -108,13 +97,9 @@ pub fn read_2d(path: &Path) -> Result<Array2, FileError> {
         )));
     }
     let values = if width == 4 {
-        data.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
+        data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
     } else {
-        data.chunks_exact(2)
-            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect()
+        data.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect()
     };
     Ok(Array2 { rows, cols, values })
 }

@@ -18,46 +18,33 @@ pub fn run(dir: &Path, library: Option<&Path>, threads: usize) -> anyhow::Result
             if cancel.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            eprintln!(
-                "\ninterrupted: finishing the files in progress and saving (Ctrl-C again to quit now)"
-            );
+            eprintln!("\ninterrupted: finishing the files in progress and saving (Ctrl-C again to quit now)");
         });
     }
 
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:32}] {pos}/{len} tracks, {per_sec}, ETA {eta} {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{bar:32}] {pos}/{len} tracks, {per_sec}, ETA {eta} {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
-    let options = ImportOptions {
-        threads,
-        ..ImportOptions::default()
-    };
+    let options = ImportOptions { threads, ..ImportOptions::default() };
     let mut on_event = |event: &ImportEvent| match event {
-        ImportEvent::Scanned {
-            found,
-            to_analyse,
-            source,
-        } => {
+        ImportEvent::Scanned { found, to_analyse, source } => {
             let layout = match source {
                 SourceKind::Fma => "Free Music Archive layout",
                 SourceKind::Folder => "folder of audio files",
             };
-            bar.println(format!(
-                "{}: {layout}, {found} audio files, {to_analyse} to analyse",
-                dir.display()
-            ));
+            // Always printed, not only on a terminal (where the bar and its println live).
+            bar.suspend(|| println!("{}: {layout}, {found} audio files, {to_analyse} to analyse", dir.display()));
             bar.set_length(*to_analyse as u64);
         }
-        ImportEvent::Progress {
-            done,
-            path,
-            rejected,
-            ..
-        } => {
+        ImportEvent::Progress { done, path, rejected, .. } => {
             bar.set_position(*done as u64);
             bar.set_message(path.display().to_string());
+            // On a terminal, say it as it happens; the summary below lists every skipped file anyway.
             if let Some(reason) = rejected {
                 bar.println(format!("skipped {}: {reason}", path.display()));
             }
@@ -72,10 +59,7 @@ pub fn run(dir: &Path, library: Option<&Path>, threads: usize) -> anyhow::Result
         report.total_tracks, report.imported, report.recovered, report.unchanged, report.removed
     );
     if report.listed_but_absent > 0 {
-        println!(
-            "{} tracks listed in tracks.csv have no audio file here (not imported)",
-            report.listed_but_absent
-        );
+        println!("{} tracks listed in tracks.csv have no audio file here (not imported)", report.listed_but_absent);
     }
     if !report.rejected.is_empty() {
         println!("{} files skipped:", report.rejected.len());

@@ -3,19 +3,14 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use crate::library::{
-    FeatureCache, Library, SourceKind, Split, load_library, resolve_library_path,
-};
+use crate::library::{FeatureCache, Library, SourceKind, Split, load_library, resolve_library_path};
 
 pub fn run(arg: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     let path = resolve_library_path(arg)?;
     let library = load_library(&path)?;
     let summary = Summary::of(&library, &path);
     if as_json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary.to_json(&library, &path))?
-        );
+        println!("{}", serde_json::to_string_pretty(&summary.to_json(&library, &path))?);
     } else {
         summary.print(&library, &path);
     }
@@ -32,34 +27,20 @@ impl Summary {
     fn of(library: &Library, path: &Path) -> Self {
         let cache = FeatureCache::for_library(path);
         Self {
-            features: library
-                .tracks
-                .iter()
-                .filter(|t| t.features.is_some() && cache.contains(t.id))
-                .count(),
-            missing: library
-                .missing_files()
-                .iter()
-                .map(|t| t.path.display().to_string())
-                .collect(),
+            features: library.tracks.iter().filter(|t| t.features.is_some() && cache.contains(t.id)).count(),
+            missing: library.missing_files().iter().map(|t| t.path.display().to_string()).collect(),
             without_genre: library.tracks.iter().filter(|t| t.genre.is_none()).count(),
         }
     }
 
     fn split_counts(library: &Library) -> [(String, usize); 3] {
-        [Split::Training, Split::Validation, Split::Test].map(|s| {
-            (
-                format!("{s:?}").to_lowercase(),
-                library.tracks.iter().filter(|t| t.split == Some(s)).count(),
-            )
-        })
+        [Split::Training, Split::Validation, Split::Test]
+            .map(|s| (format!("{s:?}").to_lowercase(), library.tracks.iter().filter(|t| t.split == Some(s)).count()))
     }
 
     fn to_json(&self, library: &Library, path: &Path) -> serde_json::Value {
-        let splits: serde_json::Map<String, serde_json::Value> = Self::split_counts(library)
-            .into_iter()
-            .map(|(k, v)| (k, json!(v)))
-            .collect();
+        let splits: serde_json::Map<String, serde_json::Value> =
+            Self::split_counts(library).into_iter().map(|(k, v)| (k, json!(v))).collect();
         json!({
             "library": path,
             "root": library.root,
@@ -76,17 +57,10 @@ impl Summary {
 
     fn print(&self, library: &Library, path: &Path) {
         println!("library:   {}", path.display());
-        println!(
-            "music:     {} ({})",
-            library.root.display(),
-            source_name(library.source)
-        );
+        println!("music:     {} ({})", library.root.display(), source_name(library.source));
         println!("tracks:    {}", library.tracks.len());
         let total = library.tracks.len();
-        println!(
-            "computed:  features {}/{total}, embeddings 0/{total}, positions 0/{total}",
-            self.features
-        );
+        println!("computed:  features {}/{total}, embeddings 0/{total}, positions 0/{total}", self.features);
         let splits = Self::split_counts(library);
         if splits.iter().any(|(_, n)| *n > 0) {
             let text: Vec<String> = splits.iter().map(|(k, n)| format!("{k} {n}")).collect();
@@ -103,10 +77,7 @@ impl Summary {
         if self.without_genre > 0 {
             println!("  {:<width$}  {:>6}", "(no genre)", self.without_genre);
         }
-        println!(
-            "missing:   {} file(s) not found on disk",
-            self.missing.len()
-        );
+        println!("missing:   {} file(s) not found on disk", self.missing.len());
         for m in self.missing.iter().take(10) {
             println!("  {m}");
         }
@@ -114,10 +85,7 @@ impl Summary {
             println!("  … and {} more", self.missing.len() - 10);
         }
         if !library.rejected.is_empty() {
-            println!(
-                "rejected:  {} file(s) could not be imported",
-                library.rejected.len()
-            );
+            println!("rejected:  {} file(s) could not be imported", library.rejected.len());
             for r in &library.rejected {
                 println!("  {}: {}", r.path.display(), r.reason);
             }

@@ -59,21 +59,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version are not errors; clap knows how to print both.
-            let code = if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            let code = if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
             let _ = e.print();
             return Ok(code);
         }
     };
     match cli.command {
-        Command::Import {
-            dir,
-            library,
-            threads,
-        } => import::run(&dir, library.as_deref(), threads),
+        Command::Import { dir, library, threads } => import::run(&dir, library.as_deref(), threads),
         Command::Info { library, json } => info::run(&library, json),
         Command::Mel { audio, out } => mel::run(&audio, &out),
     }

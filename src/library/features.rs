@@ -33,10 +33,7 @@ pub struct FeatureCache {
 impl FeatureCache {
     /// `<library dir>/<library stem>.features/`.
     pub fn for_library(library_path: &Path) -> Self {
-        let stem = library_path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let stem = library_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let dir = library_path.with_file_name(format!("{stem}.features"));
         Self { dir }
     }
@@ -71,22 +68,14 @@ pub fn write_features(
 ) -> Result<(), FileError> {
     write_atomically(path, |out| {
         out.write_all(MAGIC)?;
-        for v in [
-            settings.sample_rate,
-            settings.n_fft as u32,
-            settings.hop_length as u32,
-        ] {
+        for v in [settings.sample_rate, settings.n_fft as u32, settings.hop_length as u32] {
             out.write_all(&v.to_le_bytes())?;
         }
         out.write_all(&(mel.n_mels as u32).to_le_bytes())?;
         out.write_all(&(mel.n_frames as u32).to_le_bytes())?;
         out.write_all(&source.fingerprint.size.to_le_bytes())?;
         out.write_all(&source.fingerprint.modified_ns.to_le_bytes())?;
-        for v in [
-            source.duration_seconds,
-            source.offset_seconds,
-            source.seconds,
-        ] {
+        for v in [source.duration_seconds, source.offset_seconds, source.seconds] {
             out.write_all(&v.to_le_bytes())?;
         }
         let mut bytes = Vec::with_capacity(mel.values.len() * 2);
@@ -104,21 +93,11 @@ pub fn read_features(path: &Path, settings: &MelSettings) -> Result<LogMel, File
     let data = &bytes[HEADER_LEN..];
     let expected = header.n_mels * header.n_frames * 2;
     if data.len() != expected {
-        let what = format!(
-            "truncated: {} bytes of data, {expected} expected",
-            data.len()
-        );
+        let what = format!("truncated: {} bytes of data, {expected} expected", data.len());
         return Err(FileError::new(path, FileProblem::Format(what)));
     }
-    let values = data
-        .chunks_exact(2)
-        .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-        .collect();
-    Ok(LogMel {
-        n_mels: header.n_mels,
-        n_frames: header.n_frames,
-        values,
-    })
+    let values = data.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect();
+    Ok(LogMel { n_mels: header.n_mels, n_frames: header.n_frames, values })
 }
 
 /// The header of a feature file: its shape and what it was computed from.
@@ -130,10 +109,7 @@ pub struct FeatureHeader {
 }
 
 /// Reads only the header of a complete feature file (the data's length is checked too).
-pub fn read_feature_header(
-    path: &Path,
-    settings: &MelSettings,
-) -> Result<FeatureHeader, FileError> {
+pub fn read_feature_header(path: &Path, settings: &MelSettings) -> Result<FeatureHeader, FileError> {
     use std::io::Read;
     let io = |e| FileError::new(path, FileProblem::Io(e));
     let mut file = std::fs::File::open(path).map_err(io)?;
@@ -142,38 +118,21 @@ pub fn read_feature_header(
     file.read_exact(&mut bytes).map_err(io)?;
     let header = parse_header(path, &bytes, settings)?;
     if len != HEADER_LEN + header.n_mels * header.n_frames * 2 {
-        return Err(FileError::new(
-            path,
-            FileProblem::Format("truncated feature file".into()),
-        ));
+        return Err(FileError::new(path, FileProblem::Format("truncated feature file".into())));
     }
     Ok(header)
 }
 
-fn parse_header(
-    path: &Path,
-    bytes: &[u8],
-    settings: &MelSettings,
-) -> Result<FeatureHeader, FileError> {
+fn parse_header(path: &Path, bytes: &[u8], settings: &MelSettings) -> Result<FeatureHeader, FileError> {
     let bad = |what: String| FileError::new(path, FileProblem::Format(what));
     if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
-        return Err(bad(
-            "not a songspace feature file (or one from an older version)".into(),
-        ));
+        return Err(bad("not a songspace feature file (or one from an older version)".into()));
     }
     let field = |at: usize, n: usize| &bytes[at..at + n];
     let word = |i: usize| u32::from_le_bytes(field(8 + 4 * i, 4).try_into().unwrap_or_default());
-    let (sr, n_fft, hop, n_mels, n_frames) = (
-        word(0),
-        word(1) as usize,
-        word(2) as usize,
-        word(3) as usize,
-        word(4) as usize,
-    );
-    if sr != settings.sample_rate
-        || n_fft != settings.n_fft
-        || hop != settings.hop_length
-        || n_mels != settings.n_mels
+    let (sr, n_fft, hop, n_mels, n_frames) =
+        (word(0), word(1) as usize, word(2) as usize, word(3) as usize, word(4) as usize);
+    if sr != settings.sample_rate || n_fft != settings.n_fft || hop != settings.hop_length || n_mels != settings.n_mels
     {
         return Err(bad(format!(
             "computed with other settings ({sr} Hz, n_fft {n_fft}, hop {hop}, {n_mels} mels; expected {} Hz, n_fft {}, hop {}, {} mels)",
@@ -189,11 +148,7 @@ fn parse_header(
         offset_seconds: float(48),
         seconds: float(52),
     };
-    Ok(FeatureHeader {
-        n_mels,
-        n_frames,
-        source,
-    })
+    Ok(FeatureHeader { n_mels, n_frames, source })
 }
 
 #[cfg(test)]
@@ -206,16 +161,9 @@ mod tests {
         let cache = FeatureCache::for_library(&dir.path().join("library.ron"));
         assert!(cache.dir().ends_with("library.features"));
         let settings = MelSettings::default();
-        let mel = LogMel {
-            n_mels: 128,
-            n_frames: 3,
-            values: (0..384).map(|i| -100.0 + i as f32 * 0.37).collect(),
-        };
+        let mel = LogMel { n_mels: 128, n_frames: 3, values: (0..384).map(|i| -100.0 + i as f32 * 0.37).collect() };
         let source = FeatureSource {
-            fingerprint: FileFingerprint {
-                size: 1234,
-                modified_ns: 1 << 60,
-            },
+            fingerprint: FileFingerprint { size: 1234, modified_ns: 1 << 60 },
             duration_seconds: 200.5,
             offset_seconds: 55.25,
             seconds: 90.0,
@@ -227,23 +175,9 @@ mod tests {
         let back = cache.load(7, &settings).expect("load");
         assert_eq!((back.n_mels, back.n_frames), (128, 3));
         // float16 keeps about 3 decimal digits: well under 0.1 dB for values up to ±100 dB.
-        assert!(
-            back.values
-                .iter()
-                .zip(&mel.values)
-                .all(|(a, b)| (a - b).abs() < 0.07)
-        );
-        let other = MelSettings {
-            hop_length: 256,
-            ..settings
-        };
-        let err = cache
-            .load(7, &other)
-            .expect_err("other settings")
-            .to_string();
-        assert!(
-            err.contains("7.mel") && err.contains("other settings"),
-            "{err}"
-        );
+        assert!(back.values.iter().zip(&mel.values).all(|(a, b)| (a - b).abs() < 0.07));
+        let other = MelSettings { hop_length: 256, ..settings };
+        let err = cache.load(7, &other).expect_err("other settings").to_string();
+        assert!(err.contains("7.mel") && err.contains("other settings"), "{err}");
     }
 }

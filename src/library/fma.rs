@@ -62,18 +62,13 @@ pub fn detect_fma_layout(dir: &Path) -> Option<FmaLayout> {
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("fma_") && n != "fma_metadata")
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("fma_") && n != "fma_metadata")
                     && has_fma_audio(p)
             })
             .collect();
         audio_dirs.sort();
         if !audio_dirs.is_empty() {
-            return Some(FmaLayout {
-                audio_dirs,
-                metadata_dir: dir.join("fma_metadata"),
-            });
+            return Some(FmaLayout { audio_dirs, metadata_dir: dir.join("fma_metadata") });
         }
     }
     None
@@ -89,11 +84,8 @@ fn has_fma_audio(dir: &Path) -> bool {
         let name = name.to_string_lossy();
         name.len() == 3
             && name.bytes().all(|b| b.is_ascii_digit())
-            && std::fs::read_dir(e.path()).is_ok_and(|files| {
-                files
-                    .filter_map(Result::ok)
-                    .any(|f| fma_track_id(&f.path()).is_some())
-            })
+            && std::fs::read_dir(e.path())
+                .is_ok_and(|files| files.filter_map(Result::ok).any(|f| fma_track_id(&f.path()).is_some()))
     })
 }
 
@@ -101,10 +93,7 @@ fn has_fma_audio(dir: &Path) -> bool {
 pub fn fma_track_id(path: &Path) -> Option<u64> {
     let stem = path.file_stem()?.to_str()?;
     let ext = path.extension()?.to_str()?;
-    if stem.len() != 6
-        || !stem.bytes().all(|b| b.is_ascii_digit())
-        || !ext.eq_ignore_ascii_case("mp3")
-    {
+    if stem.len() != 6 || !stem.bytes().all(|b| b.is_ascii_digit()) || !ext.eq_ignore_ascii_case("mp3") {
         return None;
     }
     stem.parse().ok()
@@ -126,62 +115,38 @@ fn read_genres(path: &Path) -> Result<Vec<FmaGenre>, FileError> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| csv_error(path, e))?;
     let headers = reader.headers().map_err(|e| csv_error(path, e))?.clone();
     let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| bad(format!("no column {name:?} in genres.csv")))
+        headers.iter().position(|h| h == name).ok_or_else(|| bad(format!("no column {name:?} in genres.csv")))
     };
-    let (id_col, parent_col, title_col) =
-        (column("genre_id")?, column("parent")?, column("title")?);
+    let (id_col, parent_col, title_col) = (column("genre_id")?, column("parent")?, column("title")?);
     let mut genres = Vec::new();
     for (row, record) in reader.records().enumerate() {
         let record = record.map_err(|e| csv_error(path, e))?;
         let field = |c: usize| record.get(c).unwrap_or("").trim();
-        let id = field(id_col).parse().map_err(|_| {
-            bad(format!(
-                "row {}: genre_id {:?} is not a number",
-                row + 2,
-                field(id_col)
-            ))
-        })?;
+        let id = field(id_col)
+            .parse()
+            .map_err(|_| bad(format!("row {}: genre_id {:?} is not a number", row + 2, field(id_col))))?;
         let parent = field(parent_col).parse::<u32>().ok().filter(|&p| p != 0);
-        genres.push(FmaGenre {
-            id,
-            title: field(title_col).to_string(),
-            parent,
-        });
+        genres.push(FmaGenre { id, title: field(title_col).to_string(), parent });
     }
     Ok(genres)
 }
 
-fn read_tracks(
-    path: &Path,
-    genre_names: &HashMap<u32, &str>,
-) -> Result<HashMap<u64, FmaTrack>, FileError> {
+fn read_tracks(path: &Path, genre_names: &HashMap<u32, &str>) -> Result<HashMap<u64, FmaTrack>, FileError> {
     let bad = |what: String| FileError::new(path, FileProblem::Format(what));
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| csv_error(path, e))?;
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(path).map_err(|e| csv_error(path, e))?;
     let mut records = reader.records();
     let mut header_row = |what: &str| -> Result<csv::StringRecord, FileError> {
         records
             .next()
-            .ok_or_else(|| {
-                bad(format!(
-                    "missing the {what} header row (FMA's tracks.csv has three)"
-                ))
-            })?
+            .ok_or_else(|| bad(format!("missing the {what} header row (FMA's tracks.csv has three)")))?
             .map_err(|e| csv_error(path, e))
     };
     let groups = header_row("column-group")?;
     let names = header_row("column-name")?;
     let id_row = header_row("track_id")?;
     if id_row.get(0) != Some("track_id") {
-        return Err(bad(
-            "third header row should start with track_id (is this FMA's tracks.csv?)".into(),
-        ));
+        return Err(bad("third header row should start with track_id (is this FMA's tracks.csv?)".into()));
     }
     let column = |group: &str, name: &str| {
         groups
@@ -214,14 +179,9 @@ fn read_tracks(
         if genre_ids.is_empty() {
             genre_ids = parse_id_list(field(genres_all));
         }
-        let genre_list: Vec<String> = genre_ids
-            .iter()
-            .filter_map(|id| genre_names.get(id))
-            .map(|s| (*s).to_string())
-            .collect();
-        let top = Some(field(genre_top))
-            .filter(|g| !g.is_empty())
-            .map(str::to_string);
+        let genre_list: Vec<String> =
+            genre_ids.iter().filter_map(|id| genre_names.get(id)).map(|s| (*s).to_string()).collect();
+        let top = Some(field(genre_top)).filter(|g| !g.is_empty()).map(str::to_string);
         tracks.insert(
             id,
             FmaTrack {
@@ -240,10 +200,7 @@ fn read_tracks(
 
 /// Parses FMA's Python-style id lists: `[21, 76]`.
 fn parse_id_list(text: &str) -> Vec<u32> {
-    text.trim_matches(|c| c == '[' || c == ']')
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect()
+    text.trim_matches(|c| c == '[' || c == ']').split(',').filter_map(|s| s.trim().parse().ok()).collect()
 }
 
 #[cfg(test)]
@@ -295,15 +252,9 @@ mod tests {
     #[test]
     fn a_csv_without_fma_headers_is_refused_with_its_name() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(
-            dir.path().join("genres.csv"),
-            "genre_id,#tracks,parent,title,top_level\n",
-        )
-        .expect("genres");
+        std::fs::write(dir.path().join("genres.csv"), "genre_id,#tracks,parent,title,top_level\n").expect("genres");
         std::fs::write(dir.path().join("tracks.csv"), "id,title\n1,x\n").expect("tracks");
-        let err = read_fma_metadata(dir.path())
-            .expect_err("not FMA")
-            .to_string();
+        let err = read_fma_metadata(dir.path()).expect_err("not FMA").to_string();
         assert!(err.contains("tracks.csv"), "{err}");
     }
 }

@@ -16,9 +16,7 @@ use rayon::prelude::*;
 use super::features::{FeatureSource, read_feature_header, write_features};
 use super::fma::{FmaMetadata, FmaTrack, detect_fma_layout, fma_track_id, read_fma_metadata};
 use super::store::{load_library, save_library};
-use super::{
-    FeatureCache, FeatureInfo, FileFingerprint, Genre, Library, RejectedFile, SourceKind, Track,
-};
+use super::{FeatureCache, FeatureInfo, FileFingerprint, Genre, Library, RejectedFile, SourceKind, Track};
 use crate::audio::{self, AUDIO_EXTENSIONS, MelExtractor, Tags, is_audio_path};
 use crate::error::{AudioError, LibraryError};
 
@@ -32,10 +30,7 @@ pub struct ImportOptions {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self {
-            threads: 0,
-            save_every: Duration::from_secs(5),
-        }
+        Self { threads: 0, save_every: Duration::from_secs(5) }
     }
 }
 
@@ -43,18 +38,9 @@ impl Default for ImportOptions {
 #[derive(Debug, Clone)]
 pub enum ImportEvent {
     /// The folder was scanned: `to_analyse` of `found` audio files need work.
-    Scanned {
-        found: usize,
-        to_analyse: usize,
-        source: SourceKind,
-    },
+    Scanned { found: usize, to_analyse: usize, source: SourceKind },
     /// One file finished (analysed, recovered from the cache, or rejected).
-    Progress {
-        done: usize,
-        total: usize,
-        path: PathBuf,
-        rejected: Option<String>,
-    },
+    Progress { done: usize, total: usize, path: PathBuf, rejected: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -121,18 +107,11 @@ pub fn import_folder(
     if !dir.is_dir() {
         return Err(LibraryError::NotADirectory(dir.to_path_buf()));
     }
-    let root = dir.canonicalize().map_err(|e| {
-        LibraryError::File(crate::error::FileError::new(
-            dir,
-            crate::error::FileProblem::Io(e),
-        ))
-    })?;
+    let root = dir
+        .canonicalize()
+        .map_err(|e| LibraryError::File(crate::error::FileError::new(dir, crate::error::FileProblem::Io(e))))?;
     let fma = detect_fma_layout(&root);
-    let source = if fma.is_some() {
-        SourceKind::Fma
-    } else {
-        SourceKind::Folder
-    };
+    let source = if fma.is_some() { SourceKind::Fma } else { SourceKind::Folder };
 
     let mut library = if library_path.is_file() {
         let existing = load_library(library_path)?;
@@ -160,19 +139,14 @@ pub fn import_folder(
     }
 
     // Find the audio on disk.
-    let scan_roots = fma
-        .as_ref()
-        .map_or_else(|| vec![root.clone()], |l| l.audio_dirs.clone());
+    let scan_roots = fma.as_ref().map_or_else(|| vec![root.clone()], |l| l.audio_dirs.clone());
     let mut files = Vec::new();
     for scan_root in &scan_roots {
         collect_audio_files(scan_root, &mut files);
     }
     files.sort();
     if files.is_empty() {
-        return Err(LibraryError::NoAudio {
-            path: dir.to_path_buf(),
-            exts: AUDIO_EXTENSIONS.join(", "),
-        });
+        return Err(LibraryError::NoAudio { path: dir.to_path_buf(), exts: AUDIO_EXTENSIONS.join(", ") });
     }
 
     let mut report = ImportReport {
@@ -190,34 +164,20 @@ pub fn import_folder(
     };
 
     // Reconcile what is on disk with what the library knows.
-    let by_path: HashMap<PathBuf, usize> = library
-        .tracks
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.path.clone(), i))
-        .collect();
-    let known_bad: HashMap<PathBuf, RejectedFile> = library
-        .rejected
-        .drain(..)
-        .map(|r| (r.path.clone(), r))
-        .collect();
+    let by_path: HashMap<PathBuf, usize> =
+        library.tracks.iter().enumerate().map(|(i, t)| (t.path.clone(), i)).collect();
+    let known_bad: HashMap<PathBuf, RejectedFile> = library.rejected.drain(..).map(|r| (r.path.clone(), r)).collect();
     let mut jobs = Vec::new();
     let mut keep_tracks = vec![false; library.tracks.len()];
     let mut ids_in_use: HashMap<u64, PathBuf> = HashMap::new();
     let mut rejected_now: Vec<RejectedFile> = Vec::new();
 
     for abs_path in files {
-        let rel_path = abs_path
-            .strip_prefix(&root)
-            .unwrap_or(&abs_path)
-            .to_path_buf();
+        let rel_path = abs_path.strip_prefix(&root).unwrap_or(&abs_path).to_path_buf();
         let fingerprint = match FileFingerprint::of(&abs_path) {
             Ok(f) => f,
             Err(e) => {
-                report.rejected.push(Rejection {
-                    path: rel_path,
-                    reason: format!("cannot read: {e}"),
-                });
+                report.rejected.push(Rejection { path: rel_path, reason: format!("cannot read: {e}") });
                 continue;
             }
         };
@@ -244,32 +204,18 @@ pub fn import_folder(
 
         if let Some(i) = existing {
             let track = &library.tracks[i];
-            if track.fingerprint == fingerprint
-                && track.features.is_some()
-                && cache.contains(track.id)
-            {
+            if track.fingerprint == fingerprint && track.features.is_some() && cache.contains(track.id) {
                 keep_tracks[i] = true;
                 report.unchanged += 1;
                 continue;
             }
         }
-        if let Some(bad) = known_bad
-            .get(&rel_path)
-            .filter(|b| b.fingerprint == fingerprint)
-        {
-            report.rejected.push(Rejection {
-                path: rel_path,
-                reason: bad.reason.clone(),
-            });
+        if let Some(bad) = known_bad.get(&rel_path).filter(|b| b.fingerprint == fingerprint) {
+            report.rejected.push(Rejection { path: rel_path, reason: bad.reason.clone() });
             rejected_now.push(bad.clone());
             continue;
         }
-        jobs.push(Job {
-            id,
-            rel_path,
-            abs_path,
-            fingerprint,
-        });
+        jobs.push(Job { id, rel_path, abs_path, fingerprint });
     }
 
     // Tracks whose file disappeared (or changed and is re-analysed below) leave the library.
@@ -285,11 +231,7 @@ pub fn import_folder(
     library.tracks = kept;
     library.rejected = rejected_now;
     if source == SourceKind::Fma {
-        report.listed_but_absent = metadata
-            .tracks
-            .keys()
-            .filter(|id| !ids_in_use.contains_key(id))
-            .count();
+        report.listed_but_absent = metadata.tracks.keys().filter(|id| !ids_in_use.contains_key(id)).count();
     }
     // Metadata may have been corrected in tracks.csv since the last import.
     for track in &mut library.tracks {
@@ -298,11 +240,7 @@ pub fn import_folder(
         }
     }
 
-    on_event(&ImportEvent::Scanned {
-        found: report.found,
-        to_analyse: jobs.len(),
-        source,
-    });
+    on_event(&ImportEvent::Scanned { found: report.found, to_analyse: jobs.len(), source });
 
     let threads = if options.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -331,24 +269,20 @@ pub fn import_folder(
         let cache = &cache;
         scope.spawn(move || {
             pool.install(|| {
-                jobs_ref
-                    .par_iter()
-                    .enumerate()
-                    .for_each_with(tx, |tx, (index, job)| {
-                        if cancel.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        let result = analyse_job(job, extractor, cache, &settings);
-                        // The receiver only goes away if the main loop panicked.
-                        let _ = tx.send((index, result));
-                    });
+                jobs_ref.par_iter().enumerate().for_each_with(tx, |tx, (index, job)| {
+                    if cancel.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let result = analyse_job(job, extractor, cache, &settings);
+                    // The receiver only goes away if the main loop panicked.
+                    let _ = tx.send((index, result));
+                });
             });
         });
 
-        let mut done = 0;
-        for (index, result) in rx {
+        for (finished, (index, result)) in rx.into_iter().enumerate() {
             let job = &jobs[index];
-            done += 1;
+            let done = finished + 1;
             let rejected = match result {
                 Ok(analysed) => {
                     if analysed.recovered {
@@ -372,19 +306,11 @@ pub fn import_folder(
                         fingerprint: job.fingerprint,
                         reason: reason.clone(),
                     });
-                    report.rejected.push(Rejection {
-                        path: job.rel_path.clone(),
-                        reason: reason.clone(),
-                    });
+                    report.rejected.push(Rejection { path: job.rel_path.clone(), reason: reason.clone() });
                     Some(reason)
                 }
             };
-            on_event(&ImportEvent::Progress {
-                done,
-                total,
-                path: job.rel_path.clone(),
-                rejected,
-            });
+            on_event(&ImportEvent::Progress { done, total, path: job.rel_path.clone(), rejected });
             if last_save.elapsed() >= options.save_every {
                 if let Err(e) = save_library(&library, library_path) {
                     save_error.get_or_insert(e);
@@ -395,6 +321,7 @@ pub fn import_folder(
     });
 
     report.cancelled = cancel.load(Ordering::Relaxed);
+    report.rejected.sort_by(|a, b| a.path.cmp(&b.path));
     library.tracks.sort_by_key(|t| t.id);
     report.total_tracks = library.tracks.len();
     save_library(&library, library_path)?;
@@ -417,12 +344,7 @@ fn analyse_job(
         && header.source.fingerprint == job.fingerprint
     {
         let tags = audio::read_tags(&job.abs_path).unwrap_or_default();
-        return Ok(Analysed {
-            tags,
-            source: header.source,
-            frames: header.n_frames as u32,
-            recovered: true,
-        });
+        return Ok(Analysed { tags, source: header.source, frames: header.n_frames as u32, recovered: true });
     }
     let analysis = audio::analyse_file(&job.abs_path, extractor)?;
     let source = FeatureSource {
@@ -431,34 +353,20 @@ fn analyse_job(
         offset_seconds: analysis.audio.offset_seconds as f32,
         seconds: analysis.audio.seconds() as f32,
     };
-    write_features(&feature_path, &analysis.mel, settings, &source).map_err(|e| {
-        AudioError::Undecodable {
-            path: job.abs_path.clone(),
-            detail: format!("cannot write its features: {e}"),
-        }
+    write_features(&feature_path, &analysis.mel, settings, &source).map_err(|e| AudioError::Undecodable {
+        path: job.abs_path.clone(),
+        detail: format!("cannot write its features: {e}"),
     })?;
-    Ok(Analysed {
-        tags: analysis.audio.tags,
-        source,
-        frames: analysis.mel.n_frames as u32,
-        recovered: false,
-    })
+    Ok(Analysed { tags: analysis.audio.tags, source, frames: analysis.mel.n_frames as u32, recovered: false })
 }
 
 fn make_track(job: &Job, analysed: &Analysed, fma: Option<&FmaTrack>, source: SourceKind) -> Track {
     let tags = &analysed.tags;
-    let file_stem = job
-        .abs_path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let file_stem = job.abs_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let mut track = Track {
         id: job.id,
         path: job.rel_path.clone(),
-        title: tags
-            .title
-            .clone()
-            .unwrap_or_else(|| title_from_file_name(&file_stem)),
+        title: tags.title.clone().unwrap_or_else(|| title_from_file_name(&file_stem)),
         artist: tags.artist.clone().unwrap_or_default(),
         album: tags.album.clone().unwrap_or_default(),
         genre: tags.genres.first().cloned(),
@@ -490,10 +398,7 @@ fn apply_fma_metadata(track: &mut Track, meta: &FmaTrack) {
     set(&mut track.title, &meta.title);
     set(&mut track.artist, &meta.artist);
     set(&mut track.album, &meta.album);
-    track.genre = meta
-        .genre_top
-        .clone()
-        .or_else(|| meta.genres.first().cloned());
+    track.genre = meta.genre_top.clone().or_else(|| meta.genres.first().cloned());
     track.genres = meta.genres.clone();
     if let Some(top) = &meta.genre_top
         && !track.genres.contains(top)
@@ -504,29 +409,15 @@ fn apply_fma_metadata(track: &mut Track, meta: &FmaTrack) {
 }
 
 fn merge_fma_genres(library: &mut Library, metadata: &FmaMetadata) {
-    library.genres = metadata
-        .genres
-        .iter()
-        .map(|g| Genre {
-            id: g.id,
-            name: g.title.clone(),
-            parent: g.parent,
-        })
-        .collect();
+    library.genres =
+        metadata.genres.iter().map(|g| Genre { id: g.id, name: g.title.clone(), parent: g.parent }).collect();
 }
 
 /// "03 - My_Song" becomes "My Song": the file name is the title of last resort.
 fn title_from_file_name(stem: &str) -> String {
     let spaced = stem.replace('_', " ");
-    let trimmed = spaced
-        .trim_start_matches(|c: char| c.is_ascii_digit())
-        .trim_start_matches([' ', '-', '.'])
-        .trim();
-    if trimmed.is_empty() {
-        spaced.trim().to_string()
-    } else {
-        trimmed.to_string()
-    }
+    let trimmed = spaced.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start_matches([' ', '-', '.']).trim();
+    if trimmed.is_empty() { spaced.trim().to_string() } else { trimmed.to_string() }
 }
 
 /// All audio files below `dir`, skipping hidden entries; symbolic links to folders are not

@@ -13,14 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::MelSettings;
 
-pub use features::{
-    FeatureCache, FeatureHeader, FeatureSource, read_feature_header, read_features, write_features,
-};
+pub use features::{FeatureCache, FeatureHeader, FeatureSource, read_feature_header, read_features, write_features};
 pub use fma::{FmaLayout, FmaMetadata, FmaTrack, detect_fma_layout, read_fma_metadata};
 pub use import::{ImportEvent, ImportOptions, ImportReport, Rejection, import_folder};
-pub use store::{
-    LIBRARY_FORMAT_VERSION, default_library_path, load_library, resolve_library_path, save_library,
-};
+pub use store::{LIBRARY_FORMAT_VERSION, default_library_path, load_library, resolve_library_path, save_library};
 
 /// A library: the tracks of one music folder, their genres and what has been computed for them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,10 +88,7 @@ impl FileFingerprint {
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        Ok(Self {
-            size: meta.len(),
-            modified_ns,
-        })
+        Ok(Self { size: meta.len(), modified_ns })
     }
 }
 
@@ -170,10 +163,7 @@ impl Library {
 
     /// Tracks whose audio file is no longer where the library says.
     pub fn missing_files(&self) -> Vec<&Track> {
-        self.tracks
-            .iter()
-            .filter(|t| !self.absolute_path(t).is_file())
-            .collect()
+        self.tracks.iter().filter(|t| !self.absolute_path(t).is_file()).collect()
     }
 
     /// Adds a genre by name if it is new (tag-based libraries), keeping ids unique.
@@ -182,10 +172,6 @@ impl Library {
             return;
         }
         let id = self.genres.iter().map(|g| g.id).max().map_or(1, |m| m + 1);
-        self.genres.push(Genre {
-            id,
-            name: name.to_string(),
-            parent: None,
-        });
+        self.genres.push(Genre { id, name: name.to_string(), parent: None });
     }
 }

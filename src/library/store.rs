@@ -35,52 +35,31 @@ struct Header {
 }
 
 pub fn save_library(library: &Library, path: &Path) -> Result<(), FileError> {
-    let file = LibraryFileOut {
-        format: FORMAT_NAME,
-        version: LIBRARY_FORMAT_VERSION,
-        library,
-    };
+    let file = LibraryFileOut { format: FORMAT_NAME, version: LIBRARY_FORMAT_VERSION, library };
     // Compact struct layout with one track a line: readable and diffable, yet fast to parse.
-    let config = ron::ser::PrettyConfig::new()
-        .depth_limit(3)
-        .indentor(" ".to_string());
+    let config = ron::ser::PrettyConfig::new().depth_limit(3).indentor(" ".to_string());
     let text = ron::ser::to_string_pretty(&file, config)
         .map_err(|e| FileError::new(path, FileProblem::Format(format!("cannot serialise: {e}"))))?;
     write_atomically(path, |out| out.write_all(text.as_bytes()))
 }
 
 pub fn load_library(path: &Path) -> Result<Library, FileError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| FileError::new(path, FileProblem::Io(e)))?;
+    let text = std::fs::read_to_string(path).map_err(|e| FileError::new(path, FileProblem::Io(e)))?;
     let bad = |what: String| FileError::new(path, FileProblem::Format(what));
     // Parse once; only when that fails, read the header alone to say why precisely.
     match ron::from_str::<LibraryFileIn>(&text) {
-        Ok(file) if file.format == FORMAT_NAME && file.version <= LIBRARY_FORMAT_VERSION => {
-            Ok(file.library)
+        Ok(file) if file.format == FORMAT_NAME && file.version <= LIBRARY_FORMAT_VERSION => Ok(file.library),
+        Ok(file) if file.format != FORMAT_NAME => {
+            Err(bad(format!("not a songspace library (format is {:?})", file.format)))
         }
-        Ok(file) if file.format != FORMAT_NAME => Err(bad(format!(
-            "not a songspace library (format is {:?})",
-            file.format
-        ))),
-        Ok(file) => Err(FileError::new(
-            path,
-            FileProblem::TooNew {
-                found: file.version,
-                supported: LIBRARY_FORMAT_VERSION,
-            },
-        )),
+        Ok(file) => {
+            Err(FileError::new(path, FileProblem::TooNew { found: file.version, supported: LIBRARY_FORMAT_VERSION }))
+        }
         Err(full_error) => match ron::from_str::<Header>(&text) {
-            Ok(h) if h.format != FORMAT_NAME => Err(bad(format!(
-                "not a songspace library (format is {:?})",
-                h.format
-            ))),
-            Ok(h) if h.version > LIBRARY_FORMAT_VERSION => Err(FileError::new(
-                path,
-                FileProblem::TooNew {
-                    found: h.version,
-                    supported: LIBRARY_FORMAT_VERSION,
-                },
-            )),
+            Ok(h) if h.format != FORMAT_NAME => Err(bad(format!("not a songspace library (format is {:?})", h.format))),
+            Ok(h) if h.version > LIBRARY_FORMAT_VERSION => {
+                Err(FileError::new(path, FileProblem::TooNew { found: h.version, supported: LIBRARY_FORMAT_VERSION }))
+            }
             Ok(_) => Err(bad(format!("damaged library file ({full_error})"))),
             Err(_) if text.trim_start().starts_with("(") && text.contains(FORMAT_NAME) => {
                 Err(bad(format!("damaged library file ({full_error})")))
@@ -94,27 +73,16 @@ pub fn load_library(path: &Path) -> Result<Library, FileError> {
 /// `$XDG_DATA_HOME/songspace/libraries/<folder name>-<hash of its path>/library.ron`.
 /// The music folder itself is never written to.
 pub fn default_library_path(music_folder: &Path) -> PathBuf {
-    let canonical = music_folder
-        .canonicalize()
-        .unwrap_or_else(|_| music_folder.to_path_buf());
+    let canonical = music_folder.canonicalize().unwrap_or_else(|_| music_folder.to_path_buf());
     let name: String = canonical
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "root".into())
         .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
         .collect();
     let hash = fnv1a(canonical.to_string_lossy().as_bytes());
-    data_dir()
-        .join("libraries")
-        .join(format!("{name}-{hash:016x}"))
-        .join("library.ron")
+    data_dir().join("libraries").join(format!("{name}-{hash:016x}")).join("library.ron")
 }
 
 /// Accepts a library file, a folder holding `library.ron`, or a music folder that was imported
@@ -147,9 +115,7 @@ pub fn data_dir() -> PathBuf {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]
@@ -170,10 +136,7 @@ mod tests {
             genres: vec!["Hip-Hop".into()],
             duration_seconds: 168.0,
             split: Some(Split::Training),
-            fingerprint: FileFingerprint {
-                size: 10,
-                modified_ns: 20,
-            },
+            fingerprint: FileFingerprint { size: 10, modified_ns: 20 },
             features: None,
         });
         lib
@@ -193,9 +156,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("lib.ron");
         save_library(&sample_library(), &path).expect("save");
-        let text = std::fs::read_to_string(&path)
-            .expect("read")
-            .replace("version: 1", "version: 99");
+        let text = std::fs::read_to_string(&path).expect("read").replace("version: 1", "version: 99");
         std::fs::write(&path, text).expect("write");
         let err = load_library(&path).expect_err("newer").to_string();
         assert!(err.contains("lib.ron") && err.contains("99"), "{err}");

@@ -1,0 +1,60 @@
+//! Log-mel parity with librosa, on reference values generated once with librosa 0.10.2
+//! (tools/make_parity_fixtures.py) and committed in tests/data.
+
+use songspace::audio::{MelExtractor, MelSettings, Span, decode_file, npy};
+
+use crate::util::{data, songspace, stdout};
+
+fn ours(name: &str) -> npy::Array2 {
+    let audio = decode_file(&data(name), Span::Whole).expect("decode fixture");
+    let mel = MelExtractor::new(MelSettings::default()).compute(&audio.samples);
+    npy::Array2 { rows: mel.n_mels, cols: mel.n_frames, values: mel.values }
+}
+
+#[test]
+fn wav_at_22050_hz_matches_librosa_within_0_05_db() {
+    let reference = npy::read_2d(&data("parity_22k_mono.librosa.npy")).expect("reference");
+    let ours = ours("parity_22k_mono.wav");
+    assert_eq!((ours.rows, ours.cols), (reference.rows, reference.cols), "shape (mels, frames)");
+    let mut worst = 0.0f32;
+    let mut compared = 0;
+    for (a, b) in ours.values.iter().zip(&reference.values) {
+        if *b > -100.0 {
+            worst = worst.max((a - b).abs());
+            compared += 1;
+        }
+    }
+    assert!(compared > reference.values.len() / 2, "too few bins above -100 dB to compare");
+    assert!(worst <= 0.05, "largest difference {worst} dB");
+}
+
+#[test]
+fn stereo_mp3_at_44100_hz_matches_librosa_within_0_5_db_on_average() {
+    let reference = npy::read_2d(&data("parity_44k_stereo.librosa.npy")).expect("reference");
+    let ours = ours("parity_44k_stereo.mp3");
+    assert_eq!((ours.rows, ours.cols), (reference.rows, reference.cols), "shape (mels, frames)");
+    let mae = ours.values.iter().zip(&reference.values).map(|(a, b)| f64::from((a - b).abs())).sum::<f64>()
+        / ours.values.len() as f64;
+    assert!(mae <= 0.5, "mean absolute difference {mae} dB");
+}
+
+#[test]
+fn mel_command_writes_npy_in_librosa_orientation() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = home.path().join("out.npy");
+    let wav = data("parity_22k_mono.wav");
+    let run = songspace(home.path(), &["mel", wav.to_str().expect("utf8"), "--out", out.to_str().expect("utf8")]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout(&run).contains("128 mels x 130 frames"), "{}", stdout(&run));
+    let written = npy::read_2d(&out).expect("npy");
+    let reference = npy::read_2d(&data("parity_22k_mono.librosa.npy")).expect("reference");
+    assert_eq!((written.rows, written.cols), (128, reference.cols));
+    let worst = written
+        .values
+        .iter()
+        .zip(&reference.values)
+        .filter(|(_, b)| **b > -100.0)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst <= 0.05, "largest difference {worst} dB");
+}
