@@ -12,4 +12,13 @@ if [ ! -f "$corpus/fma_metadata/tracks.csv" ] || [ ! -d "$corpus/bad_inputs" ]; 
   ./tools/dev-corpus/build-dev-corpus.sh "$corpus"
 fi
 export SONGSPACE_DEV_CORPUS="$corpus" SONGSPACE_REQUIRE_CORPUS=1
-cargo test --locked
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "songspace: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
