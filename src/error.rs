@@ -80,3 +80,29 @@ pub enum LibraryError {
     #[error("{}: no library here (run `songspace import <MUSIC_FOLDER>` first)", .0.display())]
     NotFound(PathBuf),
 }
+
+/// Why a model could not be loaded, saved or used with a library.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{}: no model here (expected model.json and model.mpk)", .0.display())]
+    Missing(PathBuf),
+    #[error("{}: {problem}", path.display())]
+    Corrupt { path: PathBuf, problem: String },
+    #[error("{}: {what}", path.display())]
+    Mismatch { path: PathBuf, what: String },
+    #[error(transparent)]
+    File(#[from] FileError),
+}
+
+/// Why training could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{0}")]
+    Data(String),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("training diverged at epoch {epoch} (loss is {loss}); try a lower learning rate")]
+    Diverged { epoch: usize, loss: f32 },
+}

@@ -9,3 +9,4 @@ pub mod cli;
 pub mod error;
 pub mod fsutil;
 pub mod library;
+pub mod model;

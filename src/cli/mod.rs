@@ -1,15 +1,21 @@
 //! The command line: parsing, then one function per command. Errors go up as `anyhow` and are
 //! printed once, by `main`.
 
+mod embed;
+mod exchange;
 mod import;
 mod info;
 mod mel;
+mod train;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::library::ExchangeFormat;
+use crate::model::{DeviceChoice, LabelKind};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,6 +57,71 @@ pub enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Train the song model (a CNN over log-mel patches) to recognise a label; its last hidden
+    /// layer becomes the 32-dim embedding. Checkpoints every epoch; Ctrl-C, then --resume.
+    Train {
+        library: PathBuf,
+        #[arg(long, default_value = "genre", value_parser = ["genre", "artist", "album"])]
+        label: String,
+        /// gpu (wgpu), cpu, or auto: the GPU when a real one is usable, else the CPU.
+        #[arg(long, default_value = "auto", value_parser = ["gpu", "cpu", "auto"])]
+        device: String,
+        #[arg(long, default_value_t = 40)]
+        epochs: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Model folder [default: `model/` beside the library].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the metrics (accuracies, confusion matrix, history) as JSON.
+        #[arg(long)]
+        metrics_out: Option<PathBuf>,
+        /// Continue from the last checkpoint in the model folder.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Compute every track's 32-dim embedding with a model (default: the shipped one). Tracks
+    /// already embedded by the same model are kept.
+    Embed {
+        library: PathBuf,
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Write the library's embeddings to a file.
+    Export {
+        library: PathBuf,
+        #[arg(long, value_enum)]
+        what: ExportWhat,
+        /// csv: track_id,e0,…; tsv: the TensorBoard projector pair (FILE and FILE.metadata.tsv); ron.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: FormatArg,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Load embeddings made elsewhere (.csv, projector .tsv pair, or .ron) into a library.
+    ImportEmbeddings { library: PathBuf, file: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportWhat {
+    Embeddings,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    Tsv,
+    Ron,
+}
+
+impl From<FormatArg> for ExchangeFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Csv => Self::Csv,
+            FormatArg::Tsv => Self::ProjectorTsv,
+            FormatArg::Ron => Self::Ron,
+        }
+    }
 }
 
 /// Runs the command line given as `args` (program name first).
@@ -68,5 +139,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
         Command::Import { dir, library, threads } => import::run(&dir, library.as_deref(), threads),
         Command::Info { library, json } => info::run(&library, json),
         Command::Mel { audio, out } => mel::run(&audio, &out),
+        Command::Train { library, label, device, epochs, seed, out, metrics_out, resume } => train::run(train::Args {
+            library,
+            label: label.parse::<LabelKind>().map_err(anyhow::Error::msg)?,
+            device: device.parse::<DeviceChoice>().map_err(anyhow::Error::msg)?,
+            epochs,
+            seed,
+            out,
+            metrics_out,
+            resume,
+        }),
+        Command::Embed { library, model } => embed::run(&library, model.as_deref()),
+        Command::Export { library, what: ExportWhat::Embeddings, format, out } => {
+            exchange::export(&library, format.into(), &out)
+        }
+        Command::ImportEmbeddings { library, file } => exchange::import(&library, &file),
     }
 }

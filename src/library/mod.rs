@@ -1,6 +1,8 @@
 //! The music library: tracks with their metadata and analysis state, saved as a versioned RON
 //! file. Plain Rust with no UI dependency.
 
+mod embeddings;
+mod exchange;
 mod features;
 mod fma;
 mod import;
@@ -13,10 +15,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::MelSettings;
 
+pub use embeddings::{EmbeddingSource, Embeddings, EmbeddingsInfo, embeddings_path, load_embeddings, save_embeddings};
+pub use exchange::{
+    ExchangeFormat, ImportedEmbeddings, export_embeddings, projector_metadata_path, read_embeddings_file,
+};
 pub use features::{FeatureCache, FeatureHeader, FeatureSource, read_feature_header, read_features, write_features};
 pub use fma::{FmaLayout, FmaMetadata, FmaTrack, detect_fma_layout, read_fma_metadata};
 pub use import::{ImportEvent, ImportOptions, ImportReport, Rejection, import_folder};
-pub use store::{LIBRARY_FORMAT_VERSION, default_library_path, load_library, resolve_library_path, save_library};
+pub use store::{
+    LIBRARY_FORMAT_VERSION, data_dir, default_library_path, load_library, resolve_library_path, save_library,
+};
 
 /// A library: the tracks of one music folder, their genres and what has been computed for them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +42,9 @@ pub struct Library {
     pub rejected: Vec<RejectedFile>,
     /// The id the next track without an id of its own (not FMA) gets.
     pub next_id: u64,
+    /// What the embeddings beside the library are (the vectors live in `<stem>.embeddings`).
+    #[serde(default)]
+    pub embeddings: Option<EmbeddingsInfo>,
 }
 
 /// Where the metadata came from.
@@ -141,6 +152,7 @@ impl Library {
             tracks: Vec::new(),
             rejected: Vec::new(),
             next_id: 1,
+            embeddings: None,
         }
     }
 

@@ -1,0 +1,253 @@
+//! Embeddings in and out of songspace: CSV (`track_id,e0,…`), the TensorBoard projector pair
+//! (vectors TSV + metadata TSV with a header) and RON. Everything read is checked: one
+//! dimension for all rows, numbers only, no NaN or infinity, ids that exist.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Embeddings, Library};
+use crate::error::{FileError, FileProblem};
+use crate::fsutil::write_atomically;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeFormat {
+    Csv,
+    /// Writes `FILE` (vectors, no header) and `FILE` with `.metadata.tsv` (with a header).
+    ProjectorTsv,
+    Ron,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RonRow {
+    track_id: u64,
+    embedding: Vec<f32>,
+}
+
+/// The metadata file that goes with a projector vectors file: `x.tsv` -> `x.metadata.tsv`.
+pub fn projector_metadata_path(vectors: &Path) -> PathBuf {
+    let stem = vectors.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    vectors.with_file_name(format!("{stem}.metadata.tsv"))
+}
+
+fn tsv_field(text: &str) -> String {
+    text.replace(['\t', '\n', '\r'], " ")
+}
+
+/// Writes the embeddings of the library's tracks (in library order) and returns the files written.
+pub fn export_embeddings(
+    path: &Path,
+    format: ExchangeFormat,
+    library: &Library,
+    embeddings: &Embeddings,
+) -> Result<Vec<PathBuf>, FileError> {
+    let rows: Vec<(u64, &[f32])> =
+        library.tracks.iter().filter_map(|t| embeddings.get(t.id).map(|v| (t.id, v))).collect();
+    let join = |v: &[f32], sep: &str| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(sep);
+    match format {
+        ExchangeFormat::Csv => {
+            write_atomically(path, |out| {
+                let header: Vec<String> = (0..embeddings.dim).map(|i| format!("e{i}")).collect();
+                writeln!(out, "track_id,{}", header.join(","))?;
+                for (id, v) in &rows {
+                    writeln!(out, "{id},{}", join(v, ","))?;
+                }
+                Ok(())
+            })?;
+            Ok(vec![path.to_path_buf()])
+        }
+        ExchangeFormat::ProjectorTsv => {
+            write_atomically(path, |out| {
+                for (_, v) in &rows {
+                    writeln!(out, "{}", join(v, "\t"))?;
+                }
+                Ok(())
+            })?;
+            let metadata = projector_metadata_path(path);
+            write_atomically(&metadata, |out| {
+                writeln!(out, "track_id\ttitle\tartist\talbum\tgenre")?;
+                for (id, _) in &rows {
+                    if let Some(t) = library.track(*id) {
+                        let genre = t.genre.clone().unwrap_or_default();
+                        writeln!(
+                            out,
+                            "{id}\t{}\t{}\t{}\t{}",
+                            tsv_field(&t.title),
+                            tsv_field(&t.artist),
+                            tsv_field(&t.album),
+                            tsv_field(&genre)
+                        )?;
+                    }
+                }
+                Ok(())
+            })?;
+            Ok(vec![path.to_path_buf(), metadata])
+        }
+        ExchangeFormat::Ron => {
+            let data: Vec<RonRow> =
+                rows.iter().map(|(id, v)| RonRow { track_id: *id, embedding: v.to_vec() }).collect();
+            let text = ron::ser::to_string_pretty(&data, ron::ser::PrettyConfig::new().depth_limit(1))
+                .map_err(|e| FileError::new(path, FileProblem::Format(e.to_string())))?;
+            write_atomically(path, |out| out.write_all(text.as_bytes()))?;
+            Ok(vec![path.to_path_buf()])
+        }
+    }
+}
+
+/// What an embeddings file held, checked against a library.
+#[derive(Debug, Clone)]
+pub struct ImportedEmbeddings {
+    pub embeddings: Embeddings,
+    /// Ids in the file that the library does not have.
+    pub unknown_ids: Vec<u64>,
+    /// Library tracks the file has no vector for.
+    pub missing_tracks: usize,
+}
+
+/// Reads an embeddings file made elsewhere; the format follows the extension (`.csv`, `.tsv`
+/// with its `.metadata.tsv`, `.ron`).
+pub fn read_embeddings_file(path: &Path, library: &Library) -> Result<ImportedEmbeddings, FileError> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let rows = match ext.as_str() {
+        "csv" => read_csv(path)?,
+        "tsv" => read_projector(path)?,
+        "ron" => read_ron(path)?,
+        _ => {
+            return Err(FileError::new(
+                path,
+                FileProblem::Format("unknown embeddings format (use .csv, .tsv or .ron)".into()),
+            ));
+        }
+    };
+    let first =
+        rows.first().ok_or_else(|| FileError::new(path, FileProblem::Format("no embeddings in the file".into())))?;
+    let dim = first.1.len();
+    let mut embeddings = Embeddings::new(dim);
+    let known: HashSet<u64> = library.tracks.iter().map(|t| t.id).collect();
+    let mut seen = HashSet::new();
+    let mut unknown_ids = Vec::new();
+    for (line, (id, vector)) in rows.iter().enumerate() {
+        let where_ = |what: String| FileError::new(path, FileProblem::Format(what));
+        if vector.len() != dim {
+            return Err(where_(format!(
+                "track {id} has {} values, the first row has {dim} (row {})",
+                vector.len(),
+                line + 1
+            )));
+        }
+        if let Some(bad) = vector.iter().position(|v| !v.is_finite()) {
+            return Err(where_(format!(
+                "track {id} has a non-finite value ({}) in column {bad} (row {})",
+                vector[bad],
+                line + 1
+            )));
+        }
+        if !seen.insert(*id) {
+            return Err(where_(format!("track {id} appears twice (row {})", line + 1)));
+        }
+        if known.contains(id) {
+            embeddings.insert(*id, vector);
+        } else {
+            unknown_ids.push(*id);
+        }
+    }
+    let missing_tracks = library.tracks.iter().filter(|t| embeddings.get(t.id).is_none()).count();
+    Ok(ImportedEmbeddings { embeddings, unknown_ids, missing_tracks })
+}
+
+fn parse_number(path: &Path, row: usize, text: &str) -> Result<f32, FileError> {
+    text.trim()
+        .parse::<f32>()
+        .map_err(|_| FileError::new(path, FileProblem::Format(format!("row {row}: {:?} is not a number", text.trim()))))
+}
+
+fn parse_id(path: &Path, row: usize, text: &str) -> Result<u64, FileError> {
+    text.trim().parse::<u64>().map_err(|_| {
+        FileError::new(
+            path,
+            FileProblem::Format(format!("row {row}: track id {:?} is not a whole number", text.trim())),
+        )
+    })
+}
+
+fn read_text(path: &Path) -> Result<String, FileError> {
+    std::fs::read_to_string(path).map_err(|e| FileError::new(path, FileProblem::Io(e)))
+}
+
+fn read_csv(path: &Path) -> Result<Vec<(u64, Vec<f32>)>, FileError> {
+    let text = read_text(path)?;
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines.next().ok_or_else(|| FileError::new(path, FileProblem::Format("empty file".into())))?;
+    if !header.trim_start().starts_with("track_id") {
+        return Err(FileError::new(
+            path,
+            FileProblem::Format("the header must start with track_id (track_id,e0,e1,…)".into()),
+        ));
+    }
+    lines
+        .map(|(i, line)| {
+            let mut fields = line.split(',');
+            let id = parse_id(path, i + 1, fields.next().unwrap_or(""))?;
+            let values = fields.map(|f| parse_number(path, i + 1, f)).collect::<Result<Vec<_>, _>>()?;
+            Ok((id, values))
+        })
+        .collect()
+}
+
+fn read_projector(path: &Path) -> Result<Vec<(u64, Vec<f32>)>, FileError> {
+    // Accept either file of the pair.
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (vectors, metadata) = if let Some(stem) = name.strip_suffix(".metadata.tsv") {
+        (path.with_file_name(format!("{stem}.tsv")), path.to_path_buf())
+    } else {
+        (path.to_path_buf(), projector_metadata_path(path))
+    };
+    if !metadata.is_file() {
+        return Err(FileError::new(
+            &vectors,
+            FileProblem::Format(format!(
+                "its metadata file {} (with a track_id column) is missing",
+                metadata.display()
+            )),
+        ));
+    }
+    let meta_text = read_text(&metadata)?;
+    let mut meta_lines = meta_text.lines().filter(|l| !l.is_empty());
+    let header = meta_lines.next().unwrap_or("");
+    let column = header
+        .split('\t')
+        .position(|c| c.trim() == "track_id")
+        .ok_or_else(|| FileError::new(&metadata, FileProblem::Format("no track_id column in the header".into())))?;
+    let ids = meta_lines
+        .enumerate()
+        .map(|(i, l)| parse_id(&metadata, i + 2, l.split('\t').nth(column).unwrap_or("")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let vec_text = read_text(&vectors)?;
+    let rows: Vec<Vec<f32>> = vec_text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| l.split('\t').map(|f| parse_number(&vectors, i + 1, f)).collect())
+        .collect::<Result<_, _>>()?;
+    if rows.len() != ids.len() {
+        return Err(FileError::new(
+            &vectors,
+            FileProblem::Format(format!(
+                "{} vectors but {} rows of metadata in {}",
+                rows.len(),
+                ids.len(),
+                metadata.display()
+            )),
+        ));
+    }
+    Ok(ids.into_iter().zip(rows).collect())
+}
+
+fn read_ron(path: &Path) -> Result<Vec<(u64, Vec<f32>)>, FileError> {
+    let rows: Vec<RonRow> = ron::from_str(&read_text(path)?).map_err(|e| {
+        FileError::new(path, FileProblem::Format(format!("expected [(track_id: N, embedding: [..]), …] ({e})")))
+    })?;
+    Ok(rows.into_iter().map(|r| (r.track_id, r.embedding)).collect())
+}

@@ -1,0 +1,111 @@
+//! Computing and storing every track's embedding for a library.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
+
+use super::inference::Embedder;
+use super::store::{check_compatible, model_id};
+use crate::error::{FileError, ModelError};
+use crate::library::{
+    EmbeddingSource, Embeddings, EmbeddingsInfo, FeatureCache, Library, embeddings_path, load_embeddings,
+    save_embeddings, save_library,
+};
+
+/// The folder of the model shipped with songspace: `$SONGSPACE_MODEL` if set, else the first of
+/// `$XDG_DATA_HOME/songspace/models/genre-cnn`, `/usr/share/songspace/models/genre-cnn` and the
+/// source tree's `models/genre-cnn` that holds one.
+pub fn default_model_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SONGSPACE_MODEL") {
+        return Some(PathBuf::from(dir));
+    }
+    let candidates = [
+        Some(crate::library::data_dir().join("models/genre-cnn")),
+        Some(PathBuf::from("/usr/share/songspace/models/genre-cnn")),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-cnn")),
+    ];
+    candidates.into_iter().flatten().find(|d| d.join("model.json").is_file())
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EmbedReport {
+    pub computed: usize,
+    /// Already embedded by the same model.
+    pub reused: usize,
+    /// Tracks without features (not imported correctly), left without an embedding.
+    pub without_features: usize,
+    pub failed: Vec<String>,
+    pub cancelled: bool,
+}
+
+/// Embeds every track of `library` that has features and lacks an embedding from this model,
+/// then saves the embeddings and the library (atomically). `on_progress(done, total)`.
+pub fn embed_library(
+    library: &mut Library,
+    library_path: &Path,
+    model_dir: &Path,
+    cancel: &AtomicBool,
+    on_progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<EmbedReport, ModelError> {
+    let embedder = Embedder::load(model_dir)?;
+    check_compatible(&embedder.info, model_dir, &library.mel)?;
+    let id = model_id(model_dir)?;
+    let dim = embedder.info.net.embedding_dim;
+    let path = embeddings_path(library_path);
+    let same_model = matches!(&library.embeddings, Some(EmbeddingsInfo { source: EmbeddingSource::Model { id: old, .. }, .. }) if *old == id);
+    let mut embeddings = if same_model && path.is_file() { load_embeddings(&path)? } else { Embeddings::new(dim) };
+    let present: std::collections::HashSet<u64> = library.tracks.iter().map(|t| t.id).collect();
+    embeddings.retain(|id| present.contains(&id));
+
+    let mut report = EmbedReport::default();
+    let todo: Vec<u64> = library
+        .tracks
+        .iter()
+        .filter(|t| {
+            if t.features.is_none() {
+                report.without_features += 1;
+                false
+            } else if embeddings.get(t.id).is_some() {
+                report.reused += 1;
+                false
+            } else {
+                true
+            }
+        })
+        .map(|t| t.id)
+        .collect();
+    let cache = FeatureCache::for_library(library_path);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let total = todo.len();
+    let results: Vec<(u64, Result<Vec<f32>, FileError>)> = todo
+        .par_iter()
+        .map(|&track_id| {
+            if cancel.load(Ordering::Relaxed) {
+                return (track_id, Ok(Vec::new()));
+            }
+            let result = cache.load(track_id, &library.mel).map(|mel| embedder.embed(&mel));
+            on_progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            (track_id, result)
+        })
+        .collect();
+    for (track_id, result) in results {
+        match result {
+            Ok(v) if v.len() == dim => {
+                embeddings.insert(track_id, &v);
+                report.computed += 1;
+            }
+            Ok(_) => {}
+            Err(e) => report.failed.push(e.to_string()),
+        }
+    }
+    report.cancelled = cancel.load(Ordering::Relaxed);
+    save_embeddings(&path, &embeddings)?;
+    library.embeddings = Some(EmbeddingsInfo {
+        source: EmbeddingSource::Model { id, dir: model_dir.to_path_buf() },
+        dim,
+        count: embeddings.len(),
+    });
+    save_library(library, library_path)?;
+    Ok(report)
+}

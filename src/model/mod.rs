@@ -1,0 +1,26 @@
+//! The song model: a CNN over log-mel patches (burn), trained to recognise genre; its last
+//! hidden layer gives every track a 32-dimensional embedding. Plain Rust, no UI dependency.
+
+pub mod data;
+pub mod device;
+mod embed;
+mod inference;
+mod net;
+mod store;
+mod training;
+
+pub use device::{Compute, DeviceChoice, choose as choose_device};
+pub use embed::{EmbedReport, default_model_dir, embed_library};
+pub use inference::Embedder;
+pub use net::{EmbeddingNet, NetConfig};
+pub use store::{
+    EMBEDDING_DIM, MODEL_FORMAT_VERSION, ModelInfo, check_compatible, load_model, load_model_info, model_id, save_model,
+};
+pub use training::{
+    ClassCounts, EpochMetrics, LabelKind, MIN_TRACKS_PER_LABEL, TrainEvent, TrainOptions, TrainingMetrics, train,
+};
+
+/// The CPU backend used for training without a GPU.
+pub type CpuBackend = burn::backend::NdArray;
+/// The GPU backend (wgpu: Vulkan, Metal, DirectX 12 or OpenGL).
+pub type GpuBackend = burn::backend::Wgpu;

@@ -1,0 +1,184 @@
+//! The network: four temporal convolution blocks over a log-mel patch (the mel bands are the
+//! input channels), pooling over time, a 32-unit embedding layer and a classifier head.
+//!
+//! Why temporal (1-D) convolutions built from a matrix product: on the CPU backend (burn-ndarray)
+//! a 2-D convolution's backward pass ran at 0.13 GMAC/s here, while a matrix product runs at
+//! about 39 GFLOP/s. A 5-block 2-D CNN on 128x128 patches took 482 s per epoch on the
+//! development corpus; unfolding each time step's neighbourhood and multiplying by one weight
+//! matrix (`Linear`) runs the same kind of model two orders of magnitude faster, on both
+//! backends, with the same code.
+
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+/// The shape of the network. Saved beside the weights; loading rebuilds the network from it.
+#[derive(Config, Debug, PartialEq)]
+pub struct NetConfig {
+    /// Mel bands of the input: the input channels.
+    pub n_mels: usize,
+    /// Frames of one patch: 128 frames are 2.97 s at 22,050 Hz, hop 512. A multiple of 8.
+    pub patch_frames: usize,
+    /// Output channels of the four convolution blocks (each halves the time resolution, but
+    /// the last).
+    #[config(default = "[128, 128, 256, 256]")]
+    pub channels: [usize; 4],
+    /// Time steps each convolution sees.
+    #[config(default = 3)]
+    pub kernel: usize,
+    /// Size of the embedding (the last hidden layer).
+    #[config(default = 32)]
+    pub embedding_dim: usize,
+    pub n_classes: usize,
+    #[config(default = 0.3)]
+    pub dropout: f64,
+}
+
+/// A 1-D convolution over time as unfold + matrix product, with layer normalisation over
+/// channels and a ReLU; optionally followed by max-pooling two time steps into one.
+#[derive(Module, Debug)]
+struct TemporalBlock<B: Backend> {
+    weights: Linear<B>,
+    norm: LayerNorm<B>,
+    kernel: usize,
+    pool: bool,
+}
+
+impl<B: Backend> TemporalBlock<B> {
+    fn new(input: usize, output: usize, kernel: usize, pool: bool, device: &B::Device) -> Self {
+        Self {
+            weights: LinearConfig::new(input * kernel, output).init(device),
+            norm: LayerNormConfig::new(output).init(device),
+            kernel,
+            pool,
+        }
+    }
+
+    /// [batch, time, in] -> [batch, time (or time/2), out]
+    fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [batch, time, channels] = x.dims();
+        let half = self.kernel / 2;
+        let device = x.device();
+        let pad = Tensor::<B, 3>::zeros([batch, half, channels], &device);
+        let padded = Tensor::cat(vec![pad.clone(), x, pad], 1);
+        // Each time step gets its neighbourhood side by side: [batch, time, in * kernel].
+        let shifted: Vec<Tensor<B, 3>> =
+            (0..self.kernel).map(|k| padded.clone().slice([0..batch, k..k + time, 0..channels])).collect();
+        let unfolded = Tensor::cat(shifted, 2).reshape([batch * time, channels * self.kernel]);
+        let out = self.weights.forward(unfolded);
+        let out_channels = out.dims()[1];
+        let out = relu(self.norm.forward(out)).reshape([batch, time, out_channels]);
+        if self.pool {
+            out.reshape([batch, time / 2, 2, out_channels]).max_dim(2).reshape([batch, time / 2, out_channels])
+        } else {
+            out
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct EmbeddingNet<B: Backend> {
+    blocks: Vec<TemporalBlock<B>>,
+    embedding: Linear<B>,
+    dropout: Dropout,
+    classifier: Linear<B>,
+}
+
+impl NetConfig {
+    pub fn init<B: Backend>(&self, device: &B::Device) -> EmbeddingNet<B> {
+        let mut blocks = Vec::with_capacity(self.channels.len());
+        let mut input = self.n_mels;
+        for (i, &output) in self.channels.iter().enumerate() {
+            blocks.push(TemporalBlock::new(input, output, self.kernel, i + 1 < self.channels.len(), device));
+            input = output;
+        }
+        EmbeddingNet {
+            blocks,
+            // Mean and max over time, side by side.
+            embedding: LinearConfig::new(2 * input, self.embedding_dim).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            classifier: LinearConfig::new(self.embedding_dim, self.n_classes).init(device),
+        }
+    }
+}
+
+impl<B: Backend> EmbeddingNet<B> {
+    /// [batch, mels, frames] (normalised log-mel) -> [batch, embedding_dim]
+    pub fn embed(&self, patches: Tensor<B, 3>) -> Tensor<B, 2> {
+        let mut x = patches.swap_dims(1, 2);
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        // Pool over time: which timbres occur (mean) and their strongest moment (max), not when.
+        let [batch, _, channels] = x.dims();
+        let mean = x.clone().mean_dim(1).reshape([batch, channels]);
+        let max = x.max_dim(1).reshape([batch, channels]);
+        self.embedding.forward(Tensor::cat(vec![mean, max], 1))
+    }
+
+    /// [batch, mels, frames] -> (embeddings [batch, embedding_dim], logits [batch, classes])
+    pub fn forward(&self, patches: Tensor<B, 3>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let embedding = self.embed(patches);
+        let logits = self.classifier.forward(self.dropout.forward(relu(embedding.clone())));
+        (embedding, logits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::NdArray;
+
+    #[test]
+    fn forward_gives_a_32_dim_embedding_and_one_logit_per_class() {
+        let device = Default::default();
+        let config = NetConfig::new(128, 128, 5);
+        let net = config.init::<NdArray>(&device);
+        let input = Tensor::<NdArray, 3>::zeros([3, 128, 128], &device);
+        let (embedding, logits) = net.forward(input);
+        assert_eq!(embedding.dims(), [3, 32]);
+        assert_eq!(logits.dims(), [3, 5]);
+    }
+
+    #[test]
+    fn any_patch_length_divisible_by_8_works() {
+        let device = Default::default();
+        let net = NetConfig::new(128, 64, 2).init::<NdArray>(&device);
+        let (embedding, _) = net.forward(Tensor::<NdArray, 3>::zeros([1, 128, 64], &device));
+        assert_eq!(embedding.dims(), [1, 32]);
+    }
+}
+
+#[cfg(test)]
+mod training_step_tests {
+    use super::*;
+    use burn::backend::{Autodiff, NdArray};
+    use burn::nn::loss::CrossEntropyLossConfig;
+    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+
+    type B = Autodiff<NdArray>;
+
+    #[test]
+    fn one_optimiser_step_lowers_the_loss_on_a_tiny_batch() {
+        let device = Default::default();
+        B::seed(&device, 3);
+        let mut net = NetConfig::new(64, 32, 2).with_dropout(0.0).with_channels([32, 32, 64, 64]).init::<B>(&device);
+        let data: Vec<f32> = (0..4 * 64 * 32)
+            .map(|i| if i < 2 * 64 * 32 { ((i % 7) as f32) / 3.0 - 1.0 } else { -((i % 5) as f32) / 2.0 })
+            .collect();
+        let input = Tensor::<B, 3>::from_data(TensorData::new(data, [4, 64, 32]), &device);
+        let target = Tensor::<B, 1, Int>::from_data(TensorData::new(vec![0i64, 0, 1, 1], [4]), &device);
+        let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        let mut optimizer = AdamConfig::new().init();
+        let loss_of = |net: &EmbeddingNet<B>| {
+            let (_, logits) = net.forward(input.clone());
+            loss_fn.forward(logits, target.clone())
+        };
+        let before = loss_of(&net);
+        let before_value = before.clone().into_data().to_vec::<f32>().expect("loss")[0];
+        let grads = GradientsParams::from_grads(before.backward(), &net);
+        net = optimizer.step(1e-3, net, grads);
+        let after_value = loss_of(&net).into_data().to_vec::<f32>().expect("loss")[0];
+        assert!(after_value < before_value, "loss {before_value} -> {after_value}");
+    }
+}

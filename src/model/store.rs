@@ -1,0 +1,257 @@
+//! A trained model on disk: `model.json` (the network's burn config, the analysis settings, the
+//! labels and the input normalisation) beside `model.mpk` (the weights, burn's named MessagePack
+//! record). Both are written atomically; loading checks that they belong together.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use serde::{Deserialize, Serialize};
+
+use super::data::Normaliser;
+use super::net::{EmbeddingNet, NetConfig};
+use crate::audio::MelSettings;
+use crate::error::{FileError, FileProblem, ModelError};
+use crate::fsutil::write_atomically;
+
+const FORMAT_NAME: &str = "songspace-model";
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// The embedding size the rest of songspace (map, neighbours) is built around.
+pub const EMBEDDING_DIM: usize = 32;
+
+/// Everything about a model except its weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub format: String,
+    pub version: u32,
+    pub net: NetConfig,
+    pub mel: MelSettings,
+    /// What the classifier head predicts: "genre", "artist" or "album".
+    pub label_kind: String,
+    /// Class names, in the order of the classifier's outputs.
+    pub labels: Vec<String>,
+    pub normaliser: Normaliser,
+}
+
+impl ModelInfo {
+    pub fn new(
+        net: NetConfig,
+        mel: MelSettings,
+        label_kind: &str,
+        labels: Vec<String>,
+        normaliser: Normaliser,
+    ) -> Self {
+        Self {
+            format: FORMAT_NAME.into(),
+            version: MODEL_FORMAT_VERSION,
+            net,
+            mel,
+            label_kind: label_kind.into(),
+            labels,
+            normaliser,
+        }
+    }
+}
+
+pub fn info_path(dir: &Path) -> PathBuf {
+    dir.join("model.json")
+}
+
+pub fn weights_path(dir: &Path) -> PathBuf {
+    dir.join("model.mpk")
+}
+
+fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
+    NamedMpkBytesRecorder::new()
+}
+
+/// Saves the weights first and the description last, so a half-written model is never taken for
+/// a whole one by a loader that checks both.
+pub fn save_model<B: Backend>(dir: &Path, info: &ModelInfo, net: &EmbeddingNet<B>) -> Result<(), ModelError> {
+    // burn initialises parameters lazily, and a clone of a never-used module would draw its own
+    // random weights: run it once so the clone below records the weights `net` really has.
+    let _ = probe(info, net);
+    let weights = Recorder::<B>::record(&recorder(), net.clone().into_record(), ())
+        .map_err(|e| ModelError::Corrupt { path: weights_path(dir), problem: format!("cannot encode weights: {e}") })?;
+    write_atomically(&weights_path(dir), |out| out.write_all(&weights))?;
+    let json = serde_json::to_vec_pretty(info)
+        .map_err(|e| FileError::new(&info_path(dir), FileProblem::Format(e.to_string())))?;
+    write_atomically(&info_path(dir), |out| out.write_all(&json))?;
+    Ok(())
+}
+
+/// Reads and checks `model.json`.
+pub fn load_model_info(dir: &Path) -> Result<ModelInfo, ModelError> {
+    let path = info_path(dir);
+    if !path.is_file() || !weights_path(dir).is_file() {
+        return Err(ModelError::Missing(dir.to_path_buf()));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| FileError::new(&path, FileProblem::Io(e)))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ModelError::Corrupt { path: path.clone(), problem: format!("not valid JSON ({e})") })?;
+    if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
+        return Err(ModelError::Corrupt { path, problem: "not a songspace model description".into() });
+    }
+    let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if version > u64::from(MODEL_FORMAT_VERSION) {
+        return Err(ModelError::Mismatch {
+            path,
+            what: format!(
+                "written by a newer songspace (model format {version}; this build reads up to {MODEL_FORMAT_VERSION})"
+            ),
+        });
+    }
+    let info: ModelInfo = serde_json::from_value(value).map_err(|e| ModelError::Corrupt {
+        path: path.clone(),
+        problem: format!("incomplete model description ({e})"),
+    })?;
+    let mismatch = |what: String| Err(ModelError::Mismatch { path: path.clone(), what });
+    if info.net.embedding_dim != EMBEDDING_DIM {
+        return mismatch(format!(
+            "makes {}-dimensional embeddings; songspace uses {EMBEDDING_DIM}",
+            info.net.embedding_dim
+        ));
+    }
+    if info.labels.len() != info.net.n_classes {
+        return mismatch(format!("lists {} labels for {} classifier outputs", info.labels.len(), info.net.n_classes));
+    }
+    if info.normaliser.mean.len() != info.net.n_mels || info.normaliser.std.len() != info.net.n_mels {
+        return mismatch("its normalisation does not match its number of mel bands".into());
+    }
+    if info.mel.n_mels != info.net.n_mels {
+        return mismatch(format!("network takes {} mel bands, analysis makes {}", info.net.n_mels, info.mel.n_mels));
+    }
+    if !info.net.patch_frames.is_multiple_of(8) || info.net.patch_frames == 0 {
+        return mismatch(format!("patch length {} is not a multiple of 8 (three poolings)", info.net.patch_frames));
+    }
+    Ok(info)
+}
+
+/// Loads a model for `device`, checking its description and that the weights fit it.
+pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<(ModelInfo, EmbeddingNet<B>), ModelError> {
+    let info = load_model_info(dir)?;
+    let path = weights_path(dir);
+    let bytes = std::fs::read(&path).map_err(|e| FileError::new(&path, FileProblem::Io(e)))?;
+    let net = load_weights(&info, bytes, device).map_err(|problem| ModelError::Corrupt { path, problem })?;
+    Ok((info, net))
+}
+
+fn load_weights<B: Backend>(info: &ModelInfo, bytes: Vec<u8>, device: &B::Device) -> Result<EmbeddingNet<B>, String> {
+    let record = Recorder::<B>::load(&recorder(), bytes, device).map_err(|e| format!("damaged weights ({e})"))?;
+    let net = info.net.init::<B>(device).load_record(record);
+    // burn takes the tensors as they are; weights of other shapes would only fail (panic) in
+    // the first forward pass, so run one now and turn a misfit into an error.
+    match probe(info, &net) {
+        Some(([1, e], [1, c])) if e == info.net.embedding_dim && c == info.net.n_classes => Ok(net),
+        _ => Err("the weights do not fit the network described in model.json".to_string()),
+    }
+}
+
+/// One forward pass on a silent patch: the output shapes, or None if the network panicked.
+fn probe<B: Backend>(info: &ModelInfo, net: &EmbeddingNet<B>) -> Option<([usize; 2], [usize; 2])> {
+    let device = net.devices().into_iter().next().unwrap_or_default();
+    let input = Tensor::<B, 3>::zeros([1, info.net.n_mels, info.net.patch_frames], &device);
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let shapes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let (embedding, logits) = net.forward(input);
+        (embedding.dims(), logits.dims())
+    }));
+    std::panic::set_hook(quiet);
+    shapes.ok()
+}
+
+/// Checks that a model can embed a library's features.
+pub fn check_compatible(info: &ModelInfo, model_dir: &Path, library_mel: &MelSettings) -> Result<(), ModelError> {
+    if info.mel != *library_mel {
+        let m = &info.mel;
+        let l = library_mel;
+        return Err(ModelError::Mismatch {
+            path: model_dir.to_path_buf(),
+            what: format!(
+                "trained on other features ({} Hz, n_fft {}, hop {}, {} mels) than this library has ({} Hz, n_fft {}, hop {}, {} mels)",
+                m.sample_rate, m.n_fft, m.hop_length, m.n_mels, l.sample_rate, l.n_fft, l.hop_length, l.n_mels
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A short fingerprint of a model's two files: embeddings remember which model made them.
+pub fn model_id(dir: &Path) -> Result<String, ModelError> {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for path in [info_path(dir), weights_path(dir)] {
+        let bytes = std::fs::read(&path).map_err(|e| FileError::new(&path, FileProblem::Io(e)))?;
+        for b in bytes {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    Ok(format!("{hash:016x}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::data::Normaliser;
+    use burn::backend::NdArray;
+
+    fn tiny() -> (ModelInfo, EmbeddingNet<NdArray>) {
+        let net_config = NetConfig::new(128, 64, 3);
+        let normaliser = Normaliser { mean: vec![-40.0; 128], std: vec![12.0; 128] };
+        let labels = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let info = ModelInfo::new(net_config.clone(), MelSettings::default(), "genre", labels, normaliser);
+        <NdArray as Backend>::seed(&burn::backend::ndarray::NdArrayDevice::Cpu, 1);
+        (info, net_config.init(&Default::default()))
+    }
+
+    fn input() -> Tensor<NdArray, 3> {
+        let data: Vec<f32> = (0..2 * 128 * 64).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+        Tensor::from_data(TensorData::new(data, [2, 128, 64]), &Default::default())
+    }
+
+    #[test]
+    fn save_then_load_gives_identical_outputs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (info, net) = tiny();
+        save_model(dir.path(), &info, &net).expect("save");
+        let (loaded_info, loaded) = load_model::<NdArray>(dir.path(), &Default::default()).expect("load");
+        assert_eq!(loaded_info, info);
+        let before = net.embed(input()).into_data().to_vec::<f32>().expect("data");
+        let after = loaded.embed(input()).into_data().to_vec::<f32>().expect("data");
+        assert_eq!(before, after);
+    }
+
+    #[test]
+    fn damaged_or_mismatched_models_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (info, net) = tiny();
+        let err = load_model::<NdArray>(dir.path(), &Default::default()).expect_err("empty folder").to_string();
+        assert!(err.contains("no model here"), "{err}");
+
+        save_model(dir.path(), &info, &net).expect("save");
+        std::fs::write(weights_path(dir.path()), b"not messagepack at all").expect("garble");
+        let err = load_model::<NdArray>(dir.path(), &Default::default()).expect_err("garbled").to_string();
+        assert!(err.contains("model.mpk") && err.contains("damaged weights"), "{err}");
+
+        // Weights of another shape than the description says.
+        let other = NetConfig::new(128, 64, 5).init::<NdArray>(&Default::default());
+        save_model(dir.path(), &info, &other).expect("save");
+        let err = load_model::<NdArray>(dir.path(), &Default::default()).expect_err("other shape").to_string();
+        assert!(err.contains("do not fit"), "{err}");
+
+        let mut wide = info.clone();
+        wide.net.embedding_dim = 64;
+        save_model(dir.path(), &wide, &net).expect("save");
+        let err = load_model_info(dir.path()).expect_err("64-dim").to_string();
+        assert!(err.contains("64-dimensional") && err.contains("model.json"), "{err}");
+
+        std::fs::write(info_path(dir.path()), b"{ \"format\": \"songspace-model\", ").expect("cut");
+        let err = load_model_info(dir.path()).expect_err("cut json").to_string();
+        assert!(err.contains("not valid JSON"), "{err}");
+
+        let other_mel = MelSettings { hop_length: 256, ..MelSettings::default() };
+        let err = check_compatible(&info, dir.path(), &other_mel).expect_err("hop").to_string();
+        assert!(err.contains("hop 512") && err.contains("hop 256"), "{err}");
+    }
+}

@@ -1,0 +1,618 @@
+//! The training engine: a hand-written loop with progress events and a cancel flag, so the
+//! command line and the window can both drive it. Generic over the backend, so the GPU (wgpu) and
+//! the CPU (NdArray) run the same code.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer, decay::WeightDecayConfig};
+use burn::prelude::*;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::tensor::activation::softmax;
+use burn::tensor::backend::AutodiffBackend;
+use serde::{Deserialize, Serialize};
+
+use super::data::{Normaliser, Prng, augmented_patch, track_patches};
+use super::net::{EmbeddingNet, NetConfig};
+use super::store::{ModelInfo, load_model, save_model};
+use crate::audio::LogMel;
+use crate::error::{FileError, FileProblem, ModelError, TrainError};
+use crate::fsutil::write_atomically;
+use crate::library::{FeatureCache, Library, Split, Track};
+
+/// What the classifier learns to recognise; the embedding is its by-product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LabelKind {
+    Genre,
+    Artist,
+    Album,
+}
+
+impl LabelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Genre => "genre",
+            Self::Artist => "artist",
+            Self::Album => "album",
+        }
+    }
+
+    fn of(self, track: &Track) -> Option<String> {
+        let text = match self {
+            Self::Genre => track.genre.clone()?,
+            Self::Artist => track.artist.clone(),
+            Self::Album => track.album.clone(),
+        };
+        Some(text).filter(|t| !t.trim().is_empty())
+    }
+}
+
+impl std::str::FromStr for LabelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "genre" => Ok(Self::Genre),
+            "artist" => Ok(Self::Artist),
+            "album" => Ok(Self::Album),
+            other => Err(format!("unknown label {other:?} (use genre, artist or album)")),
+        }
+    }
+}
+
+/// Labels with fewer tracks than this cannot be split and learned; they are reported and left out.
+pub const MIN_TRACKS_PER_LABEL: usize = 3;
+
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub label: LabelKind,
+    pub epochs: usize,
+    pub seed: u64,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    /// Patches drawn per training track and epoch.
+    pub patches_per_track: usize,
+    /// Epochs without a better validation loss before stopping.
+    pub patience: usize,
+    pub patch_frames: usize,
+    pub out_dir: PathBuf,
+    pub resume: bool,
+}
+
+impl TrainOptions {
+    pub fn new(out_dir: PathBuf) -> Self {
+        Self {
+            label: LabelKind::Genre,
+            epochs: 40,
+            seed: 42,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            patches_per_track: 8,
+            patience: 8,
+            patch_frames: 128,
+            out_dir,
+            resume: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub train_loss: f32,
+    /// Patch-level accuracy on the augmented training batches.
+    pub train_accuracy: f32,
+    pub validation_loss: Option<f32>,
+    /// Track-level accuracy (patch predictions averaged per track).
+    pub validation_accuracy: Option<f32>,
+    pub seconds: f32,
+}
+
+/// How the tracks were divided, per class: (training, validation, test).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassCounts {
+    pub label: String,
+    pub training: usize,
+    pub validation: usize,
+    pub test: usize,
+}
+
+#[derive(Debug, Clone)]
+pub enum TrainEvent {
+    Prepared {
+        classes: Vec<ClassCounts>,
+        /// Labels left out for having fewer than [`MIN_TRACKS_PER_LABEL`] tracks, with their counts.
+        dropped: Vec<(String, usize)>,
+        unlabelled: usize,
+        split_from_library: bool,
+        resumed_after_epoch: Option<usize>,
+    },
+    Step {
+        epoch: usize,
+        step: usize,
+        steps: usize,
+        seconds: f32,
+        eta_seconds: f32,
+    },
+    Epoch(EpochMetrics),
+    Evaluating,
+}
+
+/// The result of a training run, also written as JSON by `--metrics-out`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainingMetrics {
+    pub train_accuracy: f32,
+    pub validation_accuracy: Option<f32>,
+    pub test_accuracy: Option<f32>,
+    pub epochs: usize,
+    pub best_epoch: usize,
+    pub seconds_per_epoch: f32,
+    pub device: String,
+    pub label: String,
+    pub labels: Vec<String>,
+    /// Rows: true label; columns: predicted label (track level, on `confusion_split`).
+    pub confusion_matrix: Vec<Vec<usize>>,
+    pub confusion_split: String,
+    pub train_tracks: usize,
+    pub validation_tracks: usize,
+    pub test_tracks: usize,
+    pub stopped_early: bool,
+    pub cancelled: bool,
+    pub history: Vec<EpochMetrics>,
+}
+
+/// State kept beside the checkpoint so `--resume` continues exactly.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointState {
+    epoch: usize,
+    label: LabelKind,
+    labels: Vec<String>,
+    seed: u64,
+    rng: Prng,
+    best_loss: f32,
+    best_epoch: usize,
+    stale_epochs: usize,
+    history: Vec<EpochMetrics>,
+}
+
+struct Example {
+    mel: LogMel,
+    class: usize,
+}
+
+struct Dataset {
+    labels: Vec<String>,
+    train: Vec<Example>,
+    validation: Vec<Example>,
+    test: Vec<Example>,
+}
+
+/// Trains on `device`, writing the best model to `options.out_dir` and a checkpoint every epoch.
+pub fn train<B: AutodiffBackend>(
+    library: &Library,
+    library_path: &Path,
+    options: &TrainOptions,
+    device: &B::Device,
+    device_name: &str,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(&TrainEvent),
+) -> Result<TrainingMetrics, TrainError> {
+    let (dataset, prepared) = prepare(library, library_path, options)?;
+    let normaliser = Normaliser::fit(dataset.train.iter().map(|e| &e.mel), library.mel.n_mels);
+    let net_config = NetConfig::new(library.mel.n_mels, options.patch_frames, dataset.labels.len());
+    let info =
+        ModelInfo::new(net_config.clone(), library.mel, options.label.name(), dataset.labels.clone(), normaliser);
+
+    B::seed(device, options.seed);
+    let mut model: EmbeddingNet<B> = net_config.init(device);
+    let mut optimizer = AdamConfig::new().with_weight_decay(Some(WeightDecayConfig::new(1e-4))).init();
+    let checkpoint_dir = options.out_dir.join("checkpoint");
+    let mut state = CheckpointState {
+        epoch: 0,
+        label: options.label,
+        labels: dataset.labels.clone(),
+        seed: options.seed,
+        rng: Prng::new(options.seed),
+        best_loss: f32::INFINITY,
+        best_epoch: 0,
+        stale_epochs: 0,
+        history: Vec::new(),
+    };
+    let mut resumed_after_epoch = None;
+    if options.resume {
+        let (saved, restored_model, restored_optimizer) =
+            load_checkpoint::<B, _>(&checkpoint_dir, &net_config, optimizer, device)?;
+        if saved.labels != dataset.labels || saved.label != options.label {
+            return Err(TrainError::Data(format!(
+                "{}: the checkpoint was made for other labels ({} classes of {}); train again without --resume",
+                checkpoint_dir.display(),
+                saved.labels.len(),
+                saved.label.name()
+            )));
+        }
+        resumed_after_epoch = Some(saved.epoch);
+        state = saved;
+        model = restored_model;
+        optimizer = restored_optimizer;
+    }
+    if let TrainEvent::Prepared { classes, dropped, unlabelled, split_from_library, .. } = prepared {
+        on_event(&TrainEvent::Prepared { classes, dropped, unlabelled, split_from_library, resumed_after_epoch });
+    }
+
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let class_sampler = ClassSampler::new(&dataset);
+    let steps = (dataset.train.len() * options.patches_per_track).div_ceil(options.batch_size).max(1);
+    let patch_len = library.mel.n_mels * options.patch_frames;
+    let mut stopped_early = false;
+    let mut cancelled = false;
+    let run_started = Instant::now();
+    let first_epoch = state.epoch + 1;
+
+    for epoch in first_epoch..=options.epochs {
+        if state.stale_epochs >= options.patience {
+            stopped_early = true;
+            break;
+        }
+        let epoch_started = Instant::now();
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for step in 0..steps {
+            if cancel.load(Ordering::Relaxed) {
+                cancelled = true;
+                break;
+            }
+            let mut inputs = vec![0.0f32; options.batch_size * patch_len];
+            let mut targets = Vec::with_capacity(options.batch_size);
+            for chunk in inputs.chunks_exact_mut(patch_len) {
+                let example = &dataset.train[class_sampler.draw(&mut state.rng)];
+                augmented_patch(&example.mel, options.patch_frames, &mut state.rng, chunk);
+                info.normaliser.apply(chunk, options.patch_frames);
+                targets.push(example.class as i64);
+            }
+            let input = Tensor::<B, 3>::from_data(
+                TensorData::new(inputs, [options.batch_size, library.mel.n_mels, options.patch_frames]),
+                device,
+            );
+            let target = Tensor::<B, 1, Int>::from_data(TensorData::new(targets.clone(), [targets.len()]), device);
+            let (_, logits) = model.forward(input);
+            let loss = loss_fn.forward(logits.clone(), target);
+            let loss_value =
+                loss.clone().into_data().to_vec::<f32>().ok().and_then(|v| v.first().copied()).unwrap_or(f32::NAN);
+            if !loss_value.is_finite() {
+                return Err(TrainError::Diverged { epoch, loss: loss_value });
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(options.learning_rate, model, grads);
+
+            loss_sum += f64::from(loss_value) * targets.len() as f64;
+            let predicted = argmax_rows(&logits.into_data().to_vec::<f32>().unwrap_or_default(), dataset.labels.len());
+            correct += predicted.iter().zip(&targets).filter(|(p, t)| **p as i64 == **t).count();
+            seen += targets.len();
+            let seconds = run_started.elapsed().as_secs_f32();
+            let done = (epoch - first_epoch) * steps + step + 1;
+            let total = (options.epochs + 1 - first_epoch) * steps;
+            on_event(&TrainEvent::Step {
+                epoch,
+                step: step + 1,
+                steps,
+                seconds,
+                eta_seconds: seconds / done as f32 * (total - done) as f32,
+            });
+        }
+        if cancelled {
+            break;
+        }
+        let valid = model.valid();
+        let validation = (!dataset.validation.is_empty()).then(|| evaluate(&valid, &info, &dataset.validation));
+        let metrics = EpochMetrics {
+            epoch,
+            train_loss: (loss_sum / seen.max(1) as f64) as f32,
+            train_accuracy: correct as f32 / seen.max(1) as f32,
+            validation_loss: validation.as_ref().map(|v| v.loss),
+            validation_accuracy: validation.as_ref().map(|v| v.accuracy),
+            seconds: epoch_started.elapsed().as_secs_f32(),
+        };
+        // Early stopping follows the validation loss (the training loss when there is no
+        // validation set, as in a tiny library).
+        let watched = metrics.validation_loss.unwrap_or(metrics.train_loss);
+        if watched < state.best_loss {
+            state.best_loss = watched;
+            state.best_epoch = epoch;
+            state.stale_epochs = 0;
+            save_model(&options.out_dir, &info, &valid)?;
+        } else {
+            state.stale_epochs += 1;
+        }
+        state.epoch = epoch;
+        state.history.push(metrics.clone());
+        save_checkpoint(&checkpoint_dir, &state, &model, &optimizer)?;
+        on_event(&TrainEvent::Epoch(metrics));
+    }
+
+    if state.best_epoch == 0 {
+        return Err(TrainError::Data("training was stopped before its first epoch ended; nothing to save".into()));
+    }
+    on_event(&TrainEvent::Evaluating);
+    let (info, best) = load_model::<B::InnerBackend>(&options.out_dir, device)?;
+    let train_eval = evaluate(&best, &info, &dataset.train);
+    let validation_eval = (!dataset.validation.is_empty()).then(|| evaluate(&best, &info, &dataset.validation));
+    let test_eval = (!dataset.test.is_empty()).then(|| evaluate(&best, &info, &dataset.test));
+    let (confusion_split, confusion_source) = match (&test_eval, &validation_eval) {
+        (Some(t), _) => ("test", t),
+        (None, Some(v)) => ("validation", v),
+        (None, None) => ("training", &train_eval),
+    };
+    let epochs_run = state.history.len();
+    Ok(TrainingMetrics {
+        train_accuracy: train_eval.accuracy,
+        validation_accuracy: validation_eval.as_ref().map(|v| v.accuracy),
+        test_accuracy: test_eval.as_ref().map(|v| v.accuracy),
+        epochs: epochs_run,
+        best_epoch: state.best_epoch,
+        seconds_per_epoch: state.history.iter().map(|h| h.seconds).sum::<f32>() / epochs_run.max(1) as f32,
+        device: device_name.to_string(),
+        label: options.label.name().into(),
+        labels: dataset.labels.clone(),
+        confusion_matrix: confusion_source.confusion.clone(),
+        confusion_split: confusion_split.into(),
+        train_tracks: dataset.train.len(),
+        validation_tracks: dataset.validation.len(),
+        test_tracks: dataset.test.len(),
+        stopped_early,
+        cancelled,
+        history: state.history,
+    })
+}
+
+/// Draws training examples so small classes are seen more often than their share: a class is
+/// picked with probability proportional to the square root of its size (a middle way between
+/// the raw imbalance and full balancing, which would overfit classes of a handful of tracks).
+struct ClassSampler {
+    by_class: Vec<Vec<usize>>,
+    cumulative: Vec<f32>,
+}
+
+impl ClassSampler {
+    fn new(dataset: &Dataset) -> Self {
+        let mut by_class = vec![Vec::new(); dataset.labels.len()];
+        for (i, e) in dataset.train.iter().enumerate() {
+            by_class[e.class].push(i);
+        }
+        let weights: Vec<f32> = by_class.iter().map(|c| (c.len() as f32).sqrt()).collect();
+        let total: f32 = weights.iter().sum();
+        let mut acc = 0.0;
+        let cumulative = weights.iter().map(|w| {
+            acc += w / total;
+            acc
+        });
+        Self { cumulative: cumulative.collect(), by_class }
+    }
+
+    fn draw(&self, rng: &mut Prng) -> usize {
+        let u = rng.unit();
+        let class = self.cumulative.iter().position(|&c| u < c).unwrap_or(self.cumulative.len() - 1);
+        let members = &self.by_class[class];
+        if members.is_empty() {
+            // A class absent from training (all its tracks in other splits): draw any example.
+            return self.by_class.iter().flatten().next().copied().unwrap_or(0);
+        }
+        members[rng.below(members.len())]
+    }
+}
+
+struct Evaluation {
+    loss: f32,
+    accuracy: f32,
+    confusion: Vec<Vec<usize>>,
+}
+
+/// Track-level evaluation: every track's patches go through the network; the loss is the mean
+/// over patches, the prediction the argmax of the track's mean probabilities.
+fn evaluate<B: Backend>(net: &EmbeddingNet<B>, info: &ModelInfo, examples: &[Example]) -> Evaluation {
+    let device = net.devices().into_iter().next().unwrap_or_default();
+    let n = info.labels.len();
+    let mut confusion = vec![vec![0usize; n]; n];
+    let (mut loss_sum, mut patches, mut correct) = (0.0f64, 0usize, 0usize);
+    for example in examples {
+        let (count, data) = track_patches(&example.mel, info.net.patch_frames, &info.normaliser);
+        let input =
+            Tensor::<B, 3>::from_data(TensorData::new(data, [count, info.net.n_mels, info.net.patch_frames]), &device);
+        let (_, logits) = net.forward(input);
+        let probs = softmax(logits, 1).into_data().to_vec::<f32>().unwrap_or_default();
+        let mut mean = vec![0.0f32; n];
+        for row in probs.chunks_exact(n) {
+            loss_sum -= f64::from(row[example.class].max(1e-7).ln());
+            for (m, p) in mean.iter_mut().zip(row) {
+                *m += p;
+            }
+        }
+        patches += count;
+        let predicted = argmax_rows(&mean, n)[0];
+        confusion[example.class][predicted] += 1;
+        correct += usize::from(predicted == example.class);
+    }
+    Evaluation {
+        loss: (loss_sum / patches.max(1) as f64) as f32,
+        accuracy: correct as f32 / examples.len().max(1) as f32,
+        confusion,
+    }
+}
+
+fn argmax_rows(values: &[f32], width: usize) -> Vec<usize> {
+    values
+        .chunks_exact(width)
+        .map(|row| row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0)
+        .collect()
+}
+
+/// Labels, split and features of the tracks that take part.
+fn prepare(
+    library: &Library,
+    library_path: &Path,
+    options: &TrainOptions,
+) -> Result<(Dataset, TrainEvent), TrainError> {
+    let cache = FeatureCache::for_library(library_path);
+    let with_features: Vec<&Track> = library.tracks.iter().filter(|t| t.features.is_some()).collect();
+    if with_features.is_empty() {
+        return Err(TrainError::Data(format!(
+            "{}: no track has features yet; run `songspace import` first",
+            library_path.display()
+        )));
+    }
+    let labelled: Vec<(&Track, String)> =
+        with_features.iter().filter_map(|t| options.label.of(t).map(|l| (*t, l))).collect();
+    let unlabelled = with_features.len() - labelled.len();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, label) in &labelled {
+        *counts.entry(label.clone()).or_insert(0) += 1;
+    }
+    let dropped: Vec<(String, usize)> =
+        counts.iter().filter(|(_, n)| **n < MIN_TRACKS_PER_LABEL).map(|(l, n)| (l.clone(), *n)).collect();
+    let labels: Vec<String> = counts.keys().filter(|l| counts[*l] >= MIN_TRACKS_PER_LABEL).cloned().collect();
+    if labels.len() < 2 {
+        return Err(TrainError::Data(format!(
+            "{}: training needs at least two {} labels with {MIN_TRACKS_PER_LABEL}+ tracks each; found {}",
+            library_path.display(),
+            options.label.name(),
+            labels.len()
+        )));
+    }
+    let class_of: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+    let used: Vec<(&Track, usize)> =
+        labelled.iter().filter_map(|(t, l)| class_of.get(l.as_str()).map(|&c| (*t, c))).collect();
+
+    let split_from_library = used.iter().any(|(t, _)| t.split.is_some());
+    let splits: HashMap<u64, Split> = if split_from_library {
+        used.iter().map(|(t, _)| (t.id, t.split.unwrap_or(Split::Training))).collect()
+    } else {
+        stratified_split(&used, labels.len(), options.seed)
+    };
+
+    let mut dataset = Dataset { labels: labels.clone(), train: Vec::new(), validation: Vec::new(), test: Vec::new() };
+    let mut class_counts: Vec<ClassCounts> =
+        labels.iter().map(|l| ClassCounts { label: l.clone(), training: 0, validation: 0, test: 0 }).collect();
+    for (track, class) in &used {
+        let mel = cache.load(track.id, &library.mel)?;
+        let example = Example { mel, class: *class };
+        match splits[&track.id] {
+            Split::Training => {
+                class_counts[*class].training += 1;
+                dataset.train.push(example);
+            }
+            Split::Validation => {
+                class_counts[*class].validation += 1;
+                dataset.validation.push(example);
+            }
+            Split::Test => {
+                class_counts[*class].test += 1;
+                dataset.test.push(example);
+            }
+        }
+    }
+    if dataset.train.is_empty() {
+        return Err(TrainError::Data(format!("{}: the training split is empty", library_path.display())));
+    }
+    let event = TrainEvent::Prepared {
+        classes: class_counts,
+        dropped,
+        unlabelled,
+        split_from_library,
+        resumed_after_epoch: None,
+    };
+    Ok((dataset, event))
+}
+
+/// A seeded 80/10/10 split within each class, so every class is in training, and in validation
+/// and test when it has enough tracks.
+fn stratified_split(used: &[(&Track, usize)], classes: usize, seed: u64) -> HashMap<u64, Split> {
+    // Its own stream, so changing the sampling does not move tracks between splits.
+    let mut rng = Prng::new(seed ^ 0x5eed_0000_5eed);
+    let mut by_class: Vec<Vec<u64>> = vec![Vec::new(); classes];
+    for (t, c) in used {
+        by_class[*c].push(t.id);
+    }
+    let mut splits = HashMap::new();
+    for mut ids in by_class {
+        ids.sort_unstable();
+        rng.shuffle(&mut ids);
+        let n = ids.len();
+        let held_out = if n >= 5 { ((n as f32 * 0.1).round() as usize).max(1) } else { usize::from(n >= 3) };
+        for (i, id) in ids.into_iter().enumerate() {
+            let split = if i < held_out {
+                Split::Validation
+            } else if i < 2 * held_out && n >= 5 {
+                Split::Test
+            } else {
+                Split::Training
+            };
+            splits.insert(id, split);
+        }
+    }
+    splits
+}
+
+fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
+    NamedMpkBytesRecorder::new()
+}
+
+fn save_checkpoint<B: AutodiffBackend, O: Optimizer<EmbeddingNet<B>, B>>(
+    dir: &Path,
+    state: &CheckpointState,
+    model: &EmbeddingNet<B>,
+    optimizer: &O,
+) -> Result<(), TrainError> {
+    let encode_error = |what: &str, e: burn::record::RecorderError| {
+        TrainError::File(FileError::new(dir, FileProblem::Format(format!("cannot encode the {what}: {e}"))))
+    };
+    let model_bytes =
+        Recorder::<B>::record(&recorder(), model.clone().into_record(), ()).map_err(|e| encode_error("model", e))?;
+    let optim_bytes =
+        Recorder::<B>::record(&recorder(), optimizer.to_record(), ()).map_err(|e| encode_error("optimiser", e))?;
+    let state_json =
+        serde_json::to_vec_pretty(state).map_err(|e| FileError::new(dir, FileProblem::Format(e.to_string())))?;
+    write_atomically(&dir.join("model.mpk"), |o| o.write_all(&model_bytes))?;
+    write_atomically(&dir.join("optimizer.mpk"), |o| o.write_all(&optim_bytes))?;
+    // Written last: a checkpoint counts only once its state says which epoch it holds.
+    write_atomically(&dir.join("state.json"), |o| o.write_all(&state_json))?;
+    Ok(())
+}
+
+fn load_checkpoint<B: AutodiffBackend, O: Optimizer<EmbeddingNet<B>, B>>(
+    dir: &Path,
+    net_config: &NetConfig,
+    optimizer: O,
+    device: &B::Device,
+) -> Result<(CheckpointState, EmbeddingNet<B>, O), TrainError> {
+    let corrupt = |problem: String| TrainError::Model(ModelError::Corrupt { path: dir.to_path_buf(), problem });
+    let state_path = dir.join("state.json");
+    if !state_path.is_file() {
+        return Err(TrainError::Data(format!("{}: no checkpoint to resume from", dir.display())));
+    }
+    let read = |name: &str| {
+        std::fs::read(dir.join(name)).map_err(|e| TrainError::File(FileError::new(&dir.join(name), FileProblem::Io(e))))
+    };
+    let state: CheckpointState =
+        serde_json::from_slice(&read("state.json")?).map_err(|e| corrupt(format!("unreadable state.json ({e})")))?;
+    let model_record = Recorder::<B>::load(&recorder(), read("model.mpk")?, device)
+        .map_err(|e| corrupt(format!("damaged model.mpk ({e})")))?;
+    let optim_record = Recorder::<B>::load(&recorder(), read("optimizer.mpk")?, device)
+        .map_err(|e| corrupt(format!("damaged optimizer.mpk ({e})")))?;
+    let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        net_config.init::<B>(device).load_record(model_record)
+    }))
+    .map_err(|_| corrupt("the checkpoint's weights do not fit this library's network".into()))?;
+    Ok((state, model, optimizer.load_record(optim_record)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_picks_the_largest_per_row() {
+        assert_eq!(argmax_rows(&[0.1, 0.7, 0.2, 0.9, 0.05, 0.05], 3), vec![1, 0]);
+    }
+}
