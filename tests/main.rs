@@ -4,4 +4,5 @@ mod util;
 
 mod cli;
 mod import;
+mod model;
 mod parity;

@@ -49,7 +49,12 @@ impl Summary {
             "genres": library.genre_counts(),
             "tracks_without_genre": self.without_genre,
             "splits": splits,
-            "computed": { "features": self.features, "embeddings": 0, "positions": 0 },
+            "computed": {
+                "features": self.features,
+                "embeddings": library.embeddings.as_ref().map_or(0, |e| e.count),
+                "embedding_dim": library.embeddings.as_ref().map(|e| e.dim),
+                "positions": 0,
+            },
             "missing_files": self.missing,
             "rejected": library.rejected.iter().map(|r| json!({"path": r.path, "reason": r.reason})).collect::<Vec<_>>(),
         })
@@ -60,7 +65,15 @@ impl Summary {
         println!("music:     {} ({})", library.root.display(), source_name(library.source));
         println!("tracks:    {}", library.tracks.len());
         let total = library.tracks.len();
-        println!("computed:  features {}/{total}, embeddings 0/{total}, positions 0/{total}", self.features);
+        let embeddings = library.embeddings.as_ref().map_or(0, |e| e.count);
+        println!("computed:  features {}/{total}, embeddings {embeddings}/{total}, positions 0/{total}", self.features);
+        if let Some(e) = &library.embeddings {
+            let source = match &e.source {
+                crate::library::EmbeddingSource::Model { dir, .. } => format!("model {}", dir.display()),
+                crate::library::EmbeddingSource::File { path } => format!("file {}", path.display()),
+            };
+            println!("embedding: {} dimensions, from {source}", e.dim);
+        }
         let splits = Self::split_counts(library);
         if splits.iter().any(|(_, n)| *n > 0) {
             let text: Vec<String> = splits.iter().map(|(k, n)| format!("{k} {n}")).collect();

@@ -2,6 +2,7 @@
 //! printed once, by `main`.
 
 mod embed;
+mod evaluate;
 mod exchange;
 mod import;
 mod info;
@@ -98,6 +99,16 @@ pub enum Command {
         #[arg(short, long)]
         out: PathBuf,
     },
+    /// Judge a model's embeddings on the library's test split against MFCC and log-mel
+    /// baselines: genre accuracy (3-NN vote) and 3-nearest-neighbour genre agreement.
+    Evaluate {
+        library: PathBuf,
+        /// Model folder [default: the shipped model].
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Load embeddings made elsewhere (.csv, projector .tsv pair, or .ron) into a library.
     ImportEmbeddings { library: PathBuf, file: PathBuf },
 }
@@ -154,5 +165,6 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
             exchange::export(&library, format.into(), &out)
         }
         Command::ImportEmbeddings { library, file } => exchange::import(&library, &file),
+        Command::Evaluate { library, model, json } => evaluate::run(&library, model.as_deref(), json),
     }
 }

@@ -4,6 +4,7 @@
 pub mod data;
 pub mod device;
 mod embed;
+pub mod evaluate;
 mod inference;
 mod net;
 mod store;

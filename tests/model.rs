@@ -1,0 +1,206 @@
+//! Training, embedding and exchanging embeddings, as a user runs them, on a tiny generated
+//! library of two obviously different classes (steady tones and white noise).
+
+use std::path::Path;
+
+use crate::util::{WavTags, songspace, stderr, stdout, write_wav};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf8 path")
+}
+
+/// Eight tone tracks and eight noise tracks, tagged with their genre; imported.
+fn tones_and_noise(home: &Path) -> std::path::PathBuf {
+    let music = home.join("music");
+    for i in 0..8 {
+        let tone = WavTags { title: Some("tone"), genre: Some("Tone"), ..Default::default() };
+        write_wav(&music.join(format!("tone{i}.wav")), 22_050, 1, 3.5, "tone", 150.0 + 90.0 * i as f32, &tone);
+        let noise = WavTags { title: Some("noise"), genre: Some("Noise"), ..Default::default() };
+        write_wav(&music.join(format!("noise{i}.wav")), 22_050, 1, 3.5, "noise", 1.0 + i as f32, &noise);
+    }
+    let library = home.join("lib/library.ron");
+    let run = songspace(home, &["import", s(&music), "--library", s(&library)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    library
+}
+
+fn train(home: &Path, library: &Path, out: &Path, epochs: &str, extra: &[&str]) -> serde_json::Value {
+    let metrics = out.with_extension("json");
+    let mut args = vec![
+        "train",
+        s(library),
+        "--device",
+        "cpu",
+        "--epochs",
+        epochs,
+        "--seed",
+        "7",
+        "--out",
+        s(out),
+        "--metrics-out",
+        s(&metrics),
+    ];
+    args.extend_from_slice(extra);
+    let run = songspace(home, &args);
+    assert!(run.status.success(), "{}\n{}", stdout(&run), stderr(&run));
+    serde_json::from_slice(&std::fs::read(&metrics).expect("metrics written")).expect("metrics JSON")
+}
+
+fn read_csv(path: &Path) -> Vec<(u64, Vec<f32>)> {
+    std::fs::read_to_string(path)
+        .expect("csv")
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split(',');
+            let id = f.next().expect("id").parse().expect("id");
+            (id, f.map(|x| x.parse().expect("number")).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn training_separates_tones_from_noise_and_embeddings_cluster_by_class() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let library = tones_and_noise(home.path());
+    let model = home.path().join("model");
+    let metrics = train(home.path(), &library, &model, "8", &[]);
+    for key in [
+        "train_accuracy",
+        "validation_accuracy",
+        "test_accuracy",
+        "epochs",
+        "seconds_per_epoch",
+        "device",
+        "confusion_matrix",
+    ] {
+        assert!(metrics.get(key).is_some(), "metrics lack {key}: {metrics}");
+    }
+    assert_eq!(metrics["device"], "cpu");
+    assert_eq!(metrics["labels"], serde_json::json!(["Noise", "Tone"]));
+    assert_eq!(metrics["train_accuracy"], 1.0, "{metrics}");
+    assert_eq!(metrics["test_accuracy"], 1.0, "{metrics}");
+    // A seeded stratified split (no split in the library): 6 / 1 / 1 tracks per class.
+    assert_eq!((metrics["train_tracks"].as_u64(), metrics["test_tracks"].as_u64()), (Some(12), Some(2)));
+
+    let run = songspace(home.path(), &["embed", s(&library), "--model", s(&model)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stdout(&run).contains("16 embeddings computed"), "{}", stdout(&run));
+    let again = songspace(home.path(), &["embed", s(&library), "--model", s(&model)]);
+    assert!(stdout(&again).contains("0 embeddings computed, 16 reused"), "{}", stdout(&again));
+
+    let csv = home.path().join("e.csv");
+    let run =
+        songspace(home.path(), &["export", s(&library), "--what", "embeddings", "--format", "csv", "-o", s(&csv)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let header = std::fs::read_to_string(&csv).expect("csv").lines().next().unwrap_or_default().to_string();
+    assert!(header.starts_with("track_id,e0,e1,") && header.ends_with(",e31"), "{header}");
+    let rows = read_csv(&csv);
+    assert_eq!(rows.len(), 16);
+    assert!(rows.iter().all(|(_, v)| v.len() == 32));
+
+    // Every track's 3 nearest neighbours in embedding space are of its own class.
+    let lib = songspace::library::load_library(&library).expect("library");
+    let genre = |id: u64| lib.track(id).and_then(|t| t.genre.clone()).expect("genre");
+    for (id, v) in &rows {
+        let mut others: Vec<(f32, u64)> = rows
+            .iter()
+            .filter(|(o, _)| o != id)
+            .map(|(o, w)| (v.iter().zip(w).map(|(a, b)| (a - b) * (a - b)).sum(), *o))
+            .collect();
+        others.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, n) in others.iter().take(3) {
+            assert_eq!(genre(*n), genre(*id), "track {id}'s neighbour {n}");
+        }
+    }
+}
+
+#[test]
+fn resume_continues_from_the_checkpoint_and_cpu_training_is_reproducible() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let library = tones_and_noise(home.path());
+    let first = train(home.path(), &library, &home.path().join("a"), "2", &[]);
+    let resumed = train(home.path(), &library, &home.path().join("a"), "4", &["--resume"]);
+    let epochs: Vec<u64> =
+        resumed["history"].as_array().expect("history").iter().filter_map(|h| h["epoch"].as_u64()).collect();
+    assert_eq!(epochs, vec![1, 2, 3, 4]);
+    assert_eq!(resumed["history"][0], first["history"][0], "resumed history keeps the earlier epochs");
+
+    let again = train(home.path(), &library, &home.path().join("b"), "2", &[]);
+    let losses = |m: &serde_json::Value| {
+        m["history"].as_array().expect("history").iter().map(|h| h["train_loss"].clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(losses(&first), losses(&again), "same seed, same CPU losses");
+}
+
+#[test]
+fn embeddings_from_elsewhere_load_and_bad_files_are_refused_clearly() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let library = tones_and_noise(home.path());
+    let lib = songspace::library::load_library(&library).expect("library");
+    let ids: Vec<u64> = lib.tracks.iter().map(|t| t.id).collect();
+
+    let good = home.path().join("good.csv");
+    let mut text = String::from("track_id,e0,e1,e2\n");
+    for (i, id) in ids.iter().enumerate().take(10) {
+        text.push_str(&format!("{id},{i},0.5,-1\n"));
+    }
+    text.push_str("999999,1,2,3\n");
+    std::fs::write(&good, text).expect("write");
+    let run = songspace(home.path(), &["import-embeddings", s(&library), s(&good)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let out = stdout(&run);
+    assert!(out.contains("10 embeddings of dimension 3"), "{out}");
+    assert!(out.contains("1 id(s) in the file are not in the library") && out.contains("999999"), "{out}");
+    assert!(out.contains("6 track(s) of the library have no embedding"), "{out}");
+
+    // The projector pair written by export loads back.
+    let tsv = home.path().join("p.tsv");
+    let run =
+        songspace(home.path(), &["export", s(&library), "--what", "embeddings", "--format", "tsv", "-o", s(&tsv)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let metadata = std::fs::read_to_string(home.path().join("p.metadata.tsv")).expect("metadata");
+    assert!(metadata.starts_with("track_id\ttitle\tartist\talbum\tgenre\n"), "{metadata}");
+    let run = songspace(home.path(), &["import-embeddings", s(&library), s(&tsv)]);
+    assert!(stdout(&run).contains("10 embeddings of dimension 3"), "{}{}", stdout(&run), stderr(&run));
+
+    for (name, content, expected) in [
+        ("nan.csv", format!("track_id,e0,e1\n{},1,NaN\n", ids[0]), "non-finite value"),
+        ("ragged.csv", format!("track_id,e0,e1\n{},1,2\n{},1\n", ids[0], ids[1]), "has 1 values, the first row has 2"),
+        ("words.csv", format!("track_id,e0\n{},abc\n", ids[0]), "\"abc\" is not a number"),
+        ("strangers.csv", "track_id,e0\n999998,1\n".to_string(), "none of its 1 track ids is in the library"),
+    ] {
+        let path = home.path().join(name);
+        std::fs::write(&path, content).expect("write");
+        let run = songspace(home.path(), &["import-embeddings", s(&library), s(&path)]);
+        assert_eq!(run.status.code(), Some(1), "{name}");
+        let err = stderr(&run);
+        assert!(err.contains(name) && err.contains(expected), "{name}: {err}");
+    }
+    // The failed imports changed nothing: the projector embeddings are still there.
+    let info = songspace(home.path(), &["info", s(&library), "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&info)).expect("json");
+    assert_eq!(json["computed"]["embeddings"], 10);
+}
+
+#[test]
+fn training_a_library_without_labels_says_why() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let music = home.path().join("music");
+    for i in 0..4 {
+        write_wav(
+            &music.join(format!("t{i}.wav")),
+            22_050,
+            1,
+            3.5,
+            "tone",
+            200.0 + 50.0 * i as f32,
+            &WavTags::default(),
+        );
+    }
+    let library = home.path().join("library.ron");
+    assert!(songspace(home.path(), &["import", s(&music), "--library", s(&library)]).status.success());
+    let run = songspace(home.path(), &["train", s(&library), "--device", "cpu", "--epochs", "1"]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(stderr(&run).contains("at least two genre labels"), "{}", stderr(&run));
+}
