@@ -204,3 +204,24 @@ fn training_a_library_without_labels_says_why() {
     assert_eq!(run.status.code(), Some(1));
     assert!(stderr(&run).contains("at least two genre labels"), "{}", stderr(&run));
 }
+
+#[test]
+fn the_shipped_model_beats_both_baselines_on_the_corpus_test_split() {
+    let Some(corpus) = crate::util::dev_corpus() else { return };
+    let home = tempfile::tempdir().expect("tempdir");
+    let library = home.path().join("library.ron");
+    let run = songspace(home.path(), &["import", s(&corpus.join("fma_dev")), "--library", s(&library)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    // Import embeds new tracks with the shipped model on its own.
+    assert!(stdout(&run).contains("embeddings: 160 computed"), "{}", stdout(&run));
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-cnn");
+    let run = songspace(home.path(), &["evaluate", s(&library), "--model", s(&shipped), "--json"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&run)).expect("json");
+    let rows = report["rows"].as_array().expect("rows");
+    let score = |i: usize, key: &str| rows[i][key].as_f64().expect("score");
+    for key in ["agreement_within_test", "agreement_test_vs_all"] {
+        assert!(score(0, key) > score(1, key), "{key}: embedding vs MFCC {report}");
+        assert!(score(0, key) > score(2, key), "{key}: embedding vs log-mel {report}");
+    }
+}

@@ -5,7 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::library::{ImportEvent, ImportOptions, SourceKind, default_library_path, import_folder};
+use crate::library::{
+    EmbeddingSource, EmbeddingsInfo, ImportEvent, ImportOptions, SourceKind, default_library_path, import_folder,
+    load_library,
+};
+use crate::model::{default_model_dir, embed_library};
 
 pub fn run(dir: &Path, library: Option<&Path>, threads: usize) -> anyhow::Result<ExitCode> {
     let library_path = library.map_or_else(|| default_library_path(dir), Path::to_path_buf);
@@ -75,5 +79,27 @@ pub fn run(dir: &Path, library: Option<&Path>, threads: usize) -> anyhow::Result
         eprintln!("error: nothing could be imported from {}", dir.display());
         return Ok(ExitCode::FAILURE);
     }
+    embed_new_tracks(&report.library_path, &cancel);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Embeds the tracks that have none yet, with the model that made the library's embeddings or
+/// else the shipped one. The import itself succeeded either way, so a problem here is a notice.
+fn embed_new_tracks(library_path: &Path, cancel: &AtomicBool) {
+    let Ok(mut library) = load_library(library_path) else { return };
+    let own_model = match &library.embeddings {
+        Some(EmbeddingsInfo { source: EmbeddingSource::Model { dir, .. }, .. }) if dir.join("model.json").is_file() => {
+            Some(dir.clone())
+        }
+        Some(EmbeddingsInfo { source: EmbeddingSource::File { path }, .. }) => {
+            println!("embeddings: loaded from {}; new tracks have none until you embed again", path.display());
+            return;
+        }
+        _ => None,
+    };
+    let Some(model_dir) = own_model.or_else(default_model_dir) else { return };
+    match embed_library(&mut library, library_path, &model_dir, cancel, &|_, _| {}) {
+        Ok(r) => println!("embeddings: {} computed, {} kept (model {})", r.computed, r.reused, model_dir.display()),
+        Err(e) => println!("embeddings: not computed ({e})"),
+    }
 }
