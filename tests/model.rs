@@ -225,3 +225,32 @@ fn the_shipped_model_beats_both_baselines_on_the_corpus_test_split() {
         assert!(score(0, key) > score(2, key), "{key}: embedding vs log-mel {report}");
     }
 }
+
+#[test]
+fn the_gpu_backend_trains_with_the_same_code() {
+    // Runs on a real GPU where there is one, else on Mesa's software Vulkan driver (lavapipe),
+    // which tools/setup-system.sh installs.
+    let home = tempfile::tempdir().expect("tempdir");
+    let library = tones_and_noise(home.path());
+    let out = home.path().join("gpu-model");
+    let metrics = out.with_extension("json");
+    let run = songspace(
+        home.path(),
+        &["train", s(&library), "--device", "gpu", "--epochs", "2", "--out", s(&out), "--metrics-out", s(&metrics)],
+    );
+    assert!(run.status.success(), "{}\n{}", stdout(&run), stderr(&run));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&metrics).expect("metrics")).expect("json");
+    assert!(m["device"].as_str().is_some_and(|d| d.starts_with("gpu (")), "{m}");
+    assert_eq!(m["epochs"], 2);
+    let losses: Vec<f64> =
+        m["history"].as_array().expect("history").iter().filter_map(|h| h["train_loss"].as_f64()).collect();
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    // The model it saved loads and embeds on the CPU.
+    let run = songspace(home.path(), &["embed", s(&library), "--model", s(&out)]);
+    assert!(
+        run.status.success() && stdout(&run).contains("16 embeddings computed"),
+        "{}{}",
+        stdout(&run),
+        stderr(&run)
+    );
+}

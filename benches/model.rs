@@ -1,0 +1,95 @@
+//! Model speed: training throughput (patches per second, forward + backward + Adam step, batch
+//! 32) on the CPU backend and on the GPU backend when an adapter exists, and embedding a 30 s
+//! clip end to end (decode -> log-mel -> CNN) with the shipped model.
+//!
+//!     cargo bench --bench model
+//!     taskset -c 0 cargo bench --bench model     # one core
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::backend::Autodiff;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+use songspace::audio::{MelExtractor, MelSettings, Span, decode_file};
+use songspace::model::{CpuBackend, DeviceChoice, Embedder, GpuBackend, NetConfig, choose_device};
+
+const BATCH: usize = 32;
+
+fn throughput<B: AutodiffBackend>(device: &B::Device, steps: usize) -> f64 {
+    let mut net = NetConfig::new(128, 128, 8).init::<B>(device);
+    let mut optimizer = AdamConfig::new().init();
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let data: Vec<f32> = (0..BATCH * 128 * 128).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect();
+    let input = Tensor::<B, 3>::from_data(TensorData::new(data, [BATCH, 128, 128]), device);
+    let target = Tensor::<B, 1, Int>::from_data(
+        TensorData::new((0..BATCH as i64).map(|i| i % 8).collect::<Vec<_>>(), [BATCH]),
+        device,
+    );
+    let mut step = |net: EmbeddingNetOf<B>| {
+        let (_, logits) = net.forward(input.clone());
+        let loss = loss_fn.forward(logits, target.clone());
+        let _ = loss.clone().into_data();
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        optimizer.step(1e-3, net, grads)
+    };
+    for _ in 0..2 {
+        net = step(net); // warm-up (lazy init, kernel compilation)
+    }
+    let start = Instant::now();
+    for _ in 0..steps {
+        net = step(net);
+    }
+    (steps * BATCH) as f64 / start.elapsed().as_secs_f64()
+}
+
+type EmbeddingNetOf<B> = songspace::model::EmbeddingNet<B>;
+
+fn main() {
+    println!("| training, batch {BATCH} of 128x128 patches | patches/s |");
+    println!("|---|---:|");
+    println!("| CPU (burn NdArray) | {:.0} |", throughput::<Autodiff<CpuBackend>>(&Default::default(), 10));
+    match choose_device(DeviceChoice::Gpu) {
+        Ok((compute, _)) => println!(
+            "| {} (burn wgpu) | {:.0} |",
+            compute.describe(),
+            throughput::<Autodiff<GpuBackend>>(&Default::default(), 5)
+        ),
+        Err(e) => println!("| GPU | not measured: {e} |"),
+    }
+    println!();
+
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-cnn");
+    let embedder = Embedder::load(&model).expect("shipped model");
+    let corpus = std::env::var_os("SONGSPACE_DEV_CORPUS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/songspace-dev-corpus")
+    });
+    let clips: Vec<PathBuf> = (1..=160)
+        .step_by(16)
+        .map(|i| corpus.join(format!("fma_dev/300/300{i:03}.mp3")))
+        .filter(|p| p.is_file())
+        .collect();
+    if clips.is_empty() {
+        println!("embedding: no corpus clips at {}", corpus.display());
+        return;
+    }
+    let extractor = MelExtractor::new(MelSettings::default());
+    let (mut decode, mut cnn) = (0.0, 0.0);
+    for clip in &clips {
+        let t0 = Instant::now();
+        let mel = extractor.compute(&decode_file(clip, Span::Whole).expect("clip").samples);
+        let t1 = Instant::now();
+        let e = embedder.embed(&mel);
+        assert_eq!(e.len(), 32);
+        decode += (t1 - t0).as_secs_f64();
+        cnn += t1.elapsed().as_secs_f64();
+    }
+    let n = clips.len() as f64;
+    println!("| embedding a 30 s MP3 clip ({} clips) | ms |", clips.len());
+    println!("|---|---:|");
+    println!("| decode + log-mel | {:.1} |", decode * 1e3 / n);
+    println!("| CNN (16 patches, CPU) | {:.1} |", cnn * 1e3 / n);
+    println!("| total | {:.1} |", (decode + cnn) * 1e3 / n);
+}
