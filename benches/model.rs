@@ -59,6 +59,14 @@ fn main() {
         ),
         Err(e) => println!("| GPU | not measured: {e} |"),
     }
+    // The same network and step in PyTorch (benches/torch_train.py), with as many threads as
+    // this process may use, so `taskset -c 0` compares one core with one core.
+    let python = std::env::var("SONGSPACE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/torch_train.py");
+    match std::process::Command::new(&python).arg(&script).output() {
+        Ok(out) if out.status.success() => print!("{}", String::from_utf8_lossy(&out.stdout)),
+        _ => println!("| PyTorch | not measured: `{python} -m pip install torch` (or set SONGSPACE_PYTHON) |"),
+    }
     println!();
 
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-cnn");

@@ -163,6 +163,17 @@ fn embeddings_from_elsewhere_load_and_bad_files_are_refused_clearly() {
     assert!(metadata.starts_with("track_id\ttitle\tartist\talbum\tgenre\n"), "{metadata}");
     let run = songspace(home.path(), &["import-embeddings", s(&library), s(&tsv)]);
     assert!(stdout(&run).contains("10 embeddings of dimension 3"), "{}{}", stdout(&run), stderr(&run));
+    // And so does RON, with the same vectors.
+    let ron = home.path().join("e.ron");
+    let run =
+        songspace(home.path(), &["export", s(&library), "--what", "embeddings", "--format", "ron", "-o", s(&ron)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let run = songspace(home.path(), &["import-embeddings", s(&library), s(&ron)]);
+    assert!(stdout(&run).contains("10 embeddings of dimension 3"), "{}{}", stdout(&run), stderr(&run));
+    let csv = home.path().join("back.csv");
+    assert!(songspace(home.path(), &["export", s(&library), "--what", "embeddings", "-o", s(&csv)]).status.success());
+    let back = std::fs::read_to_string(&csv).expect("csv");
+    assert!(back.contains(&format!("\n{},3,0.5,-1\n", ids[3])), "{back}");
 
     for (name, content, expected) in [
         ("nan.csv", format!("track_id,e0,e1\n{},1,NaN\n", ids[0]), "non-finite value"),
