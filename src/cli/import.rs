@@ -1,7 +1,6 @@
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -13,19 +12,7 @@ use crate::model::{default_model_dir, embed_library};
 
 pub fn run(dir: &Path, library: Option<&Path>, threads: usize) -> anyhow::Result<ExitCode> {
     let library_path = library.map_or_else(|| default_library_path(dir), Path::to_path_buf);
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = Arc::clone(&cancel);
-        // First Ctrl-C: finish the files in flight and save. Second: leave now; every file
-        // written so far is complete, so the next run resumes.
-        let _ = ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("\ninterrupted: finishing the files in progress and saving (Ctrl-C again to quit now)");
-        });
-    }
-
+    let cancel = super::cancel_on_ctrl_c("finishing the files in progress and saving");
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(

@@ -135,6 +135,23 @@ impl From<FormatArg> for ExchangeFormat {
     }
 }
 
+/// A cancel flag raised by the first Ctrl-C (the job stops at its next safe point, saying
+/// `notice`); a second Ctrl-C quits at once, which is safe because every file is written
+/// atomically.
+fn cancel_on_ctrl_c(notice: &'static str) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let cancel = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&cancel);
+    // Fails only if a handler is already set, and each command sets one.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: {notice} (Ctrl-C again to quit now)");
+    });
+    cancel
+}
+
 /// Runs the command line given as `args` (program name first).
 pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode> {
     let cli = match Cli::try_parse_from(args) {

@@ -1,8 +1,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use burn::backend::Autodiff;
@@ -40,16 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(notice) = notice {
         eprintln!("{notice}");
     }
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = Arc::clone(&cancel);
-        let _ = ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("\ninterrupted: stopping after this step; continue later with --resume");
-        });
-    }
+    let cancel = super::cancel_on_ctrl_c("stopping after this step; continue later with --resume");
 
     let bar = ProgressBar::new(0);
     bar.set_style(
