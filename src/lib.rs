@@ -1,8 +1,9 @@
 //! songspace: see your music. Every song becomes a point in a 3D space, placed by what it sounds
 //! like.
 //!
-//! The core is plain Rust without any UI dependency: [`audio`] (decoding and log-mel features)
-//! and [`library`] (tracks, metadata, import). The command line in [`cli`] drives it.
+//! The core is plain Rust without any UI dependency: [`audio`] (decoding and log-mel features),
+//! [`library`] (tracks, metadata, import), [`model`] (the CNN and its embeddings) and [`space`]
+//! (the 3D map, neighbours, placing new songs). The command line in [`cli`] drives it.
 
 pub mod audio;
 pub mod cli;
@@ -10,3 +11,4 @@ pub mod error;
 pub mod fsutil;
 pub mod library;
 pub mod model;
+pub mod space;

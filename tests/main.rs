@@ -4,5 +4,6 @@ mod util;
 
 mod cli;
 mod import;
+mod map;
 mod model;
 mod parity;

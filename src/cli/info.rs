@@ -3,7 +3,11 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use crate::library::{FeatureCache, Library, SourceKind, Split, load_library, resolve_library_path};
+use crate::library::{
+    FeatureCache, Library, SourceKind, Split, embeddings_path, load_embeddings, load_library, positions_path,
+    resolve_library_path,
+};
+use crate::space::{ProjectionMethod, embeddings_digest};
 
 pub fn run(arg: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     let path = resolve_library_path(arg)?;
@@ -19,6 +23,8 @@ pub fn run(arg: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
 
 struct Summary {
     features: usize,
+    /// Tracks with a position, and whether the map still matches the embeddings.
+    map: Option<(usize, bool)>,
     missing: Vec<String>,
     without_genre: usize,
 }
@@ -28,6 +34,12 @@ impl Summary {
         let cache = FeatureCache::for_library(path);
         Self {
             features: library.tracks.iter().filter(|t| t.features.is_some() && cache.contains(t.id)).count(),
+            map: library.projection.as_ref().map(|p| {
+                let current = load_embeddings(&embeddings_path(path))
+                    .is_ok_and(|e| embeddings_digest(&e) == p.embeddings_digest)
+                    && positions_path(path).is_file();
+                (p.count, current)
+            }),
             missing: library.missing_files().iter().map(|t| t.path.display().to_string()).collect(),
             without_genre: library.tracks.iter().filter(|t| t.genre.is_none()).count(),
         }
@@ -53,7 +65,9 @@ impl Summary {
                 "features": self.features,
                 "embeddings": library.embeddings.as_ref().map_or(0, |e| e.count),
                 "embedding_dim": library.embeddings.as_ref().map(|e| e.dim),
-                "positions": 0,
+                "positions": self.map.map_or(0, |m| m.0),
+                "map_current": self.map.is_some_and(|m| m.1),
+                "map_method": library.projection.as_ref().map(|p| p.settings.method.to_string()),
             },
             "missing_files": self.missing,
             "rejected": library.rejected.iter().map(|r| json!({"path": r.path, "reason": r.reason})).collect::<Vec<_>>(),
@@ -66,13 +80,28 @@ impl Summary {
         println!("tracks:    {}", library.tracks.len());
         let total = library.tracks.len();
         let embeddings = library.embeddings.as_ref().map_or(0, |e| e.count);
-        println!("computed:  features {}/{total}, embeddings {embeddings}/{total}, positions 0/{total}", self.features);
+        let positions = self.map.map_or(0, |m| m.0);
+        println!(
+            "computed:  features {}/{total}, embeddings {embeddings}/{total}, positions {positions}/{total}",
+            self.features
+        );
         if let Some(e) = &library.embeddings {
             let source = match &e.source {
                 crate::library::EmbeddingSource::Model { dir, .. } => format!("model {}", dir.display()),
                 crate::library::EmbeddingSource::File { path } => format!("file {}", path.display()),
             };
             println!("embedding: {} dimensions, from {source}", e.dim);
+        }
+        if let (Some(p), Some((_, current))) = (&library.projection, self.map) {
+            let method = match p.settings.method {
+                ProjectionMethod::Tsne => format!(
+                    "t-SNE (perplexity {}, {} iterations, seed {})",
+                    p.perplexity, p.settings.tsne.iterations, p.settings.tsne.seed
+                ),
+                ProjectionMethod::Pca => "PCA".to_string(),
+            };
+            let state = if current { "" } else { "; out of date, run `songspace project`" };
+            println!("map:       {method}, {:.1} s{state}", p.seconds);
         }
         let splits = Self::split_counts(library);
         if splits.iter().any(|(_, n)| *n > 0) {

@@ -6,6 +6,7 @@ mod evaluate;
 mod exchange;
 mod import;
 mod info;
+mod map;
 mod mel;
 mod train;
 
@@ -17,6 +18,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::library::ExchangeFormat;
 use crate::model::{DeviceChoice, LabelKind};
+use crate::space::{Metric, ProjectionMethod};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -88,7 +90,7 @@ pub enum Command {
         #[arg(long)]
         model: Option<PathBuf>,
     },
-    /// Write the library's embeddings to a file.
+    /// Write the library's embeddings or map positions to a file.
     Export {
         library: PathBuf,
         #[arg(long, value_enum)]
@@ -111,11 +113,60 @@ pub enum Command {
     },
     /// Load embeddings made elsewhere (.csv, projector .tsv pair, or .ron) into a library.
     ImportEmbeddings { library: PathBuf, file: PathBuf },
+    /// Lay the library's embeddings out in 3D (t-SNE, or PCA). Options given are saved in the
+    /// library; the map is recomputed only when the embeddings or the settings change.
+    Project {
+        library: PathBuf,
+        #[arg(long, value_enum)]
+        method: Option<ProjectionMethod>,
+        /// t-SNE perplexity [default: 30; clamped to (tracks − 1) / 3].
+        #[arg(long)]
+        perplexity: Option<f32>,
+        /// Seed of the jitter added to the PCA start [default: 42].
+        #[arg(long)]
+        seed: Option<u64>,
+        /// t-SNE iterations in all [default: 500, the first 150 with early exaggeration].
+        #[arg(long)]
+        iterations: Option<usize>,
+        /// t-SNE learning rate for every phase [default: 4 × tracks / exaggeration, at least 200].
+        #[arg(long)]
+        learning_rate: Option<f32>,
+        /// Recompute even if the saved map is current.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The tracks nearest a track in embedding space, with their distance there and on the map.
+    Neighbours {
+        library: PathBuf,
+        track_id: u64,
+        #[arg(short, default_value_t = 3)]
+        k: usize,
+        #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+        metric: Metric,
+    },
+    /// Place an audio file on the library's map without recomputing it: its position and its
+    /// nearest tracks. --add keeps it in the library.
+    Locate {
+        library: PathBuf,
+        audio: PathBuf,
+        #[arg(long)]
+        add: bool,
+        #[arg(short, default_value_t = 3)]
+        k: usize,
+        #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+        metric: Metric,
+        /// Also print where the time went.
+        #[arg(long, short)]
+        verbose: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportWhat {
+    /// track_id and the embedding's components.
     Embeddings,
+    /// track_id,x,y,z: the map (csv only).
+    Positions,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -181,7 +232,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
         Command::Export { library, what: ExportWhat::Embeddings, format, out } => {
             exchange::export(&library, format.into(), &out)
         }
+        Command::Export { library, what: ExportWhat::Positions, format: FormatArg::Csv, out } => {
+            map::export_positions(&library, &out)
+        }
+        Command::Export { what: ExportWhat::Positions, .. } => {
+            anyhow::bail!("positions are exported as csv only (track_id,x,y,z): use --format csv")
+        }
         Command::ImportEmbeddings { library, file } => exchange::import(&library, &file),
         Command::Evaluate { library, model, json } => evaluate::run(&library, model.as_deref(), json),
+        Command::Project { library, method, perplexity, seed, iterations, learning_rate, force } => {
+            map::project(map::ProjectArgs { library, method, perplexity, seed, iterations, learning_rate, force })
+        }
+        Command::Neighbours { library, track_id, k, metric } => map::neighbours(&library, track_id, k, metric),
+        Command::Locate { library, audio, add, k, metric, verbose } => {
+            map::locate(map::LocateArgs { library, audio, add, k, metric, verbose })
+        }
     }
 }

@@ -11,6 +11,7 @@ use crate::error::{FileError, FileProblem};
 use crate::fsutil::write_atomically;
 
 const MAGIC: &[u8; 8] = b"SSEMB\x00\x01\x00";
+const POSITIONS_MAGIC: &[u8; 8] = b"SSPOS\x00\x01\x00";
 
 /// Where a library's embeddings came from; stored in the library file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,42 +90,76 @@ pub fn embeddings_path(library_path: &Path) -> PathBuf {
     library_path.with_file_name(format!("{stem}.embeddings"))
 }
 
+/// The map's 3D positions, one per track id, beside the library (`<stem>.positions`).
+pub fn positions_path(library_path: &Path) -> PathBuf {
+    let stem = library_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    library_path.with_file_name(format!("{stem}.positions"))
+}
+
 pub fn save_embeddings(path: &Path, embeddings: &Embeddings) -> Result<(), FileError> {
+    save_vectors(path, MAGIC, embeddings)
+}
+
+pub fn load_embeddings(path: &Path) -> Result<Embeddings, FileError> {
+    load_vectors(path, MAGIC, "embeddings")
+}
+
+/// Positions are stored as vectors of dimension 3, in their own kind of file.
+pub fn save_positions(path: &Path, positions: &Embeddings) -> Result<(), FileError> {
+    assert_eq!(positions.dim, 3, "positions are 3D");
+    save_vectors(path, POSITIONS_MAGIC, positions)
+}
+
+pub fn load_positions(path: &Path) -> Result<Embeddings, FileError> {
+    let positions = load_vectors(path, POSITIONS_MAGIC, "positions")?;
+    if positions.dim != 3 {
+        return Err(FileError::new(
+            path,
+            FileProblem::Format(format!("positions of dimension {}, not 3", positions.dim)),
+        ));
+    }
+    Ok(positions)
+}
+
+fn save_vectors(path: &Path, magic: &[u8; 8], vectors: &Embeddings) -> Result<(), FileError> {
     write_atomically(path, |out| {
-        out.write_all(MAGIC)?;
-        out.write_all(&(embeddings.dim as u32).to_le_bytes())?;
-        out.write_all(&(embeddings.len() as u64).to_le_bytes())?;
-        let mut bytes = Vec::with_capacity(embeddings.len() * (8 + 4 * embeddings.dim));
-        for id in &embeddings.ids {
+        out.write_all(magic)?;
+        out.write_all(&(vectors.dim as u32).to_le_bytes())?;
+        out.write_all(&(vectors.len() as u64).to_le_bytes())?;
+        let mut bytes = Vec::with_capacity(vectors.len() * (8 + 4 * vectors.dim));
+        for id in &vectors.ids {
             bytes.extend_from_slice(&id.to_le_bytes());
         }
-        for v in &embeddings.values {
+        for v in &vectors.values {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
         out.write_all(&bytes)
     })
 }
 
-pub fn load_embeddings(path: &Path) -> Result<Embeddings, FileError> {
+fn load_vectors(path: &Path, magic: &[u8; 8], what: &str) -> Result<Embeddings, FileError> {
     let bytes = std::fs::read(path).map_err(|e| FileError::new(path, FileProblem::Io(e)))?;
-    let bad = |what: &str| FileError::new(path, FileProblem::Format(what.to_string()));
-    if bytes.len() < 20 || &bytes[..8] != MAGIC {
-        return Err(bad("not a songspace embeddings file"));
+    let bad = |problem: String| FileError::new(path, FileProblem::Format(problem));
+    if bytes.len() < 20 || &bytes[..8] != magic {
+        return Err(bad(format!("not a songspace {what} file")));
     }
     let dim = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default()) as usize;
     let count = u64::from_le_bytes(bytes[12..20].try_into().unwrap_or_default()) as usize;
-    let expected = 20 + count * 8 + count * dim * 4;
-    if bytes.len() != expected || dim == 0 {
-        return Err(bad("truncated or damaged embeddings file"));
+    let expected = count.checked_mul(8 + 4 * dim).and_then(|body| body.checked_add(20));
+    if expected != Some(bytes.len()) || dim == 0 {
+        return Err(bad(format!("truncated or damaged {what} file")));
     }
     let ids_end = 20 + count * 8;
     let ids =
         bytes[20..ids_end].chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect();
-    let values =
+    let values: Vec<f32> =
         bytes[ids_end..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap_or_default())).collect();
-    let mut embeddings = Embeddings { dim, ids, values, index: HashMap::new() };
-    embeddings.reindex();
-    Ok(embeddings)
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(bad(format!("the {what} file holds numbers that are not finite")));
+    }
+    let mut vectors = Embeddings { dim, ids, values, index: HashMap::new() };
+    vectors.reindex();
+    Ok(vectors)
 }
 
 #[cfg(test)]

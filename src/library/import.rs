@@ -414,7 +414,7 @@ fn merge_fma_genres(library: &mut Library, metadata: &FmaMetadata) {
 }
 
 /// "03 - My_Song" becomes "My Song": the file name is the title of last resort.
-fn title_from_file_name(stem: &str) -> String {
+pub(crate) fn title_from_file_name(stem: &str) -> String {
     let spaced = stem.replace('_', " ");
     let trimmed = spaced.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start_matches([' ', '-', '.']).trim();
     if trimmed.is_empty() { spaced.trim().to_string() } else { trimmed.to_string() }

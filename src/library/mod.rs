@@ -14,13 +14,18 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::audio::MelSettings;
+use crate::space::{MapSettings, ProjectionInfo};
 
-pub use embeddings::{EmbeddingSource, Embeddings, EmbeddingsInfo, embeddings_path, load_embeddings, save_embeddings};
+pub use embeddings::{
+    EmbeddingSource, Embeddings, EmbeddingsInfo, embeddings_path, load_embeddings, load_positions, positions_path,
+    save_embeddings, save_positions,
+};
 pub use exchange::{
     ExchangeFormat, ImportedEmbeddings, export_embeddings, projector_metadata_path, read_embeddings_file,
 };
 pub use features::{FeatureCache, FeatureHeader, FeatureSource, read_feature_header, read_features, write_features};
 pub use fma::{FmaLayout, FmaMetadata, FmaTrack, detect_fma_layout, read_fma_metadata};
+pub(crate) use import::title_from_file_name;
 pub use import::{ImportEvent, ImportOptions, ImportReport, Rejection, import_folder};
 pub use store::{
     LIBRARY_FORMAT_VERSION, data_dir, default_library_path, load_library, resolve_library_path, save_library,
@@ -45,6 +50,12 @@ pub struct Library {
     /// What the embeddings beside the library are (the vectors live in `<stem>.embeddings`).
     #[serde(default)]
     pub embeddings: Option<EmbeddingsInfo>,
+    /// How the map is computed (t-SNE settings or PCA).
+    #[serde(default)]
+    pub map: MapSettings,
+    /// What the positions beside the library (`<stem>.positions`) were computed from.
+    #[serde(default)]
+    pub projection: Option<ProjectionInfo>,
 }
 
 /// Where the metadata came from.
@@ -153,6 +164,8 @@ impl Library {
             rejected: Vec::new(),
             next_id: 1,
             embeddings: None,
+            map: MapSettings::default(),
+            projection: None,
         }
     }
 

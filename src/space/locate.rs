@@ -1,0 +1,140 @@
+//! A new audio file on an existing map: analysed, embedded with the library's model, placed
+//! among its neighbours, and (if asked) added to the library.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::map::{Map, embeddings_digest};
+use super::neighbours::{Metric, Neighbour};
+use super::place::Placement;
+use super::{ProjectionInfo, SpaceError};
+use crate::audio::{self, MelExtractor, Tags};
+use crate::error::{AudioError, FileError, FileProblem};
+use crate::library::{
+    EmbeddingsInfo, FeatureInfo, FileFingerprint, Library, Track, embeddings_path, load_embeddings, load_positions,
+    positions_path, save_embeddings, save_library, save_positions,
+};
+use crate::model::Embedder;
+
+/// Where each millisecond of a placement went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LocateTimings {
+    pub decode_and_mel: Duration,
+    pub embed: Duration,
+    pub place: Duration,
+}
+
+impl LocateTimings {
+    pub fn total(&self) -> Duration {
+        self.decode_and_mel + self.embed + self.place
+    }
+}
+
+/// A song placed on the map.
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub embedding: Vec<f32>,
+    pub placement: Placement,
+    /// Its nearest tracks in embedding space (map rows), nearest first.
+    pub neighbours: Vec<Neighbour>,
+    pub tags: Tags,
+    pub duration_seconds: f32,
+    pub analysed: FeatureInfo,
+    pub timings: LocateTimings,
+}
+
+/// Analyses `path` as import does (same checks, same errors), embeds it and places it. Nothing
+/// is changed: the map and the library stay as they are.
+pub fn locate_file(
+    path: &Path,
+    map: &Map,
+    embedder: &Embedder,
+    extractor: &MelExtractor,
+    metric: Metric,
+    k: usize,
+) -> Result<Located, AudioError> {
+    let started = Instant::now();
+    let analysis = audio::analyse_file(path, extractor)?;
+    let analysed_at = Instant::now();
+    let embedding = embedder.embed(&analysis.mel);
+    let embedded_at = Instant::now();
+    let placement = map.place(&embedding);
+    let neighbours = map.neighbours_of_vector(&embedding, k, metric);
+    let placed_at = Instant::now();
+    Ok(Located {
+        analysed: FeatureInfo {
+            offset_seconds: analysis.audio.offset_seconds as f32,
+            seconds: analysis.audio.seconds() as f32,
+            frames: analysis.mel.n_frames as u32,
+        },
+        duration_seconds: analysis.audio.duration_seconds as f32,
+        tags: analysis.audio.tags,
+        embedding,
+        placement,
+        neighbours,
+        timings: LocateTimings {
+            decode_and_mel: analysed_at - started,
+            embed: embedded_at - analysed_at,
+            place: placed_at - embedded_at,
+        },
+    })
+}
+
+/// Adds a located file to the library as a new track, with its embedding and position, and to
+/// `map`. The library, embeddings and positions files are each replaced atomically. Returns the
+/// new track's id.
+pub fn add_located_track(
+    library: &mut Library,
+    library_path: &Path,
+    map: &mut Map,
+    path: &Path,
+    located: &Located,
+) -> Result<u64, SpaceError> {
+    let absolute = std::path::absolute(path).map_err(|e| FileError::new(path, FileProblem::Io(e)))?;
+    let stored_path = absolute.strip_prefix(&library.root).map(Path::to_path_buf).unwrap_or_else(|_| absolute.clone());
+    if let Some(existing) = library.tracks.iter().find(|t| library.root.join(&t.path) == absolute) {
+        return Err(SpaceError::AlreadyInLibrary { path: absolute, id: existing.id });
+    }
+    let fingerprint = FileFingerprint::of(&absolute).map_err(|e| FileError::new(&absolute, FileProblem::Io(e)))?;
+    let id = library.next_id.max(library.tracks.iter().map(|t| t.id + 1).max().unwrap_or(1));
+    let file_stem = absolute.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let tags = &located.tags;
+    let track = Track {
+        id,
+        path: stored_path,
+        title: tags.title.clone().unwrap_or_else(|| crate::library::title_from_file_name(&file_stem)),
+        artist: tags.artist.clone().unwrap_or_default(),
+        album: tags.album.clone().unwrap_or_default(),
+        genre: tags.genres.first().cloned(),
+        genres: tags.genres.clone(),
+        duration_seconds: located.duration_seconds,
+        split: None,
+        fingerprint,
+        // Its features are not in the feature cache; the next import of the folder adds them.
+        features: None,
+    };
+
+    let mut embeddings = load_embeddings(&embeddings_path(library_path))?;
+    let mut positions = load_positions(&positions_path(library_path))?;
+    embeddings.insert(id, &located.embedding);
+    positions.insert(id, &located.placement.position);
+    save_embeddings(&embeddings_path(library_path), &embeddings)?;
+    save_positions(&positions_path(library_path), &positions)?;
+
+    if let Some(genre) = &track.genre {
+        library.ensure_genre(genre);
+    }
+    library.tracks.push(track);
+    library.next_id = id + 1;
+    if let Some(info) = &mut library.embeddings {
+        *info = EmbeddingsInfo { count: embeddings.len(), ..info.clone() };
+    }
+    // The map now holds the new point: it stays current for the grown embeddings.
+    if let Some(ProjectionInfo { embeddings_digest: digest, count, .. }) = &mut library.projection {
+        *digest = embeddings_digest(&embeddings);
+        *count = embeddings.len();
+    }
+    save_library(library, library_path)?;
+    map.insert(id, &located.embedding, located.placement.position)?;
+    Ok(id)
+}

@@ -1,0 +1,114 @@
+//! The map: embeddings projected to 3D (t-SNE, or PCA), nearest neighbours in embedding space and
+//! on the map, distance filtering, and placing a new song into a finished map. Plain Rust with no
+//! UI dependency.
+
+mod locate;
+mod map;
+mod neighbours;
+mod pca;
+mod place;
+mod project;
+mod quality;
+mod tsne;
+
+use serde::{Deserialize, Serialize};
+
+pub use locate::{LocateTimings, Located, add_located_track, locate_file};
+pub use map::{Map, embeddings_digest};
+pub use neighbours::{
+    DistanceRanking, EmbeddingIndex, IndexError, MAX_EMBEDDING_DIM, Metric, Neighbour, PointIndex, PositionIndex,
+    all_nearest,
+};
+pub use pca::pca_3d;
+pub use place::{Placement, place_point};
+pub use project::{ProjectEvent, ProjectOutcome, project_library};
+pub use quality::{label_agreement, trustworthiness};
+pub use tsne::{Cancelled, MIN_TSNE_POINTS, TsneEvent, TsneInit, TsneProgress, TsneSettings, TsneStage, tsne_3d};
+
+/// Which projection lays out the map.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum ProjectionMethod {
+    /// t-SNE: neighbourhoods kept, distances between far clusters not meaningful. Minutes at 100k.
+    #[default]
+    Tsne,
+    /// The first three principal components: instant, linear, clusters overlap more.
+    Pca,
+}
+
+impl std::fmt::Display for ProjectionMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Tsne => "t-SNE",
+            Self::Pca => "PCA",
+        })
+    }
+}
+
+/// How a library's map is computed; saved in the library.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MapSettings {
+    pub method: ProjectionMethod,
+    pub tsne: TsneSettings,
+}
+
+/// What the positions beside a library were computed from, so they are reused until the
+/// embeddings or the settings change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectionInfo {
+    pub settings: MapSettings,
+    /// [`embeddings_digest`] of the embeddings projected.
+    pub embeddings_digest: u64,
+    pub count: usize,
+    /// The perplexity actually used (clamped for small libraries).
+    pub perplexity: f32,
+    pub seconds: f32,
+}
+
+/// Errors of the map commands; each says which file or what is missing.
+#[derive(Debug, thiserror::Error)]
+pub enum SpaceError {
+    #[error("{path}: no embeddings yet; run `songspace embed` (or `songspace import-embeddings`) first")]
+    NoEmbeddings { path: std::path::PathBuf },
+    #[error("{path}: no map yet; run `songspace project` first")]
+    NoMap { path: std::path::PathBuf },
+    #[error("{path}: the map was computed from other embeddings than the current ones; run `songspace project` again")]
+    StaleMap { path: std::path::PathBuf },
+    #[error("{path} is already in the library, as track {id}")]
+    AlreadyInLibrary { path: std::path::PathBuf, id: u64 },
+    #[error("track {id} is not in the map of {path}")]
+    UnknownTrack { id: u64, path: std::path::PathBuf },
+    #[error("{0}")]
+    File(#[from] crate::error::FileError),
+    #[error("{0}")]
+    Index(#[from] IndexError),
+    #[error("{0}")]
+    Cancelled(#[from] Cancelled),
+}
+
+#[cfg(test)]
+pub(crate) mod test_data {
+    /// `clusters` well-separated Gaussian blobs in `dim` dimensions, `per_cluster` points each,
+    /// with each point's cluster.
+    pub fn blobs(clusters: usize, per_cluster: usize, dim: usize, seed: u64) -> (Vec<f32>, Vec<usize>) {
+        let mut state = seed;
+        let mut normal = move || {
+            let mut u = || {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((state >> 11) as f64 / (1u64 << 53) as f64).max(1e-12)
+            };
+            let (a, b) = (u(), u());
+            ((-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()) as f32
+        };
+        let centres: Vec<Vec<f32>> = (0..clusters).map(|_| (0..dim).map(|_| normal() * 10.0).collect()).collect();
+        let mut values = Vec::new();
+        let mut labels = Vec::new();
+        for (label, centre) in centres.iter().enumerate() {
+            for _ in 0..per_cluster {
+                values.extend(centre.iter().map(|c| c + normal()));
+                labels.push(label);
+            }
+        }
+        (values, labels)
+    }
+}

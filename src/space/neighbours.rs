@@ -1,0 +1,447 @@
+//! Nearest neighbours and radius queries: kiddo kd-trees over the embeddings (the learned
+//! similarity) and over the 3D positions (what the map shows), and a sorted distance ranking
+//! from one track that answers a moving distance slider in O(log n).
+
+use std::num::NonZeroUsize;
+
+use kiddo::{ImmutableKdTree, SquaredEuclidean};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Embeddings are kept in kd-trees of this many dimensions; shorter ones are padded with zeros,
+/// which leaves every distance unchanged.
+pub const MAX_EMBEDDING_DIM: usize = 32;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum Metric {
+    /// Straight-line distance between embeddings.
+    #[default]
+    Euclidean,
+    /// 1 − cos(angle): the direction of the embedding, not its length. Computed as Euclidean
+    /// distance between normalised vectors (cosine distance = squared chord / 2).
+    Cosine,
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Euclidean => "euclidean",
+            Self::Cosine => "cosine",
+        })
+    }
+}
+
+/// A point found by a query: its row in the index and its distance from the query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Neighbour {
+    pub index: usize,
+    pub distance: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    #[error("embeddings of dimension {0} are longer than the {MAX_EMBEDDING_DIM} the neighbour index holds")]
+    TooManyDimensions(usize),
+    #[error("cannot build the neighbour index: {0}")]
+    Build(String),
+}
+
+/// A kd-tree over `K`-dimensional points with squared-Euclidean queries.
+pub struct PointIndex<const K: usize> {
+    points: Vec<[f32; K]>,
+    tree: ImmutableKdTree<f32, K>,
+}
+
+impl<const K: usize> PointIndex<K> {
+    pub fn new(points: Vec<[f32; K]>) -> Result<Self, IndexError> {
+        let tree = ImmutableKdTree::new_from_slice(&points).map_err(|e| IndexError::Build(format!("{e:?}")))?;
+        Ok(Self { points, tree })
+    }
+
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    pub fn point(&self, index: usize) -> &[f32; K] {
+        &self.points[index]
+    }
+
+    pub fn points(&self) -> &[[f32; K]] {
+        &self.points
+    }
+
+    /// The `k` points nearest `query` by squared distance, nearest first, `exclude` left out.
+    fn nearest_squared(&self, query: &[f32; K], k: usize, exclude: Option<usize>) -> Vec<Neighbour> {
+        let wanted = (k + usize::from(exclude.is_some())).min(self.len());
+        let Some(wanted) = NonZeroUsize::new(wanted) else { return Vec::new() };
+        let mut found: Vec<Neighbour> = self
+            .tree
+            .query(query)
+            .nearest_n::<SquaredEuclidean<f32>>(wanted)
+            .execute()
+            .into_iter()
+            .map(|r| Neighbour { index: r.item as usize, distance: r.distance })
+            .filter(|n| Some(n.index) != exclude)
+            .collect();
+        // Equal distances come back in tree order; the index breaks ties so results are stable.
+        found.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.index.cmp(&b.index)));
+        found.truncate(k);
+        found
+    }
+
+    /// Every point within squared distance `radius_squared` of `query`, in no particular order.
+    fn within_squared(&self, query: &[f32; K], radius_squared: f32) -> Vec<Neighbour> {
+        self.tree
+            .query(query)
+            .within::<SquaredEuclidean<f32>>(radius_squared)
+            .unsorted()
+            .execute()
+            .into_iter()
+            .map(|r| Neighbour { index: r.item as usize, distance: r.distance })
+            .collect()
+    }
+
+    fn squared_distances_from(&self, query: &[f32; K]) -> Vec<f32> {
+        self.points.par_iter().map(|p| squared_distance(p, query)).collect()
+    }
+}
+
+fn squared_distance<const K: usize>(a: &[f32; K], b: &[f32; K]) -> f32 {
+    let mut sum = 0.0;
+    for k in 0..K {
+        let d = a[k] - b[k];
+        sum += d * d;
+    }
+    sum
+}
+
+/// Neighbours in embedding space under a metric.
+pub struct EmbeddingIndex {
+    metric: Metric,
+    dim: usize,
+    index: PointIndex<MAX_EMBEDDING_DIM>,
+}
+
+impl EmbeddingIndex {
+    /// `values` holds `n × dim` numbers, row-major.
+    pub fn new(values: &[f32], dim: usize, metric: Metric) -> Result<Self, IndexError> {
+        if dim > MAX_EMBEDDING_DIM || dim == 0 {
+            return Err(IndexError::TooManyDimensions(dim));
+        }
+        let points = values.chunks_exact(dim).map(|row| prepare(row, metric)).collect();
+        Ok(Self { metric, dim, index: PointIndex::new(points)? })
+    }
+
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// A vector as this index stores it (padded; normalised for cosine), for queries.
+    pub fn query_point(&self, vector: &[f32]) -> [f32; MAX_EMBEDDING_DIM] {
+        assert_eq!(vector.len(), self.dim, "query of the wrong dimension");
+        prepare(vector, self.metric)
+    }
+
+    pub fn point(&self, index: usize) -> &[f32; MAX_EMBEDDING_DIM] {
+        self.index.point(index)
+    }
+
+    /// The `k` nearest to a vector, nearest first, with distances under the index's metric.
+    pub fn nearest(&self, query: &[f32; MAX_EMBEDDING_DIM], k: usize, exclude: Option<usize>) -> Vec<Neighbour> {
+        self.to_metric(self.index.nearest_squared(query, k, exclude))
+    }
+
+    /// The `k` nearest to the point at `index`, itself left out.
+    pub fn nearest_to(&self, index: usize, k: usize) -> Vec<Neighbour> {
+        self.nearest(self.index.point(index), k, Some(index))
+    }
+
+    /// Every point within `radius` (under the metric) of `query`, nearest first.
+    pub fn within(&self, query: &[f32; MAX_EMBEDDING_DIM], radius: f32) -> Vec<Neighbour> {
+        let radius_squared = match self.metric {
+            Metric::Euclidean => radius * radius,
+            Metric::Cosine => 2.0 * radius,
+        };
+        let mut found = self.to_metric(self.index.within_squared(query, radius_squared.max(0.0)));
+        found.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.index.cmp(&b.index)));
+        found
+    }
+
+    pub fn distance(&self, a: usize, b: usize) -> f32 {
+        self.metric_distance(squared_distance(self.index.point(a), self.index.point(b)))
+    }
+
+    /// Every point's distance from `query`, ranked: what a distance slider needs.
+    pub fn ranking_from(&self, query: &[f32; MAX_EMBEDDING_DIM]) -> DistanceRanking {
+        DistanceRanking::new(
+            self.index.squared_distances_from(query).into_iter().map(|d| self.metric_distance(d)).collect(),
+        )
+    }
+
+    fn metric_distance(&self, squared: f32) -> f32 {
+        match self.metric {
+            Metric::Euclidean => squared.max(0.0).sqrt(),
+            Metric::Cosine => (squared / 2.0).clamp(0.0, 2.0),
+        }
+    }
+
+    fn to_metric(&self, mut found: Vec<Neighbour>) -> Vec<Neighbour> {
+        for n in &mut found {
+            n.distance = self.metric_distance(n.distance);
+        }
+        found
+    }
+}
+
+/// The `k` nearest neighbours of every point, itself left out, nearest first (ties by index):
+/// exact, and the same on every run, which t-SNE's reproducibility rests on.
+pub fn all_nearest(values: &[f32], dim: usize, k: usize) -> Vec<Vec<Neighbour>> {
+    if let Ok(index) = EmbeddingIndex::new(values, dim, Metric::Euclidean) {
+        return (0..index.len()).into_par_iter().map(|i| index.nearest_to(i, k)).collect();
+    }
+    // Longer than the kd-tree holds: by brute force.
+    let rows: Vec<&[f32]> = values.chunks_exact(dim).collect();
+    (0..rows.len())
+        .into_par_iter()
+        .map(|i| {
+            let mut all: Vec<Neighbour> = (0..rows.len())
+                .filter(|&j| j != i)
+                .map(|j| Neighbour {
+                    index: j,
+                    distance: rows[i].iter().zip(rows[j]).map(|(a, b)| (a - b) * (a - b)).sum::<f32>().sqrt(),
+                })
+                .collect();
+            all.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.index.cmp(&b.index)));
+            all.truncate(k);
+            all
+        })
+        .collect()
+}
+
+fn prepare(vector: &[f32], metric: Metric) -> [f32; MAX_EMBEDDING_DIM] {
+    let mut point = [0f32; MAX_EMBEDDING_DIM];
+    point[..vector.len()].copy_from_slice(vector);
+    if metric == Metric::Cosine {
+        let norm = point.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            point.iter_mut().for_each(|v| *v /= norm);
+        }
+    }
+    point
+}
+
+/// Neighbours on the map (Euclidean distance between 3D positions).
+pub struct PositionIndex {
+    index: PointIndex<3>,
+}
+
+impl PositionIndex {
+    pub fn new(positions: Vec<[f32; 3]>) -> Result<Self, IndexError> {
+        Ok(Self { index: PointIndex::new(positions)? })
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    pub fn positions(&self) -> &[[f32; 3]] {
+        self.index.points()
+    }
+
+    pub fn nearest(&self, query: &[f32; 3], k: usize, exclude: Option<usize>) -> Vec<Neighbour> {
+        let mut found = self.index.nearest_squared(query, k, exclude);
+        found.iter_mut().for_each(|n| n.distance = n.distance.sqrt());
+        found
+    }
+
+    pub fn nearest_to(&self, index: usize, k: usize) -> Vec<Neighbour> {
+        self.nearest(self.index.point(index), k, Some(index))
+    }
+
+    pub fn within(&self, query: &[f32; 3], radius: f32) -> Vec<Neighbour> {
+        let mut found = self.index.within_squared(query, radius * radius);
+        found.iter_mut().for_each(|n| n.distance = n.distance.sqrt());
+        found.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.index.cmp(&b.index)));
+        found
+    }
+
+    pub fn distance(&self, a: usize, b: usize) -> f32 {
+        squared_distance(self.index.point(a), self.index.point(b)).sqrt()
+    }
+
+    pub fn ranking_from(&self, query: &[f32; 3]) -> DistanceRanking {
+        DistanceRanking::new(self.index.squared_distances_from(query).into_iter().map(f32::sqrt).collect())
+    }
+}
+
+/// All points ordered by their distance from one point. Built once when a track is selected
+/// (a linear pass and a sort); after that "which points are within d" is a binary search and a
+/// slice, so a slider can move every frame at any library size.
+#[derive(Debug, Clone, Default)]
+pub struct DistanceRanking {
+    /// Point indices, nearest first.
+    order: Vec<u32>,
+    /// Their distances, ascending.
+    sorted: Vec<f32>,
+    /// Distance of each point, by index.
+    by_index: Vec<f32>,
+}
+
+impl DistanceRanking {
+    pub fn new(distances: Vec<f32>) -> Self {
+        let mut order: Vec<u32> = (0..distances.len() as u32).collect();
+        order.par_sort_unstable_by(|&a, &b| distances[a as usize].total_cmp(&distances[b as usize]).then(a.cmp(&b)));
+        let sorted = order.iter().map(|&i| distances[i as usize]).collect();
+        Self { order, sorted, by_index: distances }
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// How many points lie within `radius` (inclusive).
+    pub fn count_within(&self, radius: f32) -> usize {
+        self.sorted.partition_point(|&d| d <= radius)
+    }
+
+    /// The points within `radius`, nearest first.
+    pub fn within(&self, radius: f32) -> &[u32] {
+        &self.order[..self.count_within(radius)]
+    }
+
+    pub fn distance_of(&self, index: usize) -> f32 {
+        self.by_index[index]
+    }
+
+    /// The farthest point's distance: the slider's useful maximum.
+    pub fn max_distance(&self) -> f32 {
+        self.sorted.last().copied().unwrap_or(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brute_force(values: &[f32], dim: usize, query: usize, metric: Metric) -> Vec<(usize, f32)> {
+        let rows: Vec<&[f32]> = values.chunks_exact(dim).collect();
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let mut all: Vec<(usize, f32)> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != query)
+            .map(|(i, row)| {
+                let d = match metric {
+                    Metric::Euclidean => row.iter().zip(rows[query]).map(|(a, b)| (a - b).powi(2)).sum::<f32>().sqrt(),
+                    Metric::Cosine => {
+                        1.0 - row.iter().zip(rows[query]).map(|(a, b)| a * b).sum::<f32>()
+                            / (norm(row) * norm(rows[query]))
+                    }
+                };
+                (i, d)
+            })
+            .collect();
+        all.sort_by(|a, b| a.1.total_cmp(&b.1));
+        all
+    }
+
+    fn random_values(n: usize, dim: usize) -> Vec<f32> {
+        let mut state = 99u64;
+        (0..n * dim)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nearest_and_within_match_brute_force_for_both_metrics() {
+        let dim = 32;
+        let values = random_values(500, dim);
+        for metric in [Metric::Euclidean, Metric::Cosine] {
+            let index = EmbeddingIndex::new(&values, dim, metric).expect("index");
+            for query in [0, 17, 499] {
+                let expected = brute_force(&values, dim, query, metric);
+                let found = index.nearest_to(query, 3);
+                assert_eq!(
+                    found.iter().map(|n| n.index).collect::<Vec<_>>(),
+                    vec![expected[0].0, expected[1].0, expected[2].0]
+                );
+                for (n, e) in found.iter().zip(&expected) {
+                    assert!((n.distance - e.1).abs() < 1e-4, "{metric}: {} vs {}", n.distance, e.1);
+                }
+                // Halfway between the 21st and 22nd nearest, clear of rounding at the boundary.
+                let radius = (expected[20].1 + expected[21].1) / 2.0;
+                let inside: Vec<usize> =
+                    index.within(index.point(query), radius).iter().map(|n| n.index).filter(|&i| i != query).collect();
+                assert_eq!(inside.len(), expected.iter().filter(|e| e.1 <= radius + 1e-6).count(), "{metric}");
+                let ranking = index.ranking_from(index.point(query));
+                assert_eq!(ranking.count_within(radius) - 1, inside.len(), "{metric}: ranking and tree agree");
+                assert_eq!(ranking.within(radius)[0] as usize, query);
+            }
+        }
+    }
+
+    #[test]
+    fn shorter_embeddings_are_padded_and_longer_ones_refused() {
+        let values = random_values(50, 8);
+        let index = EmbeddingIndex::new(&values, 8, Metric::Euclidean).expect("index");
+        let expected = brute_force(&values, 8, 5, Metric::Euclidean);
+        assert_eq!(index.nearest_to(5, 1)[0].index, expected[0].0);
+        assert!(EmbeddingIndex::new(&random_values(2, 40), 40, Metric::Euclidean).is_err());
+    }
+
+    #[test]
+    fn many_identical_points_are_indexed() {
+        let mut values = vec![0.25f32; 32 * 300];
+        values.extend(random_values(10, 32));
+        let index = EmbeddingIndex::new(&values, 32, Metric::Euclidean).expect("index");
+        let found = index.nearest_to(0, 3);
+        assert_eq!(found.len(), 3);
+        assert!(found.iter().all(|n| n.distance == 0.0));
+    }
+
+    #[test]
+    fn ranking_answers_slider_positions() {
+        let ranking = DistanceRanking::new(vec![3.0, 0.0, 1.0, 2.0, 1.0]);
+        assert_eq!(ranking.count_within(0.5), 1);
+        assert_eq!(ranking.within(1.0), &[1, 2, 4]);
+        assert_eq!(ranking.count_within(10.0), 5);
+        assert_eq!(ranking.max_distance(), 3.0);
+        assert_eq!(ranking.distance_of(3), 2.0);
+    }
+
+    #[test]
+    fn positions_index_finds_neighbours_on_the_map() {
+        let positions = vec![[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 3.0, 0.0], [10.0, 10.0, 10.0]];
+        let index = PositionIndex::new(positions).expect("index");
+        let found = index.nearest_to(0, 2);
+        assert_eq!(found, vec![Neighbour { index: 1, distance: 1.0 }, Neighbour { index: 2, distance: 3.0 }]);
+        assert_eq!(index.within(&[0.0, 0.0, 0.0], 2.0).len(), 2);
+    }
+}

@@ -1,0 +1,242 @@
+//! The map as a user drives it: project, neighbours, locate (and --add), export positions; on a
+//! small generated library always, and on the development corpus with held-out songs.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::util::{WavTags, dev_corpus, songspace, stderr, stdout, write_wav};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf8 path")
+}
+
+fn ok(home: &Path, args: &[&str]) -> String {
+    let run = songspace(home, args);
+    assert!(run.status.success(), "{args:?}\n{}\n{}", stdout(&run), stderr(&run));
+    stdout(&run)
+}
+
+fn info(home: &Path, library: &Path) -> serde_json::Value {
+    serde_json::from_str(&ok(home, &["info", s(library), "--json"])).expect("info JSON")
+}
+
+fn positions(home: &Path, library: &Path) -> HashMap<u64, [f32; 3]> {
+    let out = home.join("positions.csv");
+    ok(home, &["export", s(library), "--what", "positions", "--format", "csv", "-o", s(&out)]);
+    let text = std::fs::read_to_string(&out).expect("csv");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("track_id,x,y,z"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), 4, "{l}");
+            let n = |i: usize| f[i].parse::<f32>().expect("number");
+            (f[0].parse().expect("id"), [n(1), n(2), n(3)])
+        })
+        .collect()
+}
+
+/// Tones at rising pitches and white noise at rising levels, tagged; imported and embedded with
+/// the shipped model (import does that).
+fn small_library(home: &Path) -> PathBuf {
+    let music = home.join("music");
+    for i in 0..10 {
+        let tone = WavTags { title: Some("tone"), genre: Some("Tone"), ..Default::default() };
+        write_wav(&music.join(format!("tone{i}.wav")), 22_050, 1, 4.0, "tone", 150.0 + 60.0 * i as f32, &tone);
+        let noise = WavTags { title: Some("noise"), genre: Some("Noise"), ..Default::default() };
+        write_wav(&music.join(format!("noise{i}.wav")), 22_050, 1, 4.0, "noise", 1.0 + i as f32, &noise);
+    }
+    let library = home.join("lib/library.ron");
+    ok(home, &["import", s(&music), "--library", s(&library)]);
+    library
+}
+
+#[test]
+fn projecting_is_saved_reused_and_redone_when_settings_change() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let library = small_library(home);
+
+    let before = songspace(home, &["neighbours", s(&library), "1"]);
+    assert!(!before.status.success());
+    assert!(stderr(&before).contains("no map yet"), "{}", stderr(&before));
+
+    let first = ok(home, &["project", s(&library)]);
+    assert!(first.contains("projected 20 tracks to 3D with t-SNE, perplexity 6"), "{first}");
+    let map = positions(home, &library);
+    assert_eq!(map.len(), 20);
+    assert_eq!(info(home, &library)["computed"]["positions"], 20);
+
+    let again = ok(home, &["project", s(&library)]);
+    assert!(again.contains("up to date"), "{again}");
+    assert_eq!(positions(home, &library), map, "reused, not recomputed");
+
+    let changed = ok(home, &["project", s(&library), "--perplexity", "3", "--seed", "5"]);
+    assert!(changed.contains("perplexity 3") && changed.contains("seed 5"), "{changed}");
+    assert_ne!(positions(home, &library), map);
+    // The settings stay with the library.
+    assert!(ok(home, &["project", s(&library)]).contains("up to date"));
+
+    let pca = ok(home, &["project", s(&library), "--method", "pca"]);
+    assert!(pca.contains("with PCA"), "{pca}");
+    assert_eq!(positions(home, &library).len(), 20);
+
+    // Tones are nearer tones than noise, in embedding space.
+    let lib = songspace::library::load_library(&library).expect("library");
+    let ids: HashMap<String, u64> = lib.tracks.iter().map(|t| (t.path.display().to_string(), t.id)).collect();
+    let tone = ids["tone4.wav"];
+    let listing = ok(home, &["neighbours", s(&library), &tone.to_string(), "-k", "3"]);
+    let rows: Vec<&str> = listing.lines().skip(2).collect();
+    assert_eq!(rows.len(), 3, "{listing}");
+    assert!(rows.iter().all(|r| r.contains("[Tone]")), "{listing}");
+    let cosine = ok(home, &["neighbours", s(&library), &tone.to_string(), "--metric", "cosine"]);
+    assert!(cosine.contains("cosine"), "{cosine}");
+
+    let unknown = songspace(home, &["neighbours", s(&library), "999999"]);
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("track 999999 is not in the map"), "{}", stderr(&unknown));
+}
+
+#[test]
+fn a_located_file_lands_by_its_kind_and_add_keeps_it() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let library = small_library(home);
+    ok(home, &["project", s(&library)]);
+
+    let outside = home.join("elsewhere/new tone.wav");
+    let tags =
+        WavTags { title: Some("a new tone"), artist: Some("Someone"), genre: Some("Tone"), ..Default::default() };
+    write_wav(&outside, 44_100, 2, 5.0, "tone", 333.0, &tags);
+    let located = ok(home, &["locate", s(&library), s(&outside), "--verbose"]);
+    let neighbours: Vec<&str> =
+        located.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).collect();
+    assert_eq!(neighbours.len(), 3, "{located}");
+    assert!(neighbours.iter().all(|l| l.contains("[Tone]")), "{located}");
+    assert!(located.contains("time:") && located.contains("ms"), "{located}");
+    assert_eq!(info(home, &library)["tracks"], 20, "locate alone changes nothing");
+
+    let added = ok(home, &["locate", s(&library), s(&outside), "--add"]);
+    assert!(added.contains("added to the library as track"), "{added}");
+    let after = info(home, &library);
+    assert_eq!(after["tracks"], 21);
+    assert_eq!(after["computed"]["positions"], 21);
+    assert_eq!(after["computed"]["embeddings"], 21);
+    assert_eq!(after["computed"]["map_current"], true);
+    assert_eq!(positions(home, &library).len(), 21);
+
+    let twice = songspace(home, &["locate", s(&library), s(&outside), "--add"]);
+    assert!(!twice.status.success());
+    assert!(stderr(&twice).contains("already in the library"), "{}", stderr(&twice));
+
+    // Bad input: named, explained, nothing changed.
+    let library_bytes = std::fs::read(&library).expect("library");
+    let broken = home.join("broken.mp3");
+    std::fs::write(&broken, b"ID3 this is not audio at all").expect("write");
+    let bad = songspace(home, &["locate", s(&library), s(&broken), "--add"]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("broken.mp3"), "{}", stderr(&bad));
+    let short = home.join("short.wav");
+    write_wav(&short, 22_050, 1, 1.0, "tone", 440.0, &WavTags::default());
+    let too_short = songspace(home, &["locate", s(&library), s(&short)]);
+    assert!(!too_short.status.success());
+    assert!(
+        stderr(&too_short).contains("short.wav") && stderr(&too_short).contains("too short"),
+        "{}",
+        stderr(&too_short)
+    );
+    let missing = songspace(home, &["locate", s(&library), s(&home.join("nope.mp3"))]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("nope.mp3"), "{}", stderr(&missing));
+    assert_eq!(std::fs::read(&library).expect("library"), library_bytes);
+}
+
+/// Links (or copies) the corpus into `dir`, leaving out `held_out` track ids.
+fn corpus_without(corpus: &Path, dir: &Path, held_out: &[u64]) -> Vec<PathBuf> {
+    let link = |from: &Path, to: &Path| {
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        if std::fs::hard_link(from, to).is_err() {
+            std::fs::copy(from, to).expect("copy");
+        }
+    };
+    for name in ["tracks.csv", "genres.csv"] {
+        link(&corpus.join("fma_metadata").join(name), &dir.join("fma_metadata").join(name));
+    }
+    let mut left_out = Vec::new();
+    for sub in std::fs::read_dir(corpus.join("fma_dev")).expect("ls").filter_map(Result::ok) {
+        if !sub.path().is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(sub.path()).expect("ls").filter_map(Result::ok) {
+            let path = file.path();
+            let id: u64 = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse().ok()).unwrap_or(0);
+            if held_out.contains(&id) {
+                left_out.push(path);
+            } else {
+                link(&path, &dir.join("fma_dev").join(sub.file_name()).join(file.file_name()));
+            }
+        }
+    }
+    left_out.sort();
+    left_out
+}
+
+#[test]
+fn held_out_corpus_songs_land_among_their_embedding_neighbours() {
+    let Some(corpus) = dev_corpus() else { return };
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let lib = home.join("lib/library.ron");
+    let all = songspace::library::read_fma_metadata(&corpus.join("fma_metadata")).expect("metadata");
+    let mut test_ids: Vec<u64> = all
+        .tracks
+        .iter()
+        .filter(|(id, t)| {
+            t.split == Some(songspace::library::Split::Test) && {
+                let p = corpus.join(format!("fma_dev/{:03}/{id:06}.mp3", *id / 1000));
+                p.is_file()
+            }
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    test_ids.sort();
+    let held_out: Vec<u64> = test_ids.into_iter().take(4).collect();
+    assert_eq!(held_out.len(), 4, "the corpus has test-split songs");
+    let files = corpus_without(&corpus, &home.join("fma"), &held_out);
+    assert_eq!(files.len(), 4);
+    ok(home, &["import", s(&home.join("fma/fma_dev")), "--library", s(&lib)]);
+    let projected = ok(home, &["project", s(&lib)]);
+    assert!(projected.contains("t-SNE"), "{projected}");
+    let map = positions(home, &lib);
+    assert!(map.len() > 50, "{} tracks", map.len());
+
+    let dist = |a: [f32; 3], b: [f32; 3]| (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f32>().sqrt();
+    for file in &files {
+        let out = ok(home, &["locate", s(&lib), s(file), "--verbose"]);
+        let position_line = out.lines().find(|l| l.trim_start().starts_with("position")).expect(&out);
+        let numbers: Vec<f32> = position_line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+        let position = [numbers[0], numbers[1], numbers[2]];
+        let neighbour_ids: Vec<u64> = out
+            .lines()
+            .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+            .map(|l| l.split_whitespace().nth(3).expect("id column").parse().expect("id"))
+            .collect();
+        assert_eq!(neighbour_ids.len(), 3, "{out}");
+        // Nearer its nearest embedding neighbour than 90% of the map is.
+        let to_neighbour = dist(position, map[&neighbour_ids[0]]);
+        let mut all: Vec<f32> = map.values().map(|&p| dist(position, p)).collect();
+        all.sort_by(f32::total_cmp);
+        let rank = all.partition_point(|&d| d < to_neighbour);
+        assert!(
+            rank < all.len() / 10,
+            "{}: nearest embedding neighbour is map-rank {rank} of {}\n{out}",
+            file.display(),
+            all.len()
+        );
+        // And at least one of its three embedding neighbours is among its 10 nearest map points.
+        let mut by_distance: Vec<(&u64, f32)> = map.iter().map(|(id, &p)| (id, dist(position, p))).collect();
+        by_distance.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let near: Vec<u64> = by_distance.iter().take(10).map(|(id, _)| **id).collect();
+        assert!(neighbour_ids.iter().any(|id| near.contains(id)), "{}: {neighbour_ids:?} vs {near:?}", file.display());
+    }
+}
