@@ -5,9 +5,11 @@
 //! [`library`] (tracks, metadata, import), [`model`] (the CNN and its embeddings) and [`space`]
 //! (the 3D map, neighbours, placing new songs). The command line in [`cli`] drives it.
 
+pub mod app;
 pub mod audio;
 pub mod cli;
 pub mod error;
+pub mod explore;
 pub mod fsutil;
 pub mod library;
 pub mod model;

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod app;
 mod cli;
 mod import;
 mod map;

@@ -11,7 +11,7 @@ corpus="${SONGSPACE_DEV_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/songspace-dev-co
 if [ ! -f "$corpus/fma_metadata/tracks.csv" ] || [ ! -d "$corpus/bad_inputs" ]; then
   ./tools/dev-corpus/build-dev-corpus.sh "$corpus"
 fi
-export SONGSPACE_DEV_CORPUS="$corpus" SONGSPACE_REQUIRE_CORPUS=1
+export SONGSPACE_DEV_CORPUS="$corpus" SONGSPACE_REQUIRE_CORPUS=1 SONGSPACE_REQUIRE_WINDOW=1
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e

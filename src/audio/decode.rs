@@ -99,9 +99,9 @@ struct NativeInfo {
     tags: Tags,
 }
 
-struct Opened {
-    path: PathBuf,
-    reader: Box<dyn FormatReader>,
+pub(super) struct Opened {
+    pub(super) path: PathBuf,
+    pub(super) reader: Box<dyn FormatReader>,
     probe_metadata: Option<MetadataRevision>,
 }
 
@@ -162,7 +162,7 @@ fn split_genres(value: &str) -> Vec<String> {
         .collect()
 }
 
-fn open(path: &Path) -> Result<Opened, AudioError> {
+pub(super) fn open(path: &Path) -> Result<Opened, AudioError> {
     let file = File::open(path).map_err(|source| AudioError::Open { path: path.to_path_buf(), source })?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len == 0 {

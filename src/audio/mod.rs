@@ -4,11 +4,13 @@
 mod decode;
 mod mel;
 pub mod npy;
+mod stream;
 
 pub use decode::{
     ANALYSIS_SAMPLE_RATE, AUDIO_EXTENSIONS, DecodedAudio, Span, Tags, decode_file, is_audio_path, read_tags, resample,
 };
 pub use mel::{LogMel, MelExtractor, MelSettings, slaney_mel_filters};
+pub use stream::{PcmChunk, PcmStream};
 
 use std::path::Path;
 

@@ -9,6 +9,7 @@ mod info;
 mod map;
 mod mel;
 mod train;
+mod window;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -26,9 +27,48 @@ use crate::space::{Metric, ProjectionMethod};
     version,
     about = "See your music: every song a point in a 3D space, placed by what it sounds like."
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// Without a command: open the explorer window on a library.
+#[derive(Debug, clap::Args)]
+pub struct WindowArgs {
+    /// The library to explore: a library file, or a music folder imported with the default
+    /// library location. It needs embeddings and a map (`songspace embed`, `songspace project`).
+    pub library: Option<PathBuf>,
+    /// Render the first settled frame to this PNG and exit.
+    #[arg(long, value_name = "FILE.png")]
+    pub screenshot: Option<PathBuf>,
+    /// Select this track (by id) when the window opens.
+    #[arg(long, value_name = "TRACK_ID")]
+    pub select: Option<u64>,
+    /// Set the distance filter to this radius (with --select).
+    #[arg(long, value_name = "D", requires = "select")]
+    pub filter: Option<f32>,
+    /// Type this into the search box.
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Drop this audio file onto the window when it opens (repeatable): it is placed on the map,
+    /// added to the library and selected.
+    #[arg(long, value_name = "AUDIO")]
+    pub drop: Vec<PathBuf>,
+    /// Window size in logical pixels.
+    #[arg(long, value_name = "WIDTHxHEIGHT", value_parser = parse_size)]
+    pub size: Option<(u32, u32)>,
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(|| format!("expected WIDTHxHEIGHT, got {text:?}"))?;
+    let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|&n| (100..=8192).contains(&n));
+    match (parse(w), parse(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(format!("expected WIDTHxHEIGHT with each between 100 and 8192, got {text:?}")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,7 +254,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
             return Ok(code);
         }
     };
-    match cli.command {
+    let Some(command) = cli.command else { return window::run(cli.window) };
+    match command {
         Command::Import { dir, library, threads } => import::run(&dir, library.as_deref(), threads),
         Command::Info { library, json } => info::run(&library, json),
         Command::Mel { audio, out } => mel::run(&audio, &out),

@@ -1,0 +1,343 @@
+//! Drawing the song cloud: every song in ONE instanced draw call (`shaders/points.wgsl`) in the
+//! transparent 3D phase. The instance buffers are uploaded only when their version changes (new
+//! songs, genre toggles, a new selection); moving the distance slider changes one uniform. So
+//! with nothing changing the CPU does the same small work per frame at 10 songs or a million.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bevy::core_pipeline::core_3d::{CORE_3D_DEPTH_FORMAT, Transparent3d, TransparentSortingInfo3d};
+use bevy::ecs::query::ROQueryItem;
+use bevy::ecs::system::SystemParamItem;
+use bevy::ecs::system::lifetimeless::{Read, SRes};
+use bevy::mesh::VertexBufferLayout;
+use bevy::prelude::*;
+use bevy::render::extract_component::{ExtractComponent, ExtractComponentPlugin};
+use bevy::render::render_phase::{
+    AddRenderCommand, DrawFunctions, PhaseItem, PhaseItemExtraIndex, RenderCommand, RenderCommandResult,
+    SetItemPipeline, TrackedRenderPass, ViewSortedRenderPhases,
+};
+use bevy::render::render_resource::binding_types::uniform_buffer;
+use bevy::render::render_resource::{
+    BindGroup, BindGroupEntries, BindGroupLayoutDescriptor, BindGroupLayoutEntries, BlendState, Buffer,
+    BufferInitDescriptor, BufferUsages, ColorTargetState, ColorWrites, CompareFunction, DepthStencilState,
+    FragmentState, MultisampleState, PipelineCache, RenderPipelineDescriptor, ShaderStages, ShaderType,
+    SpecializedRenderPipeline, SpecializedRenderPipelines, TextureFormat, UniformBuffer, VertexAttribute, VertexFormat,
+    VertexState, VertexStepMode,
+};
+use bevy::render::renderer::{RenderDevice, RenderQueue};
+use bevy::render::sync_world::MainEntity;
+use bevy::render::view::{ExtractedView, ViewUniform, ViewUniformOffset, ViewUniforms};
+use bevy::render::{Render, RenderApp, RenderStartup, RenderSystems};
+use bevy::shader::Shader;
+
+/// Bytes per song in the instance buffer: position and kind, then colour.
+const INSTANCE_BYTES: u64 = 32;
+
+/// What the GPU draws, owned by one entity in the main world. Cloning it (extraction does, each
+/// frame) copies two pointers, never the songs.
+#[derive(Component, Clone, Default)]
+pub struct PointCloud {
+    /// Per song: x, y, z, kind, r, g, b, 1 as f32 (see the shader's `Instance`).
+    pub instances: Arc<Vec<f32>>,
+    pub instances_version: u64,
+    /// Per song: its filter value (distance from the selection, or infinity if hidden).
+    pub filter_values: Arc<Vec<f32>>,
+    pub filter_version: u64,
+    pub style: PointStyle,
+}
+
+/// Per-frame numbers for the shader.
+#[derive(Clone, Copy, Debug, ShaderType)]
+pub struct PointStyle {
+    pub filter_threshold: f32,
+    pub world_radius: f32,
+    pub min_pixels: f32,
+    pub max_pixels: f32,
+}
+
+impl Default for PointStyle {
+    fn default() -> Self {
+        Self { filter_threshold: f32::MAX, world_radius: 0.35, min_pixels: 1.6, max_pixels: 14.0 }
+    }
+}
+
+impl PointCloud {
+    pub fn len(&self) -> usize {
+        self.instances.len() / 8
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
+    }
+}
+
+impl bevy::render::sync_component::SyncComponent for PointCloud {
+    type Target = Self;
+}
+
+impl ExtractComponent for PointCloud {
+    type QueryData = &'static PointCloud;
+    type QueryFilter = ();
+    type Out = Self;
+
+    fn extract_component(cloud: ROQueryItem<'_, '_, Self::QueryData>) -> Option<Self> {
+        Some(cloud.clone())
+    }
+}
+
+/// Set by the render world once the point pipeline has compiled, so that a screenshot is not
+/// taken of a frame without the songs.
+#[derive(Resource, Clone, Default)]
+pub struct CloudReady(pub Arc<AtomicBool>);
+
+impl CloudReady {
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+pub struct CloudPlugin;
+
+#[derive(Resource, Clone)]
+struct PointShader(Handle<Shader>);
+
+impl Plugin for CloudPlugin {
+    fn build(&self, app: &mut App) {
+        let shader = app
+            .world_mut()
+            .resource_mut::<Assets<Shader>>()
+            .add(Shader::from_wgsl(include_str!("../../shaders/points.wgsl"), "shaders/points.wgsl"));
+        let ready = app.world().get_resource::<CloudReady>().cloned().unwrap_or_default();
+        app.insert_resource(ready.clone()).add_plugins(ExtractComponentPlugin::<PointCloud>::default());
+        let Some(render_app) = app.get_sub_app_mut(RenderApp) else {
+            return;
+        };
+        render_app
+            .insert_resource(PointShader(shader))
+            .insert_resource(ready)
+            .init_resource::<SpecializedRenderPipelines<PointPipeline>>()
+            .init_resource::<PointBuffers>()
+            .add_render_command::<Transparent3d, DrawPoints>()
+            .add_systems(RenderStartup, init_point_pipeline)
+            .add_systems(
+                Render,
+                (
+                    prepare_point_buffers.in_set(RenderSystems::PrepareResources),
+                    prepare_point_bind_group.in_set(RenderSystems::PrepareBindGroups),
+                    queue_points.in_set(RenderSystems::Queue),
+                ),
+            );
+    }
+}
+
+#[derive(Resource, Clone)]
+struct PointPipeline {
+    layout: BindGroupLayoutDescriptor,
+    shader: Handle<Shader>,
+}
+
+fn init_point_pipeline(mut commands: Commands, shader: Res<PointShader>) {
+    let layout = BindGroupLayoutDescriptor::new(
+        "songspace points",
+        &BindGroupLayoutEntries::sequential(
+            ShaderStages::VERTEX,
+            (uniform_buffer::<ViewUniform>(true), uniform_buffer::<PointStyle>(false)),
+        ),
+    );
+    commands.insert_resource(PointPipeline { layout, shader: shader.0.clone() });
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct PointPipelineKey {
+    format: TextureFormat,
+    samples: u32,
+}
+
+impl SpecializedRenderPipeline for PointPipeline {
+    type Key = PointPipelineKey;
+
+    fn specialize(&self, key: Self::Key) -> RenderPipelineDescriptor {
+        let float4 =
+            |location, offset| VertexAttribute { format: VertexFormat::Float32x4, offset, shader_location: location };
+        RenderPipelineDescriptor {
+            label: Some("songspace points".into()),
+            layout: vec![self.layout.clone()],
+            vertex: VertexState {
+                shader: self.shader.clone(),
+                entry_point: Some("vertex".into()),
+                buffers: vec![
+                    VertexBufferLayout {
+                        array_stride: INSTANCE_BYTES,
+                        step_mode: VertexStepMode::Instance,
+                        attributes: vec![float4(0, 0), float4(1, 16)],
+                    },
+                    VertexBufferLayout {
+                        array_stride: 4,
+                        step_mode: VertexStepMode::Instance,
+                        attributes: vec![VertexAttribute {
+                            format: VertexFormat::Float32,
+                            offset: 0,
+                            shader_location: 2,
+                        }],
+                    },
+                ],
+                ..default()
+            },
+            fragment: Some(FragmentState {
+                shader: self.shader.clone(),
+                entry_point: Some("fragment".into()),
+                targets: vec![Some(ColorTargetState {
+                    format: key.format,
+                    blend: Some(BlendState::ALPHA_BLENDING),
+                    write_mask: ColorWrites::ALL,
+                })],
+                ..default()
+            }),
+            // Reverse-Z, as bevy's 3D views: nearer is greater.
+            depth_stencil: Some(DepthStencilState {
+                format: CORE_3D_DEPTH_FORMAT,
+                depth_write_enabled: Some(true),
+                depth_compare: Some(CompareFunction::GreaterEqual),
+                stencil: default(),
+                bias: default(),
+            }),
+            multisample: MultisampleState { count: key.samples, ..default() },
+            ..default()
+        }
+    }
+}
+
+/// The GPU copies of the cloud, rebuilt only when a version changes.
+#[derive(Resource, Default)]
+struct PointBuffers {
+    instances: Option<(u64, Buffer)>,
+    filter: Option<(u64, Buffer)>,
+    count: u32,
+    style: UniformBuffer<PointStyle>,
+    bind_group: Option<BindGroup>,
+}
+
+fn as_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_ne_bytes()).collect()
+}
+
+fn prepare_point_buffers(
+    clouds: Query<&PointCloud>,
+    device: Res<RenderDevice>,
+    queue: Res<RenderQueue>,
+    mut buffers: ResMut<PointBuffers>,
+) {
+    let Some(cloud) = clouds.iter().next() else {
+        buffers.count = 0;
+        return;
+    };
+    if buffers.instances.as_ref().map(|(v, _)| *v) != Some(cloud.instances_version) {
+        let buffer = device.create_buffer_with_data(&BufferInitDescriptor {
+            label: Some("songspace point instances"),
+            contents: &as_bytes(&cloud.instances),
+            usage: BufferUsages::VERTEX,
+        });
+        buffers.instances = Some((cloud.instances_version, buffer));
+    }
+    if buffers.filter.as_ref().map(|(v, _)| *v) != Some(cloud.filter_version) {
+        let buffer = device.create_buffer_with_data(&BufferInitDescriptor {
+            label: Some("songspace point filter values"),
+            contents: &as_bytes(&cloud.filter_values),
+            usage: BufferUsages::VERTEX,
+        });
+        buffers.filter = Some((cloud.filter_version, buffer));
+    }
+    buffers.count = cloud.len().min(cloud.filter_values.len()) as u32;
+    buffers.style.set(cloud.style);
+    buffers.style.write_buffer(&device, &queue);
+}
+
+fn prepare_point_bind_group(
+    pipeline: Option<Res<PointPipeline>>,
+    pipeline_cache: Res<PipelineCache>,
+    device: Res<RenderDevice>,
+    view_uniforms: Res<ViewUniforms>,
+    mut buffers: ResMut<PointBuffers>,
+) {
+    let (Some(pipeline), Some(view), Some(style)) =
+        (pipeline, view_uniforms.uniforms.binding(), buffers.style.binding())
+    else {
+        return;
+    };
+    let bind_group = device.create_bind_group(
+        "songspace points",
+        &pipeline_cache.get_bind_group_layout(&pipeline.layout),
+        &BindGroupEntries::sequential((view, style)),
+    );
+    buffers.bind_group = Some(bind_group);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn queue_points(
+    draw_functions: Res<DrawFunctions<Transparent3d>>,
+    pipeline: Option<Res<PointPipeline>>,
+    mut pipelines: ResMut<SpecializedRenderPipelines<PointPipeline>>,
+    pipeline_cache: Res<PipelineCache>,
+    clouds: Query<(Entity, &MainEntity), With<PointCloud>>,
+    mut phases: ResMut<ViewSortedRenderPhases<Transparent3d>>,
+    views: Query<(&ExtractedView, Option<&Msaa>)>,
+    ready: Res<CloudReady>,
+) {
+    let Some(pipeline) = pipeline else { return };
+    let draw = draw_functions.read().id::<DrawPoints>();
+    for (view, msaa) in &views {
+        let Some(phase) = phases.get_mut(&view.retained_view_entity) else { continue };
+        let key = PointPipelineKey { format: view.target_format, samples: msaa.map_or(1, |m| m.samples()) };
+        let id = pipelines.specialize(&pipeline_cache, &pipeline, key);
+        if pipeline_cache.get_render_pipeline(id).is_some() {
+            ready.0.store(true, Ordering::Relaxed);
+        }
+        for (entity, main_entity) in &clouds {
+            phase.add_transient(Transparent3d {
+                // Drawn before the other transparent items (egui draws in its own pass anyway).
+                sorting_info: TransparentSortingInfo3d::Sorted { mesh_center: Vec3::ZERO, depth_bias: 0.0 },
+                distance: f32::NEG_INFINITY,
+                pipeline: id,
+                entity: (entity, *main_entity),
+                draw_function: draw,
+                batch_range: 0..1,
+                extra_index: PhaseItemExtraIndex::None,
+                indexed: false,
+            });
+        }
+    }
+}
+
+type DrawPoints = (SetItemPipeline, DrawPointInstances);
+
+struct DrawPointInstances;
+
+impl<P: PhaseItem> RenderCommand<P> for DrawPointInstances {
+    type Param = SRes<PointBuffers>;
+    type ViewQuery = Read<ViewUniformOffset>;
+    type ItemQuery = ();
+
+    fn render<'w>(
+        _item: &P,
+        view_offset: ROQueryItem<'w, '_, Self::ViewQuery>,
+        _entity: Option<ROQueryItem<'w, '_, Self::ItemQuery>>,
+        buffers: SystemParamItem<'w, '_, Self::Param>,
+        pass: &mut TrackedRenderPass<'w>,
+    ) -> RenderCommandResult {
+        let buffers = buffers.into_inner();
+        let (Some(bind_group), Some((_, instances)), Some((_, filter))) =
+            (&buffers.bind_group, &buffers.instances, &buffers.filter)
+        else {
+            return RenderCommandResult::Skip;
+        };
+        if buffers.count == 0 {
+            return RenderCommandResult::Skip;
+        }
+        pass.set_bind_group(0, bind_group, &[view_offset.offset]);
+        pass.set_vertex_buffer(0, instances.slice(..));
+        pass.set_vertex_buffer(1, filter.slice(..));
+        pass.draw(0..6, 0..buffers.count);
+        RenderCommandResult::Success
+    }
+}

@@ -1,0 +1,221 @@
+//! Dropping audio files onto the window: each is analysed and embedded on a worker thread with
+//! the library's model (the window keeps drawing), then placed on the map without moving any
+//! other song, added to the library (saved), selected, flown to and played. A bad file gets a
+//! message naming it, and nothing else changes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy::window::FileDragAndDrop;
+
+use super::camera::OrbitCamera;
+use super::input::select_song;
+use super::{ExplorerState, ViewState};
+use crate::audio::{self, MelExtractor, Tags, is_audio_path};
+use crate::explore::NEIGHBOURS_SHOWN;
+use crate::library::{EmbeddingSource, FeatureInfo, Library};
+use crate::model::{Embedder, check_compatible};
+use crate::space::{LocateTimings, Located, SpaceError};
+
+/// A dropped file, analysed and embedded (the part that takes time).
+struct Analysed {
+    path: PathBuf,
+    embedding: Vec<f32>,
+    tags: Tags,
+    duration_seconds: f32,
+    analysed: FeatureInfo,
+    decode_and_mel: Duration,
+    embed: Duration,
+}
+
+/// The worker thread that owns the model, and the files it is working on.
+#[derive(Resource, Default)]
+pub struct DropWorker {
+    sender: Option<Sender<PathBuf>>,
+    // Behind a mutex only because resources must be `Sync`; one system reads it.
+    results: Option<Mutex<Receiver<Result<Analysed, String>>>>,
+    /// Files sent to the worker and not yet back.
+    pub pending: Vec<PathBuf>,
+}
+
+impl DropWorker {
+    /// Starts the worker on first use: it loads the library's model once, then embeds files as
+    /// they come.
+    fn submit(&mut self, library: &Library, library_path: &Path, path: PathBuf) -> Result<(), String> {
+        if self.sender.is_none() {
+            let model_dir = match library.embeddings.as_ref().map(|e| &e.source) {
+                Some(EmbeddingSource::Model { dir, .. }) => dir.clone(),
+                Some(EmbeddingSource::File { path }) => {
+                    return Err(format!(
+                        "{}: its embeddings were loaded from {}, so there is no model to embed a new song with",
+                        library_path.display(),
+                        path.display()
+                    ));
+                }
+                None => return Err(SpaceError::NoEmbeddings { path: library_path.to_path_buf() }.to_string()),
+            };
+            let mel = library.mel;
+            let (to_worker, requests) = channel::<PathBuf>();
+            let (to_app, results) = channel();
+            std::thread::Builder::new()
+                .name("songspace drop worker".into())
+                .spawn(move || worker(model_dir, mel, requests, to_app))
+                .map_err(|e| format!("cannot start the analysis thread: {e}"))?;
+            self.sender = Some(to_worker);
+            self.results = Some(Mutex::new(results));
+        }
+        let sender = self.sender.as_ref().ok_or("the analysis thread is not running")?;
+        sender.send(path.clone()).map_err(|_| "the analysis thread stopped".to_string())?;
+        self.pending.push(path);
+        Ok(())
+    }
+}
+
+fn worker(
+    model_dir: PathBuf,
+    mel: crate::audio::MelSettings,
+    requests: Receiver<PathBuf>,
+    results: Sender<Result<Analysed, String>>,
+) {
+    let embedder = Embedder::load(&model_dir)
+        .map_err(|e| format!("loading the library's model {}: {e}", model_dir.display()))
+        .and_then(|embedder| {
+            check_compatible(&embedder.info, &model_dir, &mel).map_err(|e| e.to_string())?;
+            Ok(embedder)
+        });
+    let extractor = MelExtractor::new(mel);
+    for path in requests {
+        let result = match &embedder {
+            Err(e) => Err(format!("{}: {e}", path.display())),
+            Ok(embedder) => analyse(&path, embedder, &extractor),
+        };
+        if results.send(result).is_err() {
+            return;
+        }
+    }
+}
+
+fn analyse(path: &Path, embedder: &Embedder, extractor: &MelExtractor) -> Result<Analysed, String> {
+    let started = Instant::now();
+    let analysis = audio::analyse_file(path, extractor).map_err(|e| e.to_string())?;
+    let analysed_at = Instant::now();
+    let embedding = embedder.embed(&analysis.mel);
+    Ok(Analysed {
+        path: path.to_path_buf(),
+        embedding,
+        tags: analysis.audio.tags.clone(),
+        duration_seconds: analysis.audio.duration_seconds as f32,
+        analysed: FeatureInfo {
+            offset_seconds: analysis.audio.offset_seconds as f32,
+            seconds: analysis.audio.seconds() as f32,
+            frames: analysis.mel.n_frames as u32,
+        },
+        decode_and_mel: analysed_at - started,
+        embed: analysed_at.elapsed(),
+    })
+}
+
+/// What was dropped, turned into work or a message.
+pub fn receive_drops(
+    mut drops: MessageReader<FileDragAndDrop>,
+    state: Res<ExplorerState>,
+    mut worker: ResMut<DropWorker>,
+    mut view: ResMut<ViewState>,
+) {
+    for drop in drops.read() {
+        let FileDragAndDrop::DroppedFile { path_buf, .. } = drop else { continue };
+        submit_path(path_buf, &state, &mut worker, &mut view);
+    }
+}
+
+/// Sends a file to be placed (also used by scripted runs), or says why it cannot be.
+pub fn submit_path(path: &Path, state: &ExplorerState, worker: &mut DropWorker, view: &mut ViewState) {
+    if path.is_dir() {
+        view.notify(format!(
+            "{} is a folder: import it with `songspace import \"{}\"`, then open that library",
+            path.display(),
+            path.display()
+        ));
+        return;
+    }
+    if !is_audio_path(path) {
+        view.notify(format!("{}: not an audio file songspace reads (MP3, OGG, FLAC or WAV)", path.display()));
+        return;
+    }
+    let explorer = &state.0;
+    match worker.submit(explorer.library(), explorer.library_path(), path.to_path_buf()) {
+        Ok(()) => view.notify(format!("Analysing {} …", path.display())),
+        Err(e) => view.notify(format!("Cannot place {}: {e}", path.display())),
+    }
+}
+
+/// Places what the worker finished: on the map, in the library, selected, flown to (and, with
+/// the playback plugin, played: it follows the selection).
+pub fn place_finished(
+    mut worker: ResMut<DropWorker>,
+    mut state: ResMut<ExplorerState>,
+    mut view: ResMut<ViewState>,
+    mut cameras: Query<&mut OrbitCamera>,
+) {
+    let Some(results) = &worker.results else { return };
+    let finished: Vec<Result<Analysed, String>> = match results.lock() {
+        Ok(receiver) => receiver.try_iter().collect(),
+        Err(_) => return,
+    };
+    for result in finished {
+        if !worker.pending.is_empty() {
+            worker.pending.remove(0);
+        }
+        let analysed = match result {
+            Ok(a) => a,
+            Err(e) => {
+                view.notify(format!("Not added: {e}"));
+                continue;
+            }
+        };
+        let explorer = &mut state.0;
+        let placed_at = Instant::now();
+        let placement = explorer.map().place(&analysed.embedding);
+        let neighbours = explorer.map().neighbours_of_vector(&analysed.embedding, NEIGHBOURS_SHOWN, explorer.metric());
+        let located = Located {
+            embedding: analysed.embedding,
+            placement,
+            neighbours,
+            tags: analysed.tags,
+            duration_seconds: analysed.duration_seconds,
+            analysed: analysed.analysed,
+            timings: LocateTimings {
+                decode_and_mel: analysed.decode_and_mel,
+                embed: analysed.embed,
+                place: placed_at.elapsed(),
+            },
+        };
+        let row = match explorer.add_located(&analysed.path, &located) {
+            Ok(row) => row,
+            Err(SpaceError::AlreadyInLibrary { id, .. }) => {
+                // Already there: show it rather than add a twin.
+                if let Some(row) = explorer.row_of(id) {
+                    select_song(explorer, cameras.single_mut().ok().as_deref_mut(), row, true);
+                }
+                view.notify(format!("{} is already in the library; selected it", analysed.path.display()));
+                continue;
+            }
+            Err(e) => {
+                view.notify(format!("Not added: {e}"));
+                continue;
+            }
+        };
+        select_song(explorer, cameras.single_mut().ok().as_deref_mut(), row, true);
+        view.notify(format!(
+            "Placed {} in {:.0} ms (analysis {:.0} ms, model {:.0} ms, placement {:.0} ms)",
+            explorer.display_name(row),
+            located.timings.total().as_secs_f64() * 1000.0,
+            located.timings.decode_and_mel.as_secs_f64() * 1000.0,
+            located.timings.embed.as_secs_f64() * 1000.0,
+            located.timings.place.as_secs_f64() * 1000.0,
+        ));
+    }
+}

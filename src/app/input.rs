@@ -1,0 +1,273 @@
+//! Mouse and keyboard: orbit, pan, zoom towards the cursor, picking songs, shortcuts. Nothing
+//! here reacts while the pointer is over a panel or while a text field has the keyboard.
+
+use std::time::Duration;
+
+use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
+use bevy::prelude::*;
+use bevy::window::PrimaryWindow;
+
+use super::camera::OrbitCamera;
+use super::cloud::{PointCloud, PointStyle};
+use super::playback::{Playback, PlaybackRequest};
+use super::{ExplorerState, ViewState};
+use crate::explore::Explorer;
+
+/// Extra pixels around a point that still count as on it.
+const PICK_SLACK: f32 = 3.0;
+/// A press and release closer than this (logical pixels) is a click, not a drag.
+const CLICK_SLOP: f32 = 4.0;
+const DOUBLE_CLICK: Duration = Duration::from_millis(400);
+
+/// Mouse state across frames.
+#[derive(Default)]
+pub struct PointerMemory {
+    press_at: Option<Vec2>,
+    dragged: bool,
+    last_click: Option<(usize, Duration)>,
+    last_cursor: Option<Vec2>,
+}
+
+/// Where a song appears on screen (logical pixels) and how far from the camera.
+#[derive(Debug, Clone, Copy)]
+pub struct Projected {
+    pub screen: Vec2,
+    pub depth: f32,
+    pub radius: f32,
+}
+
+/// Projects world points as the point shader does, so picking matches what is drawn.
+pub struct Projector {
+    clip_from_world: Mat4,
+    focal: f32,
+    viewport_min: Vec2,
+    viewport_size: Vec2,
+    scale_factor: f32,
+    style: PointStyle,
+}
+
+impl Projector {
+    pub fn new(camera: &Camera, transform: &GlobalTransform, style: PointStyle, scale_factor: f32) -> Option<Self> {
+        let rect = camera.logical_viewport_rect()?;
+        Some(Self::from_parts(camera.clip_from_view(), transform.to_matrix(), rect, style, scale_factor))
+    }
+
+    /// From the camera's projection, its world transform and its viewport (logical pixels).
+    pub fn from_parts(
+        clip_from_view: Mat4,
+        world_from_view: Mat4,
+        viewport: Rect,
+        style: PointStyle,
+        scale_factor: f32,
+    ) -> Self {
+        Self {
+            clip_from_world: clip_from_view * world_from_view.inverse(),
+            focal: clip_from_view.y_axis.y,
+            viewport_min: viewport.min,
+            viewport_size: viewport.size(),
+            scale_factor,
+            style,
+        }
+    }
+
+    pub fn project(&self, point: [f32; 3]) -> Option<Projected> {
+        let clip = self.clip_from_world * Vec4::new(point[0], point[1], point[2], 1.0);
+        if clip.w <= 1e-6 {
+            return None;
+        }
+        let ndc = clip.truncate() / clip.w;
+        if ndc.x.abs() > 1.1 || ndc.y.abs() > 1.1 {
+            return None;
+        }
+        let screen = self.viewport_min + Vec2::new((ndc.x + 1.0) * 0.5, (1.0 - ndc.y) * 0.5) * self.viewport_size;
+        let physical_height = self.viewport_size.y * self.scale_factor;
+        let pixels = (self.style.world_radius * self.focal * physical_height * 0.5 / clip.w)
+            .clamp(self.style.min_pixels, self.style.max_pixels);
+        Some(Projected { screen, depth: clip.w, radius: pixels / self.scale_factor })
+    }
+
+    /// The visible song under `cursor`: of those whose disc (plus a little slack) contains it,
+    /// the nearest to the camera.
+    pub fn pick(&self, explorer: &Explorer, cursor: Vec2) -> Option<usize> {
+        let mut best: Option<(usize, f32)> = None;
+        for row in 0..explorer.len() {
+            if !explorer.is_visible(row) {
+                continue;
+            }
+            let Some(p) = self.project(explorer.position(row)) else { continue };
+            if p.screen.distance(cursor) <= p.radius + PICK_SLACK && best.is_none_or(|(_, depth)| p.depth < depth) {
+                best = Some((row, p.depth));
+            }
+        }
+        best.map(|(row, _)| row)
+    }
+}
+
+/// Selects a song (and later, plays it); the camera flies to it when asked.
+pub fn select_song(explorer: &mut Explorer, camera: Option<&mut OrbitCamera>, row: usize, fly: bool) {
+    explorer.select(row);
+    if fly && let Some(camera) = camera {
+        camera.focus_on(Vec3::from(explorer.position(row)));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn pointer_input(
+    mut memory: Local<PointerMemory>,
+    time: Res<Time<Real>>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    motion: Res<AccumulatedMouseMotion>,
+    scroll: Res<AccumulatedMouseScroll>,
+    windows: Query<&Window, With<PrimaryWindow>>,
+    mut cameras: Query<(&Camera, &GlobalTransform, &mut OrbitCamera)>,
+    clouds: Query<&PointCloud>,
+    mut state: ResMut<ExplorerState>,
+    mut view: ResMut<ViewState>,
+) {
+    let Ok(window) = windows.single() else { return };
+    let Ok((camera, transform, mut orbit)) = cameras.single_mut() else { return };
+    let cursor = window.cursor_position();
+    let over_panel = view.pointer_over_ui;
+    let style = clouds.single().map(|c| c.style).unwrap_or_default();
+    let projector = Projector::new(camera, transform, style, window.scale_factor());
+
+    // Drags started over a panel belong to the panel.
+    if buttons.any_just_pressed([MouseButton::Left, MouseButton::Right, MouseButton::Middle]) {
+        memory.press_at = if over_panel { None } else { cursor };
+        memory.dragged = false;
+    }
+    if let Some(start) = memory.press_at {
+        if cursor.is_some_and(|c| c.distance(start) > CLICK_SLOP) {
+            memory.dragged = true;
+        }
+        let delta = motion.delta;
+        if memory.dragged && delta != Vec2::ZERO {
+            let height = window.height().max(1.0);
+            if buttons.pressed(MouseButton::Left) {
+                orbit.orbit_by(-delta.x / height * 3.0, delta.y / height * 3.0);
+            } else if buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Middle) {
+                // One window height of drag moves the view by about its visible height.
+                orbit.pan_by(-delta.x / height, delta.y / height);
+            }
+        }
+    }
+    // Empty space keeps the selection: a missed click should not lose what you found.
+    if buttons.just_released(MouseButton::Left)
+        && memory.press_at.is_some()
+        && !memory.dragged
+        && let (Some(cursor), Some(projector)) = (cursor, &projector)
+        && let Some(row) = projector.pick(&state.0, cursor)
+    {
+        let now = time.elapsed();
+        let double = memory.last_click.is_some_and(|(last, at)| last == row && now - at < DOUBLE_CLICK);
+        select_song(&mut state.0, Some(&mut orbit), row, double);
+        memory.last_click = Some((row, now));
+    }
+    if !buttons.any_pressed([MouseButton::Left, MouseButton::Right, MouseButton::Middle]) {
+        memory.press_at = None;
+    }
+
+    if !over_panel && scroll.delta.y != 0.0 {
+        let lines = match scroll.unit {
+            MouseScrollUnit::Line => scroll.delta.y,
+            MouseScrollUnit::Pixel => scroll.delta.y / 40.0,
+        };
+        let towards = match (cursor, &projector) {
+            (Some(c), Some(_)) => cursor_point_at_target_depth(camera, transform, c, orbit.goal.target),
+            _ => None,
+        };
+        orbit.zoom_by(0.85f32.powf(lines), towards);
+    }
+
+    // Hover: only recomputed when the pointer or the view moved.
+    let moved = cursor != memory.last_cursor || !orbit.is_settled();
+    memory.last_cursor = cursor;
+    if over_panel || cursor.is_none() || memory.dragged {
+        view.hovered = None;
+    } else if moved && let (Some(c), Some(projector)) = (cursor, &projector) {
+        view.hovered = projector.pick(&state.0, c);
+    }
+}
+
+/// The point under the cursor on the plane through the orbit target facing the camera.
+fn cursor_point_at_target_depth(
+    camera: &Camera,
+    transform: &GlobalTransform,
+    cursor: Vec2,
+    target: Vec3,
+) -> Option<Vec3> {
+    let ray = camera.viewport_to_world(transform, cursor).ok()?;
+    let normal = transform.forward();
+    let distance = ray.intersect_plane(target, InfinitePlane3d::new(*normal))?;
+    Some(ray.get_point(distance))
+}
+
+pub fn keyboard_input(
+    keys: Res<ButtonInput<KeyCode>>,
+    time: Res<Time<Real>>,
+    mut cameras: Query<&mut OrbitCamera>,
+    mut state: ResMut<ExplorerState>,
+    mut view: ResMut<ViewState>,
+    playback: Option<ResMut<Playback>>,
+) {
+    let Ok(mut orbit) = cameras.single_mut() else { return };
+    let ctrl = keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight]);
+    if ctrl && keys.just_pressed(KeyCode::KeyF) {
+        view.focus_search = true;
+        return;
+    }
+    if view.keyboard_taken {
+        return;
+    }
+    let dt = time.delta_secs();
+    let held = |a: KeyCode, b: KeyCode| keys.pressed(a) || keys.pressed(b);
+    let turn = 1.6 * dt;
+    if held(KeyCode::ArrowLeft, KeyCode::KeyA) {
+        orbit.orbit_by(turn, 0.0);
+    }
+    if held(KeyCode::ArrowRight, KeyCode::KeyD) {
+        orbit.orbit_by(-turn, 0.0);
+    }
+    if held(KeyCode::ArrowUp, KeyCode::KeyW) {
+        orbit.orbit_by(0.0, turn);
+    }
+    if held(KeyCode::ArrowDown, KeyCode::KeyS) {
+        orbit.orbit_by(0.0, -turn);
+    }
+    if held(KeyCode::Equal, KeyCode::NumpadAdd) {
+        orbit.zoom_by((-2.0 * dt).exp(), None);
+    }
+    if held(KeyCode::Minus, KeyCode::NumpadSubtract) {
+        orbit.zoom_by((2.0 * dt).exp(), None);
+    }
+    if keys.just_pressed(KeyCode::KeyF)
+        && let Some(row) = state.0.selected()
+    {
+        orbit.focus_on(Vec3::from(state.0.position(row)));
+    }
+    if keys.just_pressed(KeyCode::KeyR) {
+        orbit.reset();
+    }
+    if keys.just_pressed(KeyCode::Space)
+        && let Some(mut playback) = playback
+    {
+        playback.request(PlaybackRequest::TogglePause);
+    }
+    for (key, forward) in [(KeyCode::KeyN, true), (KeyCode::KeyP, false)] {
+        if keys.just_pressed(key)
+            && let Some(row) = state.0.cycle_neighbour(forward)
+        {
+            orbit.focus_on(Vec3::from(state.0.position(row)));
+        }
+    }
+    if keys.just_pressed(KeyCode::Escape) {
+        if view.show_help {
+            view.show_help = false;
+        } else {
+            state.0.clear_selection();
+        }
+    }
+    if keys.just_pressed(KeyCode::KeyH) || keys.just_pressed(KeyCode::Slash) {
+        view.show_help = !view.show_help;
+    }
+}

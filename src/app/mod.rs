@@ -1,0 +1,191 @@
+//! The explorer window: bevy draws the song cloud, egui the panels. One plugin per concern; all
+//! rules (selection, filters, search, label placement) live in [`crate::explore`], which these
+//! systems drive and draw.
+
+pub mod camera;
+pub mod cloud;
+mod dropped;
+pub mod input;
+mod overlay;
+mod panels;
+pub mod playback;
+mod script;
+
+use bevy::core_pipeline::tonemapping::Tonemapping;
+use bevy::prelude::*;
+use bevy::window::WindowResolution;
+use bevy_egui::{EguiPlugin, EguiPrimaryContextPass};
+
+use crate::explore::Explorer;
+use camera::OrbitCamera;
+use cloud::{CloudPlugin, PointCloud, PointStyle};
+use playback::PlaybackPlugin;
+
+pub use script::Script;
+
+/// How the window is started.
+#[derive(Debug, Clone, Default)]
+pub struct WindowOptions {
+    /// Window size in logical pixels.
+    pub size: (u32, u32),
+    /// Scripted steps (tests, docs): select a song, set the filter, take a screenshot and exit.
+    pub script: Script,
+}
+
+/// The library being explored.
+#[derive(Resource)]
+pub struct ExplorerState(pub Explorer);
+
+/// What the pointer is over, and interface state that is not the library's.
+#[derive(Resource, Default)]
+pub struct ViewState {
+    pub hovered: Option<usize>,
+    /// The pointer is over a panel or window, or egui is dragging something: the 3D view ignores it.
+    pub pointer_over_ui: bool,
+    /// A text field has the keyboard: shortcuts are off.
+    pub keyboard_taken: bool,
+    pub search_text: String,
+    pub search_results: Vec<usize>,
+    pub focus_search: bool,
+    pub show_help: bool,
+    /// Messages for the status line, newest last.
+    pub notices: Vec<String>,
+    /// The area of the window not covered by panels, in logical pixels (min, max).
+    pub scene_rect: Option<(Vec2, Vec2)>,
+}
+
+impl ViewState {
+    pub fn notify(&mut self, text: impl Into<String>) {
+        self.notices.push(text.into());
+        if self.notices.len() > 20 {
+            self.notices.remove(0);
+        }
+    }
+}
+
+/// Opens the window on an explorer and runs until it is closed (or the script ends).
+pub fn run_window(explorer: Explorer, options: WindowOptions) -> AppExit {
+    let title = format!("songspace — {}", explorer.library_path().display());
+    let (width, height) = if options.size.0 > 0 { options.size } else { (1400, 900) };
+    let mut app = App::new();
+    app.insert_resource(ClearColor(Color::srgb(0.035, 0.04, 0.055)))
+        .add_plugins(DefaultPlugins.set(WindowPlugin {
+            primary_window: Some(Window { title, resolution: WindowResolution::new(width, height), ..default() }),
+            ..default()
+        }))
+        .add_plugins((EguiPlugin::default(), CloudPlugin))
+        .add_systems(Startup, spawn_ui_camera)
+        // Scripted runs (tests, screenshots) stay silent.
+        .add_plugins(PlaybackPlugin { follow_selection: options.script.screenshot.is_none() })
+        .add_plugins(ExplorerPlugin { explorer: std::sync::Mutex::new(Some(explorer)), script: options.script });
+    app.run()
+}
+
+/// The explorer's state and input systems. The window adds [`CloudPlugin`] (drawing) and egui
+/// (panels); headless tests run this alone.
+pub struct ExplorerPlugin {
+    pub explorer: std::sync::Mutex<Option<Explorer>>,
+    pub script: Script,
+}
+
+impl Plugin for ExplorerPlugin {
+    fn build(&self, app: &mut App) {
+        let explorer = self.explorer.lock().ok().and_then(|mut e| e.take()).expect("the explorer is added once");
+        let framing = frame_cloud(&explorer);
+        app.insert_resource(ExplorerState(explorer))
+            .init_resource::<ViewState>()
+            .init_resource::<cloud::CloudReady>()
+            .init_resource::<dropped::DropWorker>()
+            .add_message::<bevy::window::FileDragAndDrop>()
+            .insert_resource(self.script.clone())
+            .add_systems(Startup, move |mut commands: Commands| spawn_scene(&mut commands, framing.clone()))
+            .add_systems(
+                Update,
+                (
+                    dropped::receive_drops,
+                    dropped::place_finished,
+                    input::pointer_input,
+                    input::keyboard_input,
+                    camera::apply_orbit,
+                    sync_cloud,
+                    script::run_script,
+                )
+                    .chain(),
+            )
+            .add_systems(EguiPrimaryContextPass, (panels::panels, overlay::overlay).chain());
+    }
+}
+
+fn frame_cloud(explorer: &Explorer) -> OrbitCamera {
+    let n = explorer.len().max(1) as f32;
+    let centre = (0..explorer.len()).fold(Vec3::ZERO, |sum, row| sum + Vec3::from(explorer.position(row))) / n;
+    // The 98th percentile of distances from the centre, so a few outliers do not shrink the view.
+    let mut radii: Vec<f32> =
+        (0..explorer.len()).map(|row| Vec3::from(explorer.position(row)).distance(centre)).collect();
+    radii.sort_by(f32::total_cmp);
+    let radius = radii.get(radii.len() * 98 / 100).copied().unwrap_or(1.0).max(1e-3);
+    OrbitCamera::framing(centre, radius)
+}
+
+fn spawn_scene(commands: &mut Commands, camera: OrbitCamera) {
+    commands.spawn((Camera3d::default(), Tonemapping::None, camera.current.transform(), camera));
+    commands.spawn(PointCloud::default());
+}
+
+/// egui gets a camera of its own covering the whole window, so that the 3D camera's viewport can
+/// be the area between the panels (and "focus" centres a song in what you can see).
+fn spawn_ui_camera(mut commands: Commands, mut settings: ResMut<bevy_egui::EguiGlobalSettings>) {
+    settings.auto_create_primary_context = false;
+    commands.spawn((
+        bevy_egui::PrimaryEguiContext,
+        Camera2d,
+        bevy::camera::visibility::RenderLayers::none(),
+        Camera {
+            order: 1,
+            output_mode: bevy::camera::CameraOutputMode::Write {
+                blend_state: Some(bevy::render::render_resource::BlendState::ALPHA_BLENDING),
+                clear_color: ClearColorConfig::None,
+            },
+            clear_color: ClearColorConfig::Custom(Color::NONE),
+            ..default()
+        },
+    ));
+}
+
+fn linear(srgb: f32) -> f32 {
+    if srgb <= 0.04045 { srgb / 12.92 } else { ((srgb + 0.055) / 1.055).powf(2.4) }
+}
+
+/// Keeps the GPU's copy of the cloud in step with the explorer: rebuilt when the explorer says
+/// it changed, otherwise only the per-frame style numbers are touched.
+fn sync_cloud(state: Res<ExplorerState>, cameras: Query<&OrbitCamera>, mut clouds: Query<&mut PointCloud>) {
+    let explorer = &state.0;
+    let Ok(mut cloud) = clouds.single_mut() else { return };
+    if cloud.instances_version != explorer.points_version() {
+        let mut instances = Vec::with_capacity(explorer.len() * 8);
+        for row in 0..explorer.len() {
+            let p = explorer.position(row);
+            let c = explorer.genre_of(row).colour.map(linear);
+            let kind = if explorer.is_added(row) { 1.0 } else { 0.0 };
+            instances.extend_from_slice(&[p[0], p[1], p[2], kind, c[0], c[1], c[2], 1.0]);
+        }
+        cloud.instances = instances.into();
+        cloud.instances_version = explorer.points_version();
+    }
+    if cloud.filter_version != explorer.visibility_version() {
+        cloud.filter_values = explorer.point_filter_values().into();
+        cloud.filter_version = explorer.visibility_version();
+    }
+    // Dots sized to the view; a sparse library gets bigger ones (up to 3× for under ~40 songs).
+    let sparseness = (1000.0 / explorer.len().max(1) as f32).cbrt().clamp(1.0, 3.0);
+    let world_radius = cameras.single().map(|c| c.home.distance * 0.003 * sparseness).unwrap_or(0.1);
+    let style = PointStyle { filter_threshold: explorer.filter_threshold(), world_radius, ..PointStyle::default() };
+    if cloud.style.filter_threshold != style.filter_threshold || cloud.style.world_radius != style.world_radius {
+        cloud.style = style;
+    }
+}
+
+pub fn colour32(rgb: [f32; 3]) -> bevy_egui::egui::Color32 {
+    let [r, g, b] = rgb.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8);
+    bevy_egui::egui::Color32::from_rgb(r, g, b)
+}

@@ -1,0 +1,336 @@
+//! The egui panels: search and genre legend on the left, the selected song with its nearest
+//! songs and the distance filter on the right, a status line, and the help overlay.
+
+use bevy::camera::Viewport;
+use bevy::prelude::*;
+use bevy::window::PrimaryWindow;
+use bevy_egui::egui::{self, Color32, RichText};
+use bevy_egui::{EguiContexts, egui::Order};
+
+use super::camera::OrbitCamera;
+use super::input::select_song;
+use super::playback::{Playback, PlaybackRequest};
+use super::{ExplorerState, ViewState, colour32};
+use crate::explore::{Explorer, FilterSpace};
+
+const SEARCH_RESULTS: usize = 40;
+
+pub const SHORTCUTS: &[(&str, &str)] = &[
+    ("Left drag", "orbit"),
+    ("Right / middle drag", "pan"),
+    ("Wheel", "zoom towards the cursor"),
+    ("Click a song", "select it"),
+    ("Double-click", "select and fly to it"),
+    ("Arrows / WASD", "orbit"),
+    ("+ / −", "zoom"),
+    ("F", "focus on the selection"),
+    ("R", "reset the view"),
+    ("Space", "play / pause"),
+    ("N / P", "next / previous of the 3 nearest"),
+    ("Esc", "clear the selection"),
+    ("Ctrl+F", "search"),
+    ("H or ?", "this help"),
+];
+
+pub fn panels(
+    mut contexts: EguiContexts,
+    mut state: ResMut<ExplorerState>,
+    mut view: ResMut<ViewState>,
+    mut cameras: Query<(&mut Camera, &mut OrbitCamera)>,
+    windows: Query<&Window, With<PrimaryWindow>>,
+    mut playback: Option<ResMut<Playback>>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?.clone();
+    let Ok((mut camera, mut orbit)) = cameras.single_mut() else { return Ok(()) };
+    let explorer = &mut state.0;
+    let mut root = egui::Ui::new(
+        ctx.clone(),
+        "songspace root".into(),
+        egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
+    );
+    let mut to_select: Option<(usize, bool)> = None;
+
+    // First, so that it spans the whole width and long messages fit.
+    egui::Panel::bottom("status").show(&mut root, |ui| {
+        match view.notices.last() {
+            Some(notice) => ui.add(egui::Label::new(notice.as_str()).truncate()).on_hover_text(view.notices.join("\n")),
+            None => ui.weak("Click a song to hear it and see its 3 nearest. H for help."),
+        };
+    });
+    egui::Panel::left("library").default_size(270.0).resizable(true).show(&mut root, |ui| {
+        library_panel(ui, explorer, &mut view, &mut to_select);
+    });
+    egui::Panel::right("selection").default_size(310.0).resizable(true).show(&mut root, |ui| {
+        selection_panel(ui, explorer, playback.as_deref_mut(), &mut to_select);
+    });
+    let scene = root.available_rect_before_wrap();
+    view.scene_rect = Some((Vec2::new(scene.min.x, scene.min.y), Vec2::new(scene.max.x, scene.max.y)));
+
+    if view.show_help {
+        egui::Window::new("Keys and mouse").collapsible(false).resizable(false).show(&ctx, |ui| {
+            egui::Grid::new("help").num_columns(2).spacing([16.0, 4.0]).show(ui, |ui| {
+                for (key, action) in SHORTCUTS {
+                    ui.label(RichText::new(*key).strong());
+                    ui.label(*action);
+                    ui.end_row();
+                }
+            });
+        });
+    }
+
+    if let Some((row, fly)) = to_select {
+        select_song(explorer, Some(&mut orbit), row, fly);
+    }
+
+    // The 3D view fills what the panels leave.
+    if let Ok(window) = windows.single() {
+        let scale = window.scale_factor();
+        let min = UVec2::new((scene.min.x * scale) as u32, (scene.min.y * scale) as u32);
+        let max = UVec2::new(
+            ((scene.max.x * scale) as u32).min(window.physical_width()),
+            ((scene.max.y * scale) as u32).min(window.physical_height()),
+        );
+        if max.x > min.x + 1 && max.y > min.y + 1 {
+            let size = max - min;
+            let unchanged =
+                camera.viewport.as_ref().is_some_and(|v| v.physical_position == min && v.physical_size == size);
+            if !unchanged {
+                camera.viewport = Some(Viewport { physical_position: min, physical_size: size, ..default() });
+            }
+        }
+    }
+
+    let pointer = ctx.input(|i| i.pointer.interact_pos());
+    view.pointer_over_ui = ctx.egui_is_using_pointer()
+        || pointer.is_some_and(|p| {
+            !scene.contains(p) || ctx.layer_id_at(p).is_some_and(|layer| layer.order != Order::Background)
+        });
+    view.keyboard_taken = ctx.egui_wants_keyboard_input();
+    Ok(())
+}
+
+fn library_panel(
+    ui: &mut egui::Ui,
+    explorer: &mut Explorer,
+    view: &mut ViewState,
+    to_select: &mut Option<(usize, bool)>,
+) {
+    ui.add_space(6.0);
+    ui.heading("songspace");
+    let name = explorer.library_path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    ui.weak(format!("{name} · {} songs · {} map", explorer.len(), explorer.map().method()));
+    ui.separator();
+
+    let search = ui.add(
+        egui::TextEdit::singleline(&mut view.search_text)
+            .hint_text("Search title, artist, album  (Ctrl+F)")
+            .desired_width(f32::INFINITY),
+    );
+    if view.focus_search {
+        search.request_focus();
+        view.focus_search = false;
+    }
+    if search.changed() {
+        view.search_results = explorer.search(&view.search_text, SEARCH_RESULTS);
+    }
+    if search.lost_focus()
+        && ui.input(|i| i.key_pressed(egui::Key::Enter))
+        && let Some(&row) = view.search_results.first()
+    {
+        *to_select = Some((row, true));
+    }
+    if !view.search_text.trim().is_empty() {
+        if view.search_results.is_empty() {
+            ui.weak("No song matches.");
+        }
+        egui::ScrollArea::vertical().id_salt("results").max_height(220.0).show(ui, |ui| {
+            for &row in &view.search_results {
+                let selected = explorer.selected() == Some(row);
+                if ui.selectable_label(selected, explorer.display_name(row)).clicked() {
+                    *to_select = Some((row, true));
+                }
+            }
+        });
+    }
+    ui.separator();
+
+    ui.horizontal(|ui| {
+        ui.strong("Genres");
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui.small_button("none").clicked() {
+                explorer.show_all_genres(false);
+            }
+            if ui.small_button("all").clicked() {
+                explorer.show_all_genres(true);
+            }
+        });
+    });
+    ui.weak("Click to hide or show, shift-click to show only one.");
+    egui::ScrollArea::vertical().id_salt("legend").show(ui, |ui| {
+        let mut clicked = None;
+        for (index, genre) in explorer.genres().iter().enumerate() {
+            let text_colour = if genre.shown { ui.visuals().text_color() } else { ui.visuals().weak_text_color() };
+            let response = ui
+                .horizontal(|ui| {
+                    let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                    let swatch =
+                        if genre.shown { colour32(genre.colour) } else { colour32(genre.colour).gamma_multiply(0.25) };
+                    ui.painter().circle_filled(rect.center(), 5.5, swatch);
+                    ui.add(
+                        egui::Label::new(
+                            RichText::new(format!("{}  {}", genre.label(), genre.count)).color(text_colour),
+                        )
+                        .sense(egui::Sense::click()),
+                    )
+                })
+                .inner;
+            if response.clicked() {
+                clicked = Some((index, ui.input(|i| i.modifiers.shift)));
+            }
+        }
+        match clicked {
+            Some((index, true)) => explorer.solo_genre(index),
+            Some((index, false)) => explorer.toggle_genre(index),
+            None => {}
+        }
+    });
+}
+
+fn selection_panel(
+    ui: &mut egui::Ui,
+    explorer: &mut Explorer,
+    playback: Option<&mut Playback>,
+    to_select: &mut Option<(usize, bool)>,
+) {
+    ui.add_space(6.0);
+    let Some(row) = explorer.selected() else {
+        ui.heading("No song selected");
+        ui.label("Click a point to select a song: its 3 nearest songs are highlighted, and the distance filter measures from it.");
+        return;
+    };
+    let track = explorer.track_at(row).cloned();
+    match &track {
+        Some(t) => {
+            ui.heading(&t.title);
+            egui::Grid::new("details").num_columns(2).spacing([10.0, 3.0]).show(ui, |ui| {
+                for (label, value) in [
+                    ("Artist", t.artist.clone()),
+                    ("Album", t.album.clone()),
+                    ("Genre", explorer.genre_of(row).label().to_owned()),
+                    ("Duration", format_duration(t.duration_seconds)),
+                ] {
+                    ui.weak(label);
+                    ui.label(if value.is_empty() { "—".to_owned() } else { value });
+                    ui.end_row();
+                }
+            });
+        }
+        None => {
+            ui.heading(explorer.display_name(row));
+        }
+    }
+    if let Some(playback) = playback {
+        player_controls(ui, row, playback);
+    }
+    ui.separator();
+
+    ui.strong("Nearest songs");
+    ui.weak(format!("by {} distance between embeddings; the map distance after it", explorer.metric()));
+    let neighbours = explorer.selection().map(|s| (s.neighbours.clone(), s.neighbour_cursor)).unwrap_or_default();
+    egui::Grid::new("neighbours").num_columns(3).striped(true).spacing([8.0, 4.0]).show(ui, |ui| {
+        for (rank, n) in neighbours.0.iter().enumerate() {
+            let dot = colour32(explorer.genre_of(n.index).colour);
+            ui.label(RichText::new(format!("{}", rank + 1)).color(dot).strong());
+            let current = neighbours.1 == Some(rank);
+            if ui
+                .selectable_label(current, explorer.display_name(n.index))
+                .on_hover_text(explorer.genre_of(n.index).label())
+                .clicked()
+            {
+                *to_select = Some((n.index, false));
+            }
+            ui.monospace(format!("{:.3} · {:.2}", n.distance, explorer.map().map_distance(row, n.index)));
+            ui.end_row();
+        }
+    });
+    ui.separator();
+
+    ui.strong("Distance filter");
+    let mut space = explorer.filter_space();
+    ui.horizontal(|ui| {
+        ui.radio_value(&mut space, FilterSpace::Embedding, "embedding (32-d)");
+        ui.radio_value(&mut space, FilterSpace::Map, "map (3D)");
+    });
+    explorer.set_filter_space(space);
+    let max = explorer.filter_max().unwrap_or(1.0).max(1e-6);
+    let mut radius = explorer.filter_radius().unwrap_or(max);
+    ui.horizontal(|ui| {
+        let slider = ui.add(egui::Slider::new(&mut radius, 0.0..=max).text("d").max_decimals(3));
+        if slider.changed() {
+            // All the way right is "no filter" (the slider rounds, and must not drop the farthest song).
+            explorer.set_filter_radius((radius < max * 0.9999).then_some(radius));
+        }
+        if ui.add_enabled(explorer.filter_radius().is_some(), egui::Button::new("Reset")).clicked() {
+            explorer.reset_filter();
+        }
+    });
+    let visible = explorer.visible_count();
+    ui.label(
+        RichText::new(format!("{visible} of {} songs shown", explorer.len())).color(if visible < explorer.len() {
+            Color32::from_rgb(0xE6, 0x9F, 0x00)
+        } else {
+            ui.visuals().text_color()
+        }),
+    );
+}
+
+fn format_duration(seconds: f32) -> String {
+    let total = seconds.max(0.0).round() as u32;
+    format!("{}:{:02}", total / 60, total % 60)
+}
+
+fn player_controls(ui: &mut egui::Ui, row: usize, playback: &mut Playback) {
+    ui.add_space(4.0);
+    if let Some(reason) = &playback.unavailable {
+        ui.add_enabled_ui(false, |ui| {
+            ui.horizontal(|ui| {
+                let _ = ui.button("▶ Play");
+            });
+        });
+        ui.weak(reason.as_str());
+        return;
+    }
+    let now = playback.now.as_ref().filter(|n| n.row == row).cloned();
+    ui.horizontal(|ui| {
+        let playing = now.as_ref().is_some_and(|n| !n.paused && !n.finished);
+        let label = if playing { "⏸ Pause" } else { "▶ Play" };
+        if ui.button(label).on_hover_text("Space").clicked() {
+            match &now {
+                Some(_) => playback.request(PlaybackRequest::TogglePause),
+                None => playback.request(PlaybackRequest::Play { row, from_seconds: 0.0 }),
+            }
+        }
+        if let Some(n) = &now {
+            ui.monospace(format!(
+                "{} / {}",
+                format_duration(n.position_seconds as f32),
+                format_duration(n.duration_seconds as f32)
+            ));
+        }
+    });
+    if let Some(n) = &now {
+        let mut position = n.position_seconds as f32;
+        let seek = ui.add(
+            egui::Slider::new(&mut position, 0.0..=(n.duration_seconds as f32).max(0.1))
+                .show_value(false)
+                .text("position"),
+        );
+        if seek.drag_stopped() || (seek.changed() && !seek.dragged()) {
+            playback.request(PlaybackRequest::Seek(f64::from(position)));
+        }
+    }
+    let mut volume = playback.volume;
+    if ui.add(egui::Slider::new(&mut volume, 0.0..=1.0).text("volume").show_value(false)).changed() {
+        playback.volume = volume;
+    }
+}

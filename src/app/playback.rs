@@ -1,0 +1,292 @@
+//! Playing the selected song through rodio. Our own symphonia decoder (the same one analysis uses)
+//! feeds it from a thread, a packet at a time, so a selection starts playing after one packet and
+//! the frame never waits for decoding. Without an audio device the app runs with playback off.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::Duration;
+
+use bevy::prelude::*;
+use rodio::{ChannelCount, MixerDeviceSink, Player, SampleRate, Source};
+
+use super::{ExplorerState, ViewState};
+use crate::audio::{PcmChunk, PcmStream};
+
+/// Decoded packets buffered ahead of the speaker (about a second of MP3).
+const CHUNKS_AHEAD: usize = 40;
+
+/// What the interface asks of the player.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlaybackRequest {
+    Play { row: usize, from_seconds: f64 },
+    TogglePause,
+    Seek(f64),
+    Stop,
+}
+
+/// The song playing, as the interface shows it.
+#[derive(Debug, Clone)]
+pub struct NowPlaying {
+    pub row: usize,
+    pub path: PathBuf,
+    pub duration_seconds: f64,
+    pub position_seconds: f64,
+    pub paused: bool,
+    pub finished: bool,
+    /// Where the current player started in the file (after a seek).
+    start_seconds: f64,
+}
+
+#[derive(Resource, Debug)]
+pub struct Playback {
+    /// Why there is no playback (no audio device), if there is none.
+    pub unavailable: Option<String>,
+    pub now: Option<NowPlaying>,
+    pub volume: f32,
+    pub requests: Vec<PlaybackRequest>,
+    /// Plays each newly selected song (off in scripted runs, so tests make no sound).
+    pub follow_selection: bool,
+}
+
+impl Default for Playback {
+    fn default() -> Self {
+        Self { unavailable: None, now: None, volume: 0.8, requests: Vec::new(), follow_selection: true }
+    }
+}
+
+impl Playback {
+    pub fn request(&mut self, request: PlaybackRequest) {
+        self.requests.push(request);
+    }
+}
+
+/// The audio device, on the main thread (audio streams are not `Send` on every platform).
+struct AudioOutput {
+    device: MixerDeviceSink,
+    player: Option<Player>,
+}
+
+pub struct PlaybackPlugin {
+    pub follow_selection: bool,
+}
+
+impl Plugin for PlaybackPlugin {
+    fn build(&self, app: &mut App) {
+        let mut playback = Playback { follow_selection: self.follow_selection, ..default() };
+        match rodio::DeviceSinkBuilder::open_default_sink() {
+            Ok(mut device) => {
+                device.log_on_drop(false);
+                app.insert_non_send(AudioOutput { device, player: None });
+            }
+            Err(e) => {
+                let reason = format!("No audio output ({e}): playback is off.");
+                warn!("{reason}");
+                playback.unavailable = Some(reason);
+            }
+        }
+        app.insert_resource(playback).add_systems(Update, (follow_selection, drive_output).chain());
+    }
+}
+
+fn follow_selection(state: Res<ExplorerState>, mut playback: ResMut<Playback>, mut last: Local<Option<usize>>) {
+    let selected = state.0.selected();
+    if selected != *last {
+        *last = selected;
+        if let Some(row) = selected
+            && playback.follow_selection
+        {
+            playback.request(PlaybackRequest::Play { row, from_seconds: 0.0 });
+        }
+    }
+}
+
+fn drive_output(
+    output: Option<NonSendMut<AudioOutput>>,
+    state: Res<ExplorerState>,
+    mut playback: ResMut<Playback>,
+    mut view: ResMut<ViewState>,
+) {
+    let requests = std::mem::take(&mut playback.requests);
+    let Some(mut output) = output else { return };
+    for request in requests {
+        match request {
+            PlaybackRequest::Play { row, from_seconds } => {
+                let Some(path) = state.0.audio_path(row) else { continue };
+                let duration = state.0.track_at(row).map_or(0.0, |t| f64::from(t.duration_seconds));
+                start(&mut output, &mut playback, &mut view, row, path, duration, from_seconds);
+            }
+            PlaybackRequest::Seek(seconds) => {
+                if let Some(now) = playback.now.clone() {
+                    let paused = now.paused;
+                    start(&mut output, &mut playback, &mut view, now.row, now.path, now.duration_seconds, seconds);
+                    if paused && let (Some(player), Some(now)) = (&output.player, playback.now.as_mut()) {
+                        player.pause();
+                        now.paused = true;
+                    }
+                }
+            }
+            PlaybackRequest::TogglePause => {
+                if let (Some(player), Some(now)) = (&output.player, playback.now.as_mut()) {
+                    if now.finished {
+                        let (row, path, duration) = (now.row, now.path.clone(), now.duration_seconds);
+                        start(&mut output, &mut playback, &mut view, row, path, duration, 0.0);
+                    } else if player.is_paused() {
+                        player.play();
+                        now.paused = false;
+                    } else {
+                        player.pause();
+                        now.paused = true;
+                    }
+                }
+            }
+            PlaybackRequest::Stop => {
+                if let Some(player) = output.player.take() {
+                    player.stop();
+                }
+                playback.now = None;
+            }
+        }
+    }
+    let volume = playback.volume;
+    if let (Some(player), Some(now)) = (&output.player, playback.now.as_mut()) {
+        player.set_volume(volume);
+        now.position_seconds = (now.start_seconds + player.get_pos().as_secs_f64()).min(now.duration_seconds.max(0.0));
+        now.finished = player.empty();
+    }
+}
+
+fn start(
+    output: &mut AudioOutput,
+    playback: &mut Playback,
+    view: &mut ViewState,
+    row: usize,
+    path: PathBuf,
+    duration_seconds: f64,
+    from_seconds: f64,
+) {
+    if let Some(old) = output.player.take() {
+        old.stop();
+    }
+    playback.now = None;
+    if !path.is_file() {
+        view.notify(format!("Cannot play: {} is missing (moved or deleted?)", path.display()));
+        return;
+    }
+    match StreamedSource::open(&path, from_seconds) {
+        Ok((source, start_seconds)) => {
+            let player = Player::connect_new(output.device.mixer());
+            player.set_volume(playback.volume);
+            player.append(source);
+            output.player = Some(player);
+            playback.now = Some(NowPlaying {
+                row,
+                path,
+                duration_seconds,
+                position_seconds: start_seconds,
+                paused: false,
+                finished: false,
+                start_seconds,
+            });
+        }
+        Err(e) => view.notify(format!("Cannot play: {e}")),
+    }
+}
+
+/// A rodio source fed by a decoding thread. Each decoded packet is one span, so a change of rate
+/// or channel count mid-file is handled by rodio's conversion.
+struct StreamedSource {
+    chunk: Vec<f32>,
+    position: usize,
+    sample_rate: u32,
+    channels: u16,
+    incoming: Receiver<PcmChunk>,
+    total: Option<Duration>,
+}
+
+impl StreamedSource {
+    /// Opens the file and decodes its first packet here (a millisecond or two), then leaves the
+    /// rest to a thread. Returns where in the file playback starts.
+    fn open(path: &std::path::Path, from_seconds: f64) -> Result<(Self, f64), crate::error::AudioError> {
+        let mut stream = PcmStream::open(path, from_seconds)?;
+        let start_seconds = stream.start_seconds();
+        let first = match stream.next_chunk() {
+            Some(chunk) => chunk?,
+            None => PcmChunk { samples: Vec::new(), sample_rate: stream.sample_rate(), channels: stream.channels() },
+        };
+        let total = stream.duration_seconds().map(|d| Duration::from_secs_f64((d - start_seconds).max(0.0)));
+        let (sender, incoming): (SyncSender<_>, _) = sync_channel(CHUNKS_AHEAD);
+        std::thread::Builder::new()
+            .name("songspace playback decoder".into())
+            .spawn(move || {
+                while let Some(Ok(chunk)) = stream.next_chunk() {
+                    // The player dropped the source (another song, or stop): nothing more to do.
+                    if sender.send(chunk).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| crate::error::AudioError::Undecodable {
+                path: path.to_path_buf(),
+                detail: format!("cannot start the decoding thread: {e}"),
+            })?;
+        let mut source = Self {
+            chunk: first.samples,
+            position: 0,
+            sample_rate: first.sample_rate.max(1),
+            channels: first.channels.max(1),
+            incoming,
+            total,
+        };
+        if source.chunk.is_empty() {
+            source.load_next();
+        }
+        Ok((source, start_seconds))
+    }
+
+    /// Waits for the decoder's next packet (it runs far ahead of real time, so this rarely
+    /// waits); at the end of the file the current, exhausted chunk stays.
+    fn load_next(&mut self) {
+        while let Ok(chunk) = self.incoming.recv() {
+            if chunk.samples.is_empty() {
+                continue;
+            }
+            self.chunk = chunk.samples;
+            self.position = 0;
+            self.sample_rate = chunk.sample_rate.max(1);
+            self.channels = chunk.channels.max(1);
+            return;
+        }
+    }
+}
+
+impl Iterator for StreamedSource {
+    type Item = f32;
+
+    fn next(&mut self) -> Option<f32> {
+        let sample = *self.chunk.get(self.position)?;
+        self.position += 1;
+        if self.position == self.chunk.len() {
+            // Fetch the next packet now, so that an exhausted span means the end of the song.
+            self.load_next();
+        }
+        Some(sample)
+    }
+}
+
+impl Source for StreamedSource {
+    fn current_span_len(&self) -> Option<usize> {
+        Some(self.chunk.len() - self.position)
+    }
+
+    fn channels(&self) -> ChannelCount {
+        ChannelCount::new(self.channels.max(1)).unwrap_or(ChannelCount::MIN)
+    }
+
+    fn sample_rate(&self) -> SampleRate {
+        SampleRate::new(self.sample_rate.max(1)).unwrap_or(SampleRate::MIN)
+    }
+
+    fn total_duration(&self) -> Option<Duration> {
+        self.total
+    }
+}

@@ -1,0 +1,113 @@
+//! Scripted runs (`songspace --screenshot`): the same actions a person takes (select a song, move
+//! the distance slider, search), applied through the same code, then the first settled frame is
+//! saved to a PNG and the app exits. Used by the window tests and for the README's picture.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bevy::prelude::*;
+use bevy::render::view::screenshot::{Screenshot, save_to_disk};
+
+use super::camera::OrbitCamera;
+use super::cloud::CloudReady;
+use super::dropped::{DropWorker, submit_path};
+use super::input::select_song;
+use super::{ExplorerState, ViewState};
+
+/// Gives up on a window that never draws (no usable GPU or driver) instead of hanging.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Resource, Debug, Clone, Default)]
+pub struct Script {
+    /// Save the first settled frame here, then exit.
+    pub screenshot: Option<PathBuf>,
+    /// Select this track (by id) first.
+    pub select: Option<u64>,
+    /// Then set the distance filter to this radius.
+    pub filter_radius: Option<f32>,
+    /// Type this into the search box.
+    pub search: Option<String>,
+    /// Drop these files onto the window (as a person dragging them from a file manager).
+    pub drop: Vec<PathBuf>,
+}
+
+#[derive(Default)]
+pub struct ScriptProgress {
+    stage: Stage,
+    settled_frames: u32,
+}
+
+#[derive(Default, PartialEq, Eq)]
+enum Stage {
+    #[default]
+    WaitingForGpu,
+    Settling,
+    Capturing,
+    Done,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn run_script(
+    mut progress: Local<ScriptProgress>,
+    script: Res<Script>,
+    time: Res<Time<Real>>,
+    ready: Res<CloudReady>,
+    mut commands: Commands,
+    mut state: ResMut<ExplorerState>,
+    mut view: ResMut<ViewState>,
+    mut cameras: Query<&mut OrbitCamera>,
+    mut worker: ResMut<DropWorker>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let Some(path) = script.screenshot.clone() else { return };
+    match progress.stage {
+        Stage::WaitingForGpu => {
+            if ready.is_ready() {
+                apply_actions(&script, &mut state, &mut view, cameras.single_mut().ok().as_deref_mut());
+                for path in &script.drop {
+                    submit_path(path, &state, &mut worker, &mut view);
+                }
+                progress.stage = Stage::Settling;
+            } else if time.elapsed() > READY_TIMEOUT {
+                error!("the window did not draw within {} s; no screenshot taken", READY_TIMEOUT.as_secs());
+                exit.write(AppExit::error());
+            }
+        }
+        Stage::Settling => {
+            // Dropped files must have landed (and the camera flown to them) first.
+            let settled = cameras.single().map(|c| c.is_settled()).unwrap_or(true) && worker.pending.is_empty();
+            progress.settled_frames = if settled { progress.settled_frames + 1 } else { 0 };
+            // A few settled frames: the panels have laid out and the viewport has its final size.
+            if progress.settled_frames >= 6 {
+                let saved_to = path.clone();
+                commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path));
+                info!("screenshot requested: {}", saved_to.display());
+                progress.stage = Stage::Capturing;
+            }
+        }
+        Stage::Capturing => {
+            if path.exists() {
+                progress.stage = Stage::Done;
+                exit.write(AppExit::Success);
+            }
+        }
+        Stage::Done => {}
+    }
+}
+
+fn apply_actions(script: &Script, state: &mut ExplorerState, view: &mut ViewState, camera: Option<&mut OrbitCamera>) {
+    let explorer = &mut state.0;
+    if let Some(id) = script.select {
+        match explorer.row_of(id) {
+            Some(row) => select_song(explorer, camera, row, true),
+            None => view.notify(format!("track {id} is not on the map")),
+        }
+    }
+    if let Some(radius) = script.filter_radius {
+        explorer.set_filter_radius(Some(radius));
+    }
+    if let Some(text) = &script.search {
+        view.search_text = text.clone();
+        view.search_results = explorer.search(text, 40);
+    }
+}

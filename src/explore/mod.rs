@@ -1,0 +1,599 @@
+//! What the explorer window shows and how it answers, with no window: the tracks of a map with
+//! their genre colours, the selection and its nearest songs, the distance filter, the genre
+//! legend's filter and search. The bevy plugins in `app` only draw this and forward input to it,
+//! so every rule here is tested without a GPU.
+
+mod labels;
+mod palette;
+mod search;
+
+use std::path::{Path, PathBuf};
+
+pub use labels::{LabelRequest, ScreenRect, layout_labels};
+pub use palette::{UNKNOWN_GENRE, genre_colour};
+pub use search::{SearchEntry, search};
+
+use crate::library::{Library, Track, load_library, resolve_library_path};
+use crate::space::{DistanceRanking, Located, Map, Metric, Neighbour, SpaceError, add_located_track};
+
+/// How many nearest songs a selection shows.
+pub const NEIGHBOURS_SHOWN: usize = 3;
+
+/// A value no distance reaches: a point with it is hidden whatever the filter.
+pub const HIDDEN_DISTANCE: f32 = f32::INFINITY;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExploreError {
+    #[error("{0}")]
+    Library(#[from] crate::error::LibraryError),
+    #[error("{0}")]
+    File(#[from] crate::error::FileError),
+    #[error("{0}")]
+    Space(#[from] SpaceError),
+}
+
+/// One entry of the genre legend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenreEntry {
+    /// `None` for the tracks without a genre.
+    pub name: Option<String>,
+    pub count: usize,
+    pub colour: [f32; 3],
+    pub shown: bool,
+}
+
+impl GenreEntry {
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or("(no genre)")
+    }
+}
+
+/// The space the distance filter measures in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FilterSpace {
+    /// The 32-d embedding: the learned similarity (a true sphere there).
+    #[default]
+    Embedding,
+    /// The 3D map as drawn.
+    Map,
+}
+
+/// The selected song, its nearest songs and every track's distance from it.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub row: usize,
+    /// Nearest first, in embedding space.
+    pub neighbours: Vec<Neighbour>,
+    /// Which of `neighbours` N / P last moved to, if any.
+    pub neighbour_cursor: Option<usize>,
+    in_embedding: DistanceRanking,
+    on_map: DistanceRanking,
+}
+
+impl Selection {
+    fn ranking(&self, space: FilterSpace) -> &DistanceRanking {
+        match space {
+            FilterSpace::Embedding => &self.in_embedding,
+            FilterSpace::Map => &self.on_map,
+        }
+    }
+}
+
+/// Everything the window shows of one library.
+pub struct Explorer {
+    library: Library,
+    library_path: PathBuf,
+    map: Map,
+    /// Per map row: the index of its track in `library.tracks`.
+    track_of_row: Vec<usize>,
+    /// Per map row: its entry in `genres`.
+    genre_of_row: Vec<usize>,
+    genres: Vec<GenreEntry>,
+    search_entries: Vec<SearchEntry>,
+    /// Rows added in this session by dropping a file: drawn differently.
+    added_rows: Vec<usize>,
+    metric: Metric,
+    selection: Option<Selection>,
+    filter_space: FilterSpace,
+    filter_radius: Option<f32>,
+    /// Bumped whenever positions or colours change (the GPU's point buffer must be rebuilt).
+    points_version: u64,
+    /// Bumped whenever what is hidden changes other than by the filter radius.
+    visibility_version: u64,
+}
+
+impl Explorer {
+    /// Opens a library (a file, or a music folder imported with the default location) with its map.
+    pub fn open(path: &Path) -> Result<Self, ExploreError> {
+        let library_path = resolve_library_path(path)?;
+        let library = load_library(&library_path)?;
+        let map = Map::load(&library, &library_path)?;
+        Ok(Self::new(library, library_path, map))
+    }
+
+    /// An explorer over a loaded library and its map. Map rows without a track in the library
+    /// (impossible for files written by songspace) are kept and shown without a genre.
+    pub fn new(library: Library, library_path: PathBuf, map: Map) -> Self {
+        let mut explorer = Self {
+            library,
+            library_path,
+            map,
+            track_of_row: Vec::new(),
+            genre_of_row: Vec::new(),
+            genres: Vec::new(),
+            search_entries: Vec::new(),
+            added_rows: Vec::new(),
+            metric: Metric::Euclidean,
+            selection: None,
+            filter_space: FilterSpace::Embedding,
+            filter_radius: None,
+            points_version: 1,
+            visibility_version: 1,
+        };
+        explorer.index_rows();
+        explorer
+    }
+
+    /// Rebuilds the per-row tables and the legend (genres ranked by count, so the most common
+    /// get the most distinct colours). Keeps which genres were hidden.
+    fn index_rows(&mut self) {
+        let track_index: std::collections::HashMap<u64, usize> =
+            self.library.tracks.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
+        self.track_of_row =
+            (0..self.map.len()).map(|row| track_index.get(&self.map.id(row)).copied().unwrap_or(usize::MAX)).collect();
+        let mut counts: std::collections::HashMap<Option<String>, usize> = std::collections::HashMap::new();
+        for row in 0..self.map.len() {
+            *counts.entry(self.track_at(row).and_then(|t| t.genre.clone())).or_default() += 1;
+        }
+        let hidden: Vec<Option<String>> = self.genres.iter().filter(|g| !g.shown).map(|g| g.name.clone()).collect();
+        let mut named: Vec<(Option<String>, usize)> = counts.into_iter().collect();
+        // Most tracks first; the unknown genre last whatever its size; names break ties.
+        named.sort_by(|a, b| a.0.is_none().cmp(&b.0.is_none()).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
+        let mut rank = 0;
+        self.genres = named
+            .into_iter()
+            .map(|(name, count)| {
+                let colour = if name.is_some() {
+                    rank += 1;
+                    genre_colour(rank - 1)
+                } else {
+                    UNKNOWN_GENRE
+                };
+                GenreEntry { shown: !hidden.contains(&name), name, count, colour }
+            })
+            .collect();
+        let genre_index: std::collections::HashMap<Option<&str>, usize> =
+            self.genres.iter().enumerate().map(|(i, g)| (g.name.as_deref(), i)).collect();
+        self.genre_of_row =
+            (0..self.map.len()).map(|row| genre_index[&self.track_at(row).and_then(|t| t.genre.as_deref())]).collect();
+        self.search_entries = (0..self.map.len())
+            .map(|row| match self.track_at(row) {
+                Some(t) => SearchEntry::new(&t.title, &t.artist, &t.album),
+                None => SearchEntry::new("", "", ""),
+            })
+            .collect();
+        self.points_version += 1;
+        self.visibility_version += 1;
+    }
+
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+
+    pub fn library_path(&self) -> &Path {
+        &self.library_path
+    }
+
+    pub fn map(&self) -> &Map {
+        &self.map
+    }
+
+    /// Number of songs on the map.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn track_at(&self, row: usize) -> Option<&Track> {
+        self.library.tracks.get(*self.track_of_row.get(row)?)
+    }
+
+    /// "Title — Artist" (or just the title) for labels and tooltips.
+    pub fn display_name(&self, row: usize) -> String {
+        match self.track_at(row) {
+            Some(t) if t.artist.is_empty() => t.title.clone(),
+            Some(t) => format!("{} — {}", t.title, t.artist),
+            None => format!("track {}", self.map.id(row)),
+        }
+    }
+
+    /// Where the song's audio file is (the library may store it relative to its root).
+    pub fn audio_path(&self, row: usize) -> Option<PathBuf> {
+        self.track_at(row).map(|t| self.library.absolute_path(t))
+    }
+
+    pub fn position(&self, row: usize) -> [f32; 3] {
+        self.map.position(row)
+    }
+
+    pub fn genres(&self) -> &[GenreEntry] {
+        &self.genres
+    }
+
+    pub fn genre_of(&self, row: usize) -> &GenreEntry {
+        &self.genres[self.genre_of_row[row]]
+    }
+
+    pub fn is_added(&self, row: usize) -> bool {
+        self.added_rows.contains(&row)
+    }
+
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// Changes the embedding metric; the selection's neighbours and distances follow.
+    pub fn set_metric(&mut self, metric: Metric) {
+        if metric != self.metric {
+            self.metric = metric;
+            if let Some(row) = self.selected() {
+                self.select(row);
+            }
+        }
+    }
+
+    pub fn points_version(&self) -> u64 {
+        self.points_version
+    }
+
+    pub fn visibility_version(&self) -> u64 {
+        self.visibility_version
+    }
+
+    // --- selection ---------------------------------------------------------------------------
+
+    pub fn selection(&self) -> Option<&Selection> {
+        self.selection.as_ref()
+    }
+
+    pub fn selected(&self) -> Option<usize> {
+        self.selection.as_ref().map(|s| s.row)
+    }
+
+    /// Selects a song: finds its nearest songs and ranks every song by distance from it, once,
+    /// so that moving the filter slider afterwards costs a binary search.
+    pub fn select(&mut self, row: usize) {
+        assert!(row < self.map.len(), "row {row} is not on the map");
+        let index = self.map.embedding_index(self.metric);
+        let query = index.query_point(self.map.embedding(row));
+        let position = self.map.position(row);
+        self.selection = Some(Selection {
+            row,
+            neighbours: self.map.neighbours(row, NEIGHBOURS_SHOWN, self.metric),
+            neighbour_cursor: None,
+            in_embedding: index.ranking_from(&query),
+            on_map: self.map.position_index().ranking_from(&position),
+        });
+        self.visibility_version += 1;
+    }
+
+    /// Clears the selection; the distance filter has nothing to measure from and lets all through.
+    pub fn clear_selection(&mut self) {
+        if self.selection.take().is_some() {
+            self.visibility_version += 1;
+        }
+    }
+
+    /// Moves the neighbour cursor forward (or back) through the selection's nearest songs,
+    /// wrapping, and returns the row it lands on.
+    pub fn cycle_neighbour(&mut self, forward: bool) -> Option<usize> {
+        let selection = self.selection.as_mut()?;
+        let count = selection.neighbours.len();
+        if count == 0 {
+            return None;
+        }
+        let next = match (selection.neighbour_cursor, forward) {
+            (None, true) => 0,
+            (None, false) => count - 1,
+            (Some(i), true) => (i + 1) % count,
+            (Some(i), false) => (i + count - 1) % count,
+        };
+        selection.neighbour_cursor = Some(next);
+        Some(selection.neighbours[next].index)
+    }
+
+    // --- distance filter ---------------------------------------------------------------------
+
+    pub fn filter_space(&self) -> FilterSpace {
+        self.filter_space
+    }
+
+    pub fn set_filter_space(&mut self, space: FilterSpace) {
+        if space != self.filter_space {
+            self.filter_space = space;
+            // A radius in one space means nothing in the other.
+            self.filter_radius = None;
+            self.visibility_version += 1;
+        }
+    }
+
+    pub fn filter_radius(&self) -> Option<f32> {
+        self.filter_radius
+    }
+
+    /// Hides songs farther than `radius` from the selection (`None`: no filter).
+    pub fn set_filter_radius(&mut self, radius: Option<f32>) {
+        self.filter_radius = radius.map(|r| r.max(0.0));
+    }
+
+    pub fn reset_filter(&mut self) {
+        self.filter_radius = None;
+    }
+
+    /// The slider's range: from 0 to the farthest song from the selection.
+    pub fn filter_max(&self) -> Option<f32> {
+        Some(self.selection.as_ref()?.ranking(self.filter_space).max_distance())
+    }
+
+    /// The selection's distance to `row` in the filter's space.
+    pub fn distance_from_selection(&self, row: usize) -> Option<f32> {
+        Some(self.selection.as_ref()?.ranking(self.filter_space).distance_of(row))
+    }
+
+    /// The radius the GPU compares each point's value against (see [`Explorer::point_filter_values`]).
+    pub fn filter_threshold(&self) -> f32 {
+        match (&self.selection, self.filter_radius) {
+            (Some(_), Some(radius)) => radius,
+            _ => f32::MAX,
+        }
+    }
+
+    /// One value per row for the GPU: the row's distance from the selection (0 without one), or
+    /// [`HIDDEN_DISTANCE`] when its genre is hidden. A point is drawn when its value is at most
+    /// [`Explorer::filter_threshold`], so moving the slider changes one number, not the buffer.
+    pub fn point_filter_values(&self) -> Vec<f32> {
+        let ranking = self.selection.as_ref().map(|s| s.ranking(self.filter_space));
+        (0..self.map.len())
+            .map(
+                |row| {
+                    if !self.genre_of(row).shown {
+                        HIDDEN_DISTANCE
+                    } else {
+                        ranking.map_or(0.0, |r| r.distance_of(row))
+                    }
+                },
+            )
+            .collect()
+    }
+
+    pub fn is_visible(&self, row: usize) -> bool {
+        if !self.genre_of(row).shown {
+            return false;
+        }
+        match (self.filter_radius, self.distance_from_selection(row)) {
+            (Some(radius), Some(distance)) => distance <= radius,
+            _ => true,
+        }
+    }
+
+    /// How many songs are drawn now.
+    pub fn visible_count(&self) -> usize {
+        let shown_by_genre = |row: usize| self.genres[self.genre_of_row[row]].shown;
+        match (&self.selection, self.filter_radius) {
+            (Some(selection), Some(radius)) => selection
+                .ranking(self.filter_space)
+                .within(radius)
+                .iter()
+                .filter(|&&row| shown_by_genre(row as usize))
+                .count(),
+            _ => self.genres.iter().filter(|g| g.shown).map(|g| g.count).sum(),
+        }
+    }
+
+    // --- genre legend ------------------------------------------------------------------------
+
+    pub fn toggle_genre(&mut self, genre: usize) {
+        self.genres[genre].shown = !self.genres[genre].shown;
+        self.visibility_version += 1;
+    }
+
+    /// Shows only `genre`; soloing the genre that is already alone shows all again.
+    pub fn solo_genre(&mut self, genre: usize) {
+        let alone = self.genres.iter().enumerate().all(|(i, g)| g.shown == (i == genre));
+        for (i, g) in self.genres.iter_mut().enumerate() {
+            g.shown = alone || i == genre;
+        }
+        self.visibility_version += 1;
+    }
+
+    pub fn show_all_genres(&mut self, shown: bool) {
+        for g in &mut self.genres {
+            g.shown = shown;
+        }
+        self.visibility_version += 1;
+    }
+
+    // --- search ------------------------------------------------------------------------------
+
+    /// Rows whose title, artist or album contain every word of `query`, best first.
+    pub fn search(&self, query: &str, limit: usize) -> Vec<usize> {
+        search(&self.search_entries, query, limit)
+    }
+
+    // --- songs added by dropping a file -------------------------------------------------------
+
+    /// Adds a located song to the library as a new track, saved at once (library, embeddings and
+    /// positions files each replaced atomically), and puts it on the map where it was placed; no
+    /// other point moves. Returns its row. A file already in the library is refused with its id.
+    pub fn add_located(&mut self, audio: &Path, located: &Located) -> Result<usize, SpaceError> {
+        let id = add_located_track(&mut self.library, &self.library_path, &mut self.map, audio, located)?;
+        let row = self.map.row(id).ok_or(SpaceError::UnknownTrack { id, path: self.library_path.clone() })?;
+        self.added_rows.push(row);
+        self.index_rows();
+        Ok(row)
+    }
+
+    /// The row of a track id.
+    pub fn row_of(&self, id: u64) -> Option<usize> {
+        self.map.row(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::library::{FileFingerprint, SourceKind};
+    use crate::space::{ProjectionMethod, test_data::blobs};
+
+    fn track(id: u64, title: &str, genre: Option<&str>) -> Track {
+        Track {
+            id,
+            path: PathBuf::from(format!("{id}.mp3")),
+            title: title.into(),
+            artist: format!("Artist {}", id % 3),
+            album: "Album".into(),
+            genre: genre.map(str::to_owned),
+            genres: genre.map(|g| vec![g.to_owned()]).unwrap_or_default(),
+            duration_seconds: 30.0,
+            split: None,
+            fingerprint: FileFingerprint { size: 1, modified_ns: 1 },
+            features: None,
+        }
+    }
+
+    /// Three tight clusters of 20 in 8-d, laid out on the "map" as the same clusters in 3D.
+    fn explorer() -> Explorer {
+        let (values, labels) = blobs(3, 20, 8, 5);
+        let names = ["Rock", "Jazz", "Folk"];
+        let mut library = Library::new(PathBuf::from("/music"), SourceKind::Folder);
+        let ids: Vec<u64> = (1..=60).collect();
+        for (i, &id) in ids.iter().enumerate() {
+            // One song without a genre.
+            let genre = if i == 59 { None } else { Some(names[labels[i]]) };
+            library.tracks.push(track(id, &format!("Song {id}"), genre));
+        }
+        let positions: Vec<[f32; 3]> = values.chunks_exact(8).map(|v| [v[0], v[1], v[2]]).collect();
+        let map = Map::new(ids, values, 8, positions, 10.0, ProjectionMethod::Pca).expect("map");
+        Explorer::new(library, PathBuf::from("/tmp/lib.songspace"), map)
+    }
+
+    #[test]
+    fn the_legend_ranks_genres_by_count_with_no_genre_last() {
+        let e = explorer();
+        let legend: Vec<(&str, usize)> = e.genres().iter().map(|g| (g.label(), g.count)).collect();
+        assert_eq!(legend, vec![("Jazz", 20), ("Rock", 20), ("Folk", 19), ("(no genre)", 1)]);
+        assert_eq!(e.genres()[3].colour, UNKNOWN_GENRE);
+        assert_eq!(e.genres()[0].colour, genre_colour(0));
+        assert_eq!(e.genre_of(0).label(), "Rock");
+        assert_eq!(e.display_name(0), "Song 1 — Artist 1");
+    }
+
+    #[test]
+    fn selecting_finds_the_three_nearest_in_embedding_space_and_n_p_cycle_them() {
+        let mut e = explorer();
+        e.select(5);
+        let selection = e.selection().expect("selected");
+        assert_eq!(selection.neighbours.len(), NEIGHBOURS_SHOWN);
+        let expected = e.map().neighbours(5, 3, Metric::Euclidean);
+        assert_eq!(selection.neighbours, expected);
+        // Its neighbours are from its own cluster (rows 0..20).
+        assert!(selection.neighbours.iter().all(|n| n.index < 20 && n.index != 5));
+        let first = e.cycle_neighbour(true);
+        let second = e.cycle_neighbour(true);
+        let third = e.cycle_neighbour(true);
+        assert_eq!(e.cycle_neighbour(true), first, "wraps around");
+        assert_eq!(e.cycle_neighbour(false), third);
+        assert_eq!(e.cycle_neighbour(false), second);
+        assert_eq!(first, Some(expected[0].index));
+        e.clear_selection();
+        assert_eq!(e.selected(), None);
+        assert_eq!(e.cycle_neighbour(true), None);
+    }
+
+    #[test]
+    fn the_distance_filter_keeps_exactly_the_songs_within_the_radius() {
+        let mut e = explorer();
+        e.set_filter_radius(Some(1.0));
+        assert_eq!(e.visible_count(), 60, "without a selection the filter lets everything through");
+        e.select(5);
+        let distances: Vec<f32> = (0..60).map(|row| e.distance_from_selection(row).expect("selected")).collect();
+        let radius = {
+            let mut sorted = distances.clone();
+            sorted.sort_by(f32::total_cmp);
+            sorted[10]
+        };
+        e.set_filter_radius(Some(radius));
+        let expected = (0..60).filter(|&row| distances[row] <= radius).count();
+        assert_eq!(e.visible_count(), expected);
+        assert_eq!((0..60).filter(|&row| e.is_visible(row)).count(), expected);
+        assert!(e.is_visible(5), "the selection is at distance 0");
+        // The GPU's view of it agrees.
+        let values = e.point_filter_values();
+        assert_eq!(values.iter().filter(|&&v| v <= e.filter_threshold()).count(), expected);
+        assert!(e.filter_max().expect("selected") >= radius);
+
+        // The map space measures in 3D.
+        e.set_filter_space(FilterSpace::Map);
+        assert_eq!(e.filter_radius(), None, "a radius does not carry over between spaces");
+        let p = e.position(5);
+        let q = e.position(42);
+        let d3 = ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2)).sqrt();
+        assert!((e.distance_from_selection(42).expect("selected") - d3).abs() < 1e-4);
+
+        e.reset_filter();
+        assert_eq!(e.visible_count(), 60);
+    }
+
+    #[test]
+    fn genre_toggles_solo_and_all_none_hide_the_right_songs() {
+        let mut e = explorer();
+        let jazz = e.genres().iter().position(|g| g.label() == "Jazz").expect("jazz");
+        e.toggle_genre(jazz);
+        assert_eq!(e.visible_count(), 40);
+        assert!(!e.is_visible(25), "row 25 is jazz");
+        assert_eq!(e.point_filter_values()[25], HIDDEN_DISTANCE);
+        e.solo_genre(jazz);
+        assert_eq!(e.visible_count(), 20);
+        e.solo_genre(jazz);
+        assert_eq!(e.visible_count(), 60, "soloing the soloed genre shows all again");
+        e.show_all_genres(false);
+        assert_eq!(e.visible_count(), 0);
+        e.show_all_genres(true);
+        // Genre and distance filters combine.
+        e.toggle_genre(jazz);
+        e.select(25);
+        e.set_filter_radius(Some(f32::MAX / 2.0));
+        assert_eq!(e.visible_count(), 40);
+    }
+
+    #[test]
+    fn search_finds_by_title_and_artist() {
+        let e = explorer();
+        assert_eq!(e.search("song 12", 5), vec![11]);
+        // Every word must appear somewhere: "2" also matches titles such as "Song 12".
+        let found = e.search("artist 2", 100);
+        let by_artist: Vec<usize> =
+            (0..60).filter(|&row| e.track_at(row).expect("track").artist == "Artist 2").collect();
+        assert_eq!(by_artist.len(), 20);
+        assert!(by_artist.iter().all(|row| found.contains(row)));
+        assert!(found.iter().all(|&row| {
+            let t = e.track_at(row).expect("track");
+            t.artist.contains('2') || t.title.contains('2')
+        }));
+        assert!(e.search("artist 7", 100).iter().all(|&row| e.track_at(row).expect("track").title.contains('7')));
+    }
+
+    #[test]
+    fn versions_change_only_when_the_gpu_data_must() {
+        let mut e = explorer();
+        let (points, visibility) = (e.points_version(), e.visibility_version());
+        e.set_filter_radius(Some(2.0));
+        assert_eq!((e.points_version(), e.visibility_version()), (points, visibility), "the slider is a uniform");
+        e.select(3);
+        assert_eq!(e.points_version(), points);
+        assert!(e.visibility_version() > visibility);
+    }
+}

@@ -1,0 +1,412 @@
+//! The explorer window. Headless: the explorer's bevy systems without a GPU, driven by key
+//! presses as winit would deliver them. Windowed: the real binary under Xvfb with Mesa's software
+//! Vulkan driver, with screenshots whose pixels are checked.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use bevy::input::ButtonState;
+use bevy::input::InputPlugin;
+use bevy::input::keyboard::{Key, KeyboardInput};
+use bevy::prelude::*;
+
+use songspace::app::camera::OrbitCamera;
+use songspace::app::cloud::{PointCloud, PointStyle};
+use songspace::app::input::Projector;
+use songspace::app::{ExplorerPlugin, ExplorerState, Script, ViewState};
+use songspace::explore::Explorer;
+use songspace::library::{FileFingerprint, Library, SourceKind, Track};
+use songspace::space::{Map, ProjectionMethod};
+
+use crate::util::{songspace, stderr, stdout};
+
+/// Four genres of 15 songs, each a tight cluster in 8-d and on the map.
+fn explorer() -> Explorer {
+    let genres = ["Rock", "Jazz", "Folk", "Ambient"];
+    let mut library = Library::new(PathBuf::from("/music"), SourceKind::Folder);
+    let mut ids = Vec::new();
+    let mut embeddings = Vec::new();
+    let mut positions = Vec::new();
+    let mut state = 7u64;
+    let mut noise = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    };
+    for (g, genre) in genres.iter().enumerate() {
+        for i in 0..15 {
+            let id = (g * 100 + i + 1) as u64;
+            ids.push(id);
+            library.tracks.push(Track {
+                id,
+                path: PathBuf::from(format!("{genre}/{i}.mp3")),
+                title: format!("{genre} song {i}"),
+                artist: format!("{genre} band"),
+                album: String::new(),
+                genre: Some(genre.to_string()),
+                genres: vec![genre.to_string()],
+                duration_seconds: 30.0,
+                split: None,
+                fingerprint: FileFingerprint { size: 1, modified_ns: 1 },
+                features: None,
+            });
+            let centre = g as f32 * 10.0;
+            embeddings.extend((0..8).map(|d| if d == g { centre } else { 0.0 } + noise()));
+            positions.push([centre + noise(), noise(), noise()]);
+        }
+    }
+    let map = Map::new(ids, embeddings, 8, positions, 10.0, ProjectionMethod::Pca).expect("map");
+    Explorer::new(library, PathBuf::from("/tmp/test.songspace"), map)
+}
+
+fn headless(explorer: Explorer) -> App {
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, InputPlugin))
+        .add_plugins(ExplorerPlugin { explorer: Mutex::new(Some(explorer)), script: Script::default() });
+    app.update();
+    app
+}
+
+fn key(app: &mut App, code: KeyCode, logical: Key) {
+    for state in [ButtonState::Pressed, ButtonState::Released] {
+        app.world_mut().write_message(KeyboardInput {
+            key_code: code,
+            logical_key: logical.clone(),
+            state,
+            text: None,
+            repeat: false,
+            window: Entity::PLACEHOLDER,
+        });
+        app.update();
+    }
+}
+
+fn press(app: &mut App, code: KeyCode) {
+    key(app, code, Key::Unidentified(bevy::input::keyboard::NativeKey::Unidentified));
+}
+
+fn explorer_of(app: &mut App) -> &mut Explorer {
+    &mut app.world_mut().resource_mut::<ExplorerState>().into_inner().0
+}
+
+fn camera(app: &mut App) -> OrbitCamera {
+    app.world_mut().query::<&OrbitCamera>().single(app.world()).expect("camera").clone()
+}
+
+fn cloud(app: &mut App) -> PointCloud {
+    app.world_mut().query::<&PointCloud>().single(app.world()).expect("cloud").clone()
+}
+
+#[test]
+fn keys_cycle_neighbours_focus_reset_clear_and_open_help() {
+    let mut app = headless(explorer());
+    let jazz_3 = explorer_of(&mut app).row_of(104).expect("row");
+    explorer_of(&mut app).select(jazz_3);
+    let neighbours: Vec<usize> =
+        explorer_of(&mut app).selection().expect("selected").neighbours.iter().map(|n| n.index).collect();
+    assert_eq!(neighbours.len(), 3);
+
+    press(&mut app, KeyCode::KeyN);
+    let to = explorer_of(&mut app).position(neighbours[0]);
+    assert_eq!(camera(&mut app).goal.target, Vec3::from(to), "N flies to the nearest song");
+    press(&mut app, KeyCode::KeyN);
+    press(&mut app, KeyCode::KeyP);
+    assert_eq!(explorer_of(&mut app).selection().expect("selected").neighbour_cursor, Some(0));
+
+    press(&mut app, KeyCode::KeyR);
+    let cam = camera(&mut app);
+    assert_eq!(cam.goal, cam.home, "R resets the view");
+    press(&mut app, KeyCode::KeyF);
+    assert_eq!(camera(&mut app).goal.target, Vec3::from(explorer_of(&mut app).position(jazz_3)), "F focuses");
+
+    press(&mut app, KeyCode::KeyH);
+    assert!(app.world().resource::<ViewState>().show_help);
+    press(&mut app, KeyCode::Escape);
+    assert!(!app.world().resource::<ViewState>().show_help, "Esc closes the help first");
+    assert!(explorer_of(&mut app).selected().is_some());
+    press(&mut app, KeyCode::Escape);
+    assert_eq!(explorer_of(&mut app).selected(), None, "then clears the selection");
+
+    // Orbiting with a held arrow key turns the camera.
+    let yaw = camera(&mut app).goal.yaw;
+    app.world_mut().write_message(KeyboardInput {
+        key_code: KeyCode::ArrowLeft,
+        logical_key: Key::ArrowLeft,
+        state: ButtonState::Pressed,
+        text: None,
+        repeat: false,
+        window: Entity::PLACEHOLDER,
+    });
+    for _ in 0..5 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        app.update();
+    }
+    assert!(camera(&mut app).goal.yaw > yaw, "left arrow orbits");
+}
+
+#[test]
+fn shortcuts_are_off_while_typing_in_the_search_box() {
+    let mut app = headless(explorer());
+    explorer_of(&mut app).select(0);
+    app.world_mut().resource_mut::<ViewState>().keyboard_taken = true;
+    press(&mut app, KeyCode::Escape);
+    assert_eq!(explorer_of(&mut app).selected(), Some(0), "Esc typed into a text field does not clear");
+    // Ctrl+F still reaches the search box.
+    app.world_mut().resource_mut::<ViewState>().keyboard_taken = false;
+    app.world_mut().write_message(KeyboardInput {
+        key_code: KeyCode::ControlLeft,
+        logical_key: Key::Control,
+        state: ButtonState::Pressed,
+        text: None,
+        repeat: false,
+        window: Entity::PLACEHOLDER,
+    });
+    press(&mut app, KeyCode::KeyF);
+    assert!(app.world().resource::<ViewState>().focus_search);
+}
+
+#[test]
+fn the_gpu_copy_follows_selection_filter_and_genres_without_rebuilding_needlessly() {
+    let mut app = headless(explorer());
+    app.update();
+    let first = cloud(&mut app);
+    assert_eq!(first.len(), 60);
+    assert_eq!(first.filter_values.len(), 60);
+    assert_eq!(first.style.filter_threshold, f32::MAX);
+
+    // Selecting re-uploads the distances, not the points.
+    explorer_of(&mut app).select(0);
+    app.update();
+    let selected = cloud(&mut app);
+    assert_eq!(selected.instances_version, first.instances_version);
+    assert!(std::sync::Arc::ptr_eq(&selected.instances, &first.instances));
+    assert_ne!(selected.filter_version, first.filter_version);
+    assert_eq!(selected.filter_values[0], 0.0);
+
+    // The slider changes only the threshold: songs farther than it are not drawn.
+    explorer_of(&mut app).set_filter_radius(Some(3.0));
+    app.update();
+    let filtered = cloud(&mut app);
+    assert!(std::sync::Arc::ptr_eq(&filtered.filter_values, &selected.filter_values));
+    assert_eq!(filtered.style.filter_threshold, 3.0);
+    let drawn = filtered.filter_values.iter().filter(|&&v| v <= filtered.style.filter_threshold).count();
+    assert_eq!(drawn, explorer_of(&mut app).visible_count());
+    assert_eq!(drawn, 15, "only the selection's own genre cluster is within 3");
+
+    // Hiding a genre marks its songs hidden for the GPU.
+    explorer_of(&mut app).reset_filter();
+    explorer_of(&mut app).toggle_genre(0);
+    app.update();
+    let hidden = cloud(&mut app);
+    assert_eq!(hidden.filter_values.iter().filter(|v| v.is_infinite()).count(), 15);
+    assert_eq!(hidden.style.filter_threshold, f32::MAX);
+}
+
+#[test]
+fn picking_finds_the_song_under_the_cursor_and_prefers_the_nearer() {
+    let mut e = explorer();
+    // Looking down -z from above the middle of the clusters, 800 × 600 view.
+    let clip_from_view = Mat4::perspective_infinite_reverse_rh(std::f32::consts::FRAC_PI_4, 800.0 / 600.0, 0.1);
+    let world_from_view = Mat4::from_translation(Vec3::new(15.0, 0.0, 120.0));
+    let viewport = Rect::new(0.0, 0.0, 800.0, 600.0);
+    let projector = Projector::from_parts(clip_from_view, world_from_view, viewport, PointStyle::default(), 1.0);
+
+    // The Ambient cluster is around x = 30, Rock around x = 0.
+    let rock = e.row_of(1).expect("row");
+    let p = projector.project(e.position(rock)).expect("in view");
+    assert_eq!(e.map().position(rock), e.position(rock));
+    let picked = projector.pick(&e, p.screen).expect("a song under the cursor");
+    let q = projector.project(e.position(picked)).expect("in view");
+    assert!(q.screen.distance(p.screen) <= q.radius + 3.0);
+    // Of the songs whose discs cover that pixel, the nearest to the camera wins.
+    let covering: Vec<usize> = (0..e.len())
+        .filter(|&r| {
+            let s = projector.project(e.position(r)).expect("in view");
+            s.screen.distance(p.screen) <= s.radius + 3.0
+        })
+        .collect();
+    let nearest = covering
+        .iter()
+        .copied()
+        .min_by(|&a, &b| {
+            let da = projector.project(e.position(a)).expect("in view").depth;
+            let db = projector.project(e.position(b)).expect("in view").depth;
+            da.total_cmp(&db)
+        })
+        .expect("covering");
+    assert_eq!(picked, nearest);
+    // Empty space picks nothing; hidden songs cannot be picked.
+    assert_eq!(projector.pick(&e, Vec2::new(790.0, 10.0)), None);
+    let rock_genre = e.genres().iter().position(|g| g.label() == "Rock").expect("rock");
+    e.toggle_genre(rock_genre);
+    assert!(projector.pick(&e, p.screen).is_none_or(|row| e.genre_of(row).label() != "Rock"));
+}
+
+// --- the real window, under Xvfb ---------------------------------------------------------------
+
+/// `xvfb-run` is how the window tests get a display; `tools/test.sh` installs it and requires
+/// these tests (`SONGSPACE_REQUIRE_WINDOW=1`).
+fn xvfb() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("xvfb-run")).find(|p| p.is_file()));
+    if found.is_none() {
+        assert!(
+            std::env::var_os("SONGSPACE_REQUIRE_WINDOW").is_none(),
+            "SONGSPACE_REQUIRE_WINDOW is set but xvfb-run is missing"
+        );
+        eprintln!("skipped: xvfb-run is not installed (tools/setup-system.sh installs it)");
+    }
+    found
+}
+
+struct Png {
+    width: usize,
+    height: usize,
+    rgba: Vec<u8>,
+}
+
+impl Png {
+    fn read(path: &Path) -> Png {
+        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).expect("png")));
+        let mut reader = decoder.read_info().expect("png header");
+        let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+        let info = reader.next_frame(&mut buf).expect("png frame");
+        let channels = info.color_type.samples();
+        let rgba = buf[..info.buffer_size()]
+            .chunks_exact(channels)
+            .flat_map(|c| [c[0], c[1], c[2], if channels == 4 { c[3] } else { 255 }])
+            .collect();
+        Png { width: info.width as usize, height: info.height as usize, rgba }
+    }
+
+    /// Pixels close to an sRGB colour, within columns `x0..x1` (the 3D view between the panels).
+    fn near(&self, colour: [u8; 3], tolerance: i32, x0: usize, x1: usize) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        for y in 0..self.height {
+            for x in x0..x1.min(self.width) {
+                let p = &self.rgba[(y * self.width + x) * 4..][..3];
+                if (0..3).all(|i| (p[i] as i32 - colour[i] as i32).abs() <= tolerance) {
+                    found.push((x, y));
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The 3D view's columns in a 1200-wide window: right of the left panel, left of the right one.
+const SCENE: (usize, usize) = (290, 780);
+
+/// Pixels of the two genres' colours (palette ranks 0 and 1; shaded towards the rim) in the view.
+fn genre_pixels(png: &Png) -> Vec<(usize, usize)> {
+    let mut all = png.near([0xE6, 0x9F, 0x00], 48, SCENE.0, SCENE.1);
+    all.extend(png.near([0x56, 0xB4, 0xE9], 48, SCENE.0, SCENE.1));
+    all
+}
+
+fn extent(pixels: &[(usize, usize)]) -> usize {
+    let xs = pixels.iter().map(|p| p.0);
+    let ys = pixels.iter().map(|p| p.1);
+    let w = xs.clone().max().unwrap_or(0) - xs.min().unwrap_or(0);
+    let h = ys.clone().max().unwrap_or(0) - ys.min().unwrap_or(0);
+    w.max(h)
+}
+
+fn window_run(home: &Path, library: &Path, shot: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "-a".to_owned(),
+        "-s".to_owned(),
+        "-screen 0 1280x800x24".to_owned(),
+        env!("CARGO_BIN_EXE_songspace").to_owned(),
+        library.display().to_string(),
+        "--screenshot".to_owned(),
+        shot.display().to_string(),
+        "--size".to_owned(),
+        "1200x760".to_owned(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let started = std::time::Instant::now();
+    let out = Command::new("xvfb-run")
+        .args(&args)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .output()
+        .expect("xvfb-run");
+    assert!(out.status.success(), "{extra:?} failed after {:?}\n{}\n{}", started.elapsed(), stdout(&out), stderr(&out));
+    assert!(shot.is_file(), "no screenshot at {}", shot.display());
+}
+
+/// A library of the generated test songs (two kinds of sound), embedded and mapped.
+fn mapped_library(home: &Path) -> PathBuf {
+    let music = home.join("music");
+    for i in 0..12 {
+        let tone = crate::util::WavTags {
+            title: Some("Tone"),
+            artist: Some("Sine"),
+            genre: Some("Tone"),
+            ..Default::default()
+        };
+        crate::util::write_wav(
+            &music.join(format!("tone{i}.wav")),
+            22_050,
+            1,
+            4.0,
+            "tone",
+            150.0 + 50.0 * i as f32,
+            &tone,
+        );
+        let noise = crate::util::WavTags {
+            title: Some("Noise"),
+            artist: Some("Hiss"),
+            genre: Some("Noise"),
+            ..Default::default()
+        };
+        crate::util::write_wav(&music.join(format!("noise{i}.wav")), 22_050, 1, 4.0, "noise", 1.0 + i as f32, &noise);
+    }
+    let library = home.join("lib/library.ron");
+    for args in [
+        vec!["import", music.to_str().expect("utf8"), "--library", library.to_str().expect("utf8")],
+        vec!["project", library.to_str().expect("utf8")],
+    ] {
+        let run = songspace(home, &args);
+        assert!(run.status.success(), "{args:?}\n{}", stderr(&run));
+    }
+    library
+}
+
+#[test]
+fn the_window_draws_the_cloud_highlights_the_selection_and_filters_by_distance() {
+    let Some(_) = xvfb() else { return };
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let library = mapped_library(home);
+    let shots = std::env::var_os("SONGSPACE_SCREENSHOTS").map(PathBuf::from).unwrap_or_else(|| home.join("shots"));
+    std::fs::create_dir_all(&shots).expect("shots dir");
+
+    let plain = shots.join("window-plain.png");
+    window_run(home, &library, &plain, &[]);
+    let plain = Png::read(&plain);
+    assert!(plain.width >= 1000 && plain.height >= 600, "{}×{}", plain.width, plain.height);
+    let cloud = genre_pixels(&plain);
+    assert!(cloud.len() > 200, "the points are drawn: {} genre-coloured pixels", cloud.len());
+    assert!(extent(&cloud) > 100, "the cloud spreads over the view: {} px", extent(&cloud));
+
+    // Track 1 selected: its 3 nearest ringed in gold, itself in white.
+    let selected = shots.join("window-selected.png");
+    window_run(home, &library, &selected, &["--select", "1"]);
+    let selected = Png::read(&selected);
+    let gold = selected.near([0xFF, 0xD7, 0x00], 10, SCENE.0, SCENE.1).len();
+    assert!(gold > 30, "the 3 nearest are ringed in gold: {gold} pixels");
+    let white = |png: &Png| png.near([255, 255, 255], 8, SCENE.0, SCENE.1).len();
+    assert!(white(&selected) > white(&plain) + 30, "the selection is ringed and labelled in white");
+
+    // A filter radius that keeps only the selection: every other song vanishes.
+    let filtered = shots.join("window-filtered.png");
+    window_run(home, &library, &filtered, &["--select", "1", "--filter", "0.0001"]);
+    let filtered = Png::read(&filtered);
+    let before = genre_pixels(&selected);
+    let after = genre_pixels(&filtered);
+    assert!(!after.is_empty(), "the selected song stays visible");
+    assert!(extent(&before) > 80, "without the filter, songs spread around the selection: {} px", extent(&before));
+    assert!(extent(&after) < 40, "with it, only the selection's own dot is left: {} px across", extent(&after));
+}
