@@ -409,4 +409,72 @@ fn the_window_draws_the_cloud_highlights_the_selection_and_filters_by_distance()
     assert!(!after.is_empty(), "the selected song stays visible");
     assert!(extent(&before) > 80, "without the filter, songs spread around the selection: {} px", extent(&before));
     assert!(extent(&after) < 40, "with it, only the selection's own dot is left: {} px across", extent(&after));
+
+    // Dropping a new song: it lands, is selected (its nearest ringed in gold) and is saved.
+    let song = home.join("new/dropped tone.wav");
+    let tags = crate::util::WavTags {
+        title: Some("Dropped"),
+        artist: Some("Sine"),
+        genre: Some("Tone"),
+        ..Default::default()
+    };
+    crate::util::write_wav(&song, 22_050, 1, 4.0, "tone", 333.0, &tags);
+    let dropped = shots.join("window-dropped.png");
+    window_run(home, &library, &dropped, &["--drop", song.to_str().expect("utf8")]);
+    let dropped = Png::read(&dropped);
+    let gold = dropped.near([0xFF, 0xD7, 0x00], 10, SCENE.0, SCENE.1).len();
+    assert!(gold > 30, "the dropped song is selected with its 3 nearest ringed: {gold} gold pixels");
+    assert_eq!(Explorer::open(&library).expect("reopen").len(), 25, "and it is in the library");
+}
+
+#[test]
+fn dropped_files_are_placed_added_and_selected_and_bad_ones_change_nothing() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let library = mapped_library(home);
+    let explorer = Explorer::open(&library).expect("open");
+    let before = explorer.len();
+    let mut app = headless(explorer);
+
+    // A new tone, outside the library's folder.
+    let new_song = home.join("elsewhere/new tone.wav");
+    let tags = crate::util::WavTags {
+        title: Some("New tone"),
+        artist: Some("Sine"),
+        genre: Some("Tone"),
+        ..Default::default()
+    };
+    crate::util::write_wav(&new_song, 22_050, 1, 4.0, "tone", 420.0, &tags);
+    let bad = home.join("elsewhere/not audio.mp3");
+    std::fs::write(&bad, b"this is not an mp3").expect("write");
+    let folder = home.join("elsewhere");
+
+    for path in [&bad, &folder, &new_song] {
+        app.world_mut().write_message(bevy::window::FileDragAndDrop::DroppedFile {
+            window: Entity::PLACEHOLDER,
+            path_buf: path.clone(),
+        });
+    }
+    let started = std::time::Instant::now();
+    while explorer_of(&mut app).len() == before {
+        assert!(started.elapsed().as_secs() < 60, "the dropped song was not placed within 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        app.update();
+    }
+    let notices = app.world().resource::<ViewState>().notices.join("\n");
+    assert!(notices.contains("not audio.mp3"), "the bad file is named: {notices}");
+    assert!(notices.contains("is a folder"), "the folder gets a message: {notices}");
+
+    let e = explorer_of(&mut app);
+    assert_eq!(e.len(), before + 1, "only the good file was added");
+    let row = e.selected().expect("the new song is selected");
+    assert!(e.is_added(row));
+    assert_eq!(e.track_at(row).expect("track").title, "New tone");
+    // A tone lands among tones.
+    let neighbours = &e.selection().expect("selected").neighbours;
+    assert!(neighbours.iter().all(|n| e.genre_of(n.index).label() == "Tone"), "{neighbours:?}");
+    // And it was saved: a fresh open finds it.
+    let reopened = Explorer::open(&library).expect("reopen");
+    assert_eq!(reopened.len(), before + 1);
+    assert!((0..reopened.len()).any(|r| reopened.track_at(r).is_some_and(|t| t.title == "New tone")));
 }

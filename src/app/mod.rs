@@ -2,6 +2,7 @@
 //! rules (selection, filters, search, label placement) live in [`crate::explore`], which these
 //! systems drive and draw.
 
+pub mod bench;
 pub mod camera;
 pub mod cloud;
 mod dropped;
@@ -116,7 +117,7 @@ impl Plugin for ExplorerPlugin {
     }
 }
 
-fn frame_cloud(explorer: &Explorer) -> OrbitCamera {
+pub(crate) fn frame_cloud(explorer: &Explorer) -> OrbitCamera {
     let n = explorer.len().max(1) as f32;
     let centre = (0..explorer.len()).fold(Vec3::ZERO, |sum, row| sum + Vec3::from(explorer.position(row))) / n;
     // The 98th percentile of distances from the centre, so a few outliers do not shrink the view.

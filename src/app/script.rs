@@ -8,6 +8,7 @@ use std::time::Duration;
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 
+use super::bench::FrameBench;
 use super::camera::OrbitCamera;
 use super::cloud::CloudReady;
 use super::dropped::{DropWorker, submit_path};
@@ -29,6 +30,8 @@ pub struct Script {
     pub search: Option<String>,
     /// Drop these files onto the window (as a person dragging them from a file manager).
     pub drop: Vec<PathBuf>,
+    /// Measure this many frames idle, then as many orbiting, print them and exit.
+    pub bench_frames: Option<usize>,
 }
 
 #[derive(Default)]
@@ -43,6 +46,7 @@ enum Stage {
     WaitingForGpu,
     Settling,
     Capturing,
+    Measuring,
     Done,
 }
 
@@ -57,9 +61,12 @@ pub fn run_script(
     mut view: ResMut<ViewState>,
     mut cameras: Query<&mut OrbitCamera>,
     mut worker: ResMut<DropWorker>,
+    mut bench: Local<FrameBench>,
     mut exit: MessageWriter<AppExit>,
 ) {
-    let Some(path) = script.screenshot.clone() else { return };
+    if script.screenshot.is_none() && script.bench_frames.is_none() {
+        return;
+    }
     match progress.stage {
         Stage::WaitingForGpu => {
             if ready.is_ready() {
@@ -79,14 +86,34 @@ pub fn run_script(
             progress.settled_frames = if settled { progress.settled_frames + 1 } else { 0 };
             // A few settled frames: the panels have laid out and the viewport has its final size.
             if progress.settled_frames >= 6 {
-                let saved_to = path.clone();
-                commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path));
-                info!("screenshot requested: {}", saved_to.display());
-                progress.stage = Stage::Capturing;
+                if let Some(path) = script.screenshot.clone() {
+                    info!("screenshot requested: {}", path.display());
+                    commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path));
+                    progress.stage = Stage::Capturing;
+                } else {
+                    progress.stage = Stage::Measuring;
+                }
             }
         }
         Stage::Capturing => {
-            if path.exists() {
+            if script.screenshot.as_ref().is_some_and(|path| path.exists()) {
+                progress.stage = Stage::Done;
+                exit.write(AppExit::Success);
+            }
+        }
+        Stage::Measuring => {
+            let frames = script.bench_frames.unwrap_or(0);
+            let delta = time.delta_secs();
+            if bench.idle.len() < frames {
+                bench.idle.push(delta);
+            } else if bench.orbiting.len() < frames {
+                bench.orbiting.push(delta);
+                if let Ok(mut camera) = cameras.single_mut() {
+                    // A slow turn: the whole cloud moves on screen every frame.
+                    camera.orbit_by(0.02, 0.0);
+                }
+            } else {
+                println!("{}", bench.report_line(state.0.len()));
                 progress.stage = Stage::Done;
                 exit.write(AppExit::Success);
             }

@@ -60,6 +60,19 @@ pub struct WindowArgs {
     /// Window size in logical pixels.
     #[arg(long, value_name = "WIDTHxHEIGHT", value_parser = parse_size)]
     pub size: Option<(u32, u32)>,
+    /// Measure frame times on synthetic clouds (10k, 100k and 1M songs by default) and print a
+    /// table: whole frames in a window, idle and orbiting, and the explorer's CPU time per frame.
+    #[arg(long, conflicts_with_all = ["library", "screenshot"])]
+    pub bench_frames: bool,
+    /// Song counts for --bench-frames, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000", requires = "bench_frames")]
+    pub bench_points: Vec<usize>,
+    /// Frames measured per phase for --bench-frames.
+    #[arg(long, default_value_t = 300)]
+    pub bench_count: usize,
+    /// One window measurement of --bench-frames (run by it, in a process of its own).
+    #[arg(long, hide = true)]
+    pub bench_child: Option<usize>,
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
