@@ -2,7 +2,7 @@
 //! feeds it from a thread, a packet at a time, so a selection starts playing after one packet and
 //! the frame never waits for decoding. Without an audio device the app runs with playback off.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Duration;
 
@@ -206,7 +206,7 @@ struct StreamedSource {
 impl StreamedSource {
     /// Opens the file and decodes its first packet here (a millisecond or two), then leaves the
     /// rest to a thread. Returns where in the file playback starts.
-    fn open(path: &std::path::Path, from_seconds: f64) -> Result<(Self, f64), crate::error::AudioError> {
+    fn open(path: &Path, from_seconds: f64) -> Result<(Self, f64), crate::error::AudioError> {
         let mut stream = PcmStream::open(path, from_seconds)?;
         let start_seconds = stream.start_seconds();
         let first = match stream.next_chunk() {
@@ -288,5 +288,48 @@ impl Source for StreamedSource {
 
     fn total_duration(&self) -> Option<Duration> {
         self.total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/parity_44k_stereo.mp3")
+    }
+
+    #[test]
+    fn the_streamed_source_delivers_the_whole_song_in_its_own_format() {
+        let (source, start) = StreamedSource::open(&fixture(), 0.0).expect("open");
+        assert_eq!(start, 0.0);
+        assert_eq!((source.channels().get(), source.sample_rate().get()), (2, 44_100));
+        let total = source.total_duration().expect("the header gives the length");
+        let samples = source.count();
+        let seconds = samples as f64 / 2.0 / 44_100.0;
+        assert!((seconds - total.as_secs_f64()).abs() < 0.05, "{seconds} s played of {total:?}");
+        assert!(seconds > 4.9, "{seconds}");
+    }
+
+    #[test]
+    fn seeking_starts_the_stream_later_in_the_song() {
+        let (whole, _) = StreamedSource::open(&fixture(), 0.0).expect("open");
+        let all = whole.count();
+        let (later, start) = StreamedSource::open(&fixture(), 2.0).expect("open at 2 s");
+        assert!((start - 2.0).abs() < 0.05, "started at {start}");
+        let rest = later.count() as f64;
+        let expected = all as f64 - 2.0 * 44_100.0 * 2.0;
+        assert!((rest - expected).abs() < 0.05 * 44_100.0 * 2.0, "{rest} samples left, expected about {expected}");
+    }
+
+    #[test]
+    fn a_missing_or_broken_file_is_refused_with_its_name() {
+        let missing = StreamedSource::open(Path::new("/nowhere/gone.mp3"), 0.0).err().expect("error");
+        assert!(missing.to_string().contains("/nowhere/gone.mp3"), "{missing}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let broken = dir.path().join("broken.mp3");
+        std::fs::write(&broken, b"not audio at all").expect("write");
+        let err = StreamedSource::open(&broken, 0.0).err().expect("error");
+        assert!(err.to_string().contains("broken.mp3"), "{err}");
     }
 }
