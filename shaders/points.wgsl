@@ -1,5 +1,5 @@
-// The song cloud: one instanced draw of camera-facing quads, one instance per song. The quad is
-// built here from the vertex index (no vertex buffer for it), sized in pixels from a world-space
+// The song cloud: one instanced draw, one camera-facing triangle per song built here from the
+// vertex index (no vertex buffer for it) around a round point. Sized in pixels from a world-space
 // radius so that near songs look bigger, clamped so that far ones stay visible and near ones do
 // not fill the screen. Round with a soft edge, depth-tested.
 
@@ -29,7 +29,7 @@ struct Instance {
 struct VertexOutput {
     @builtin(position) clip_position: vec4<f32>,
     @location(0) colour: vec3<f32>,
-    // -1..1 across the quad.
+    // Position relative to the point's centre, in units of its radius.
     @location(1) corner: vec2<f32>,
     @location(2) kind: f32,
     // Pixels per unit of `corner`, for a one-pixel soft edge at any size.
@@ -44,12 +44,10 @@ fn vertex(@builtin(vertex_index) vertex_index: u32, instance: Instance) -> Verte
         out.clip_position = vec4(0.0, 0.0, -2.0, 1.0);
         return out;
     }
-    // Two triangles: (0,1,2) and (2,1,3) over the corners of a square.
-    var corners = array<vec2<f32>, 6>(
-        vec2(-1.0, -1.0), vec2(1.0, -1.0), vec2(-1.0, 1.0),
-        vec2(-1.0, 1.0), vec2(1.0, -1.0), vec2(1.0, 1.0),
-    );
-    let corner = corners[vertex_index % 6u];
+    // One triangle circumscribing the unit circle: half the vertices of a quad, which is what
+    // costs most with a million songs (a software rasteriser spends it all on the CPU).
+    var corners = array<vec2<f32>, 3>(vec2(0.0, 2.0), vec2(-1.7320508, -1.0), vec2(1.7320508, -1.0));
+    let corner = corners[vertex_index % 3u];
     let center = view.clip_from_world * vec4(instance.position_kind.xyz, 1.0);
     let viewport_size = view.viewport.zw;
     // clip_from_view[1][1] is the projection's focal scale (1 / tan(fov / 2)).

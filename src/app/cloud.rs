@@ -337,7 +337,7 @@ impl<P: PhaseItem> RenderCommand<P> for DrawPointInstances {
         pass.set_bind_group(0, bind_group, &[view_offset.offset]);
         pass.set_vertex_buffer(0, instances.slice(..));
         pass.set_vertex_buffer(1, filter.slice(..));
-        pass.draw(0..6, 0..buffers.count);
+        pass.draw(0..3, 0..buffers.count);
         RenderCommandResult::Success
     }
 }

@@ -63,9 +63,9 @@ pub fn run(args: WindowArgs) -> anyhow::Result<ExitCode> {
 fn bench_frames(points: &[usize], frames: usize) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("finding the songspace executable")?;
     println!(
-        "| songs | frame, idle: mean / p95 (ms) | frame, orbiting: mean / p95 (ms) | explorer CPU per idle frame (ms) |"
+        "| songs | frame, idle: mean / p95 (ms) | frame, orbiting: mean / p95 (ms) | explorer CPU per idle frame (ms) | picking a song (ms) |"
     );
-    println!("|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|");
     for &n in points {
         let out = std::process::Command::new(&exe)
             .args(["--bench-child", &n.to_string(), "--bench-count", &frames.to_string()])
