@@ -478,3 +478,40 @@ fn dropped_files_are_placed_added_and_selected_and_bad_ones_change_nothing() {
     assert_eq!(reopened.len(), before + 1);
     assert!((0..reopened.len()).any(|r| reopened.track_at(r).is_some_and(|t| t.title == "New tone")));
 }
+
+#[test]
+fn opening_without_a_usable_library_says_why_once_and_opens_no_window() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let none = songspace(home, &[]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(stderr(&none).contains("which library?"), "{}", stderr(&none));
+
+    let missing = home.join("nowhere.songspace");
+    let run = songspace(home, &[missing.to_str().expect("utf8")]);
+    assert_eq!(run.status.code(), Some(1));
+    let err = stderr(&run);
+    assert_eq!(err.matches("nowhere.songspace").count(), 1, "named once: {err}");
+
+    // A library without a map yet: the message says what to run.
+    let music = home.join("music");
+    let tags = crate::util::WavTags { title: Some("Tone"), genre: Some("Tone"), ..Default::default() };
+    for i in 0..4 {
+        crate::util::write_wav(
+            &music.join(format!("t{i}.wav")),
+            22_050,
+            1,
+            4.0,
+            "tone",
+            200.0 + 50.0 * i as f32,
+            &tags,
+        );
+    }
+    let library = home.join("lib/library.ron");
+    let import =
+        songspace(home, &["import", music.to_str().expect("utf8"), "--library", library.to_str().expect("utf8")]);
+    assert!(import.status.success(), "{}", stderr(&import));
+    let run = songspace(home, &[library.to_str().expect("utf8")]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(stderr(&run).contains("songspace project"), "{}", stderr(&run));
+}

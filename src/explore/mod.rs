@@ -24,11 +24,11 @@ pub const HIDDEN_DISTANCE: f32 = f32::INFINITY;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExploreError {
-    #[error("{0}")]
+    #[error(transparent)]
     Library(#[from] crate::error::LibraryError),
-    #[error("{0}")]
+    #[error(transparent)]
     File(#[from] crate::error::FileError),
-    #[error("{0}")]
+    #[error(transparent)]
     Space(#[from] SpaceError),
 }
 
