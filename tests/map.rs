@@ -38,7 +38,7 @@ fn positions(home: &Path, library: &Path) -> HashMap<u64, [f32; 3]> {
 
 /// Tones at rising pitches and white noise at rising levels, tagged; imported and embedded with
 /// the shipped model (import does that).
-fn small_library(home: &Path) -> PathBuf {
+pub(crate) fn small_library(home: &Path) -> PathBuf {
     let music = home.join("music");
     for i in 0..10 {
         let tone = WavTags { title: Some("tone"), genre: Some("Tone"), ..Default::default() };

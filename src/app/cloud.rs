@@ -222,6 +222,21 @@ fn as_bytes(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_ne_bytes()).collect()
 }
 
+/// Replaces `slot`'s buffer when its version is not `version`.
+fn upload(device: &RenderDevice, label: &'static str, version: u64, values: &[f32], slot: &mut Option<(u64, Buffer)>) {
+    if slot.as_ref().map(|(v, _)| *v) != Some(version) {
+        let contents = as_bytes(values);
+        *slot = Some((
+            version,
+            device.create_buffer_with_data(&BufferInitDescriptor {
+                label: Some(label),
+                contents: &contents,
+                usage: BufferUsages::VERTEX,
+            }),
+        ));
+    }
+}
+
 fn prepare_point_buffers(
     clouds: Query<&PointCloud>,
     device: Res<RenderDevice>,
@@ -232,22 +247,8 @@ fn prepare_point_buffers(
         buffers.count = 0;
         return;
     };
-    if buffers.instances.as_ref().map(|(v, _)| *v) != Some(cloud.instances_version) {
-        let buffer = device.create_buffer_with_data(&BufferInitDescriptor {
-            label: Some("songspace point instances"),
-            contents: &as_bytes(&cloud.instances),
-            usage: BufferUsages::VERTEX,
-        });
-        buffers.instances = Some((cloud.instances_version, buffer));
-    }
-    if buffers.filter.as_ref().map(|(v, _)| *v) != Some(cloud.filter_version) {
-        let buffer = device.create_buffer_with_data(&BufferInitDescriptor {
-            label: Some("songspace point filter values"),
-            contents: &as_bytes(&cloud.filter_values),
-            usage: BufferUsages::VERTEX,
-        });
-        buffers.filter = Some((cloud.filter_version, buffer));
-    }
+    upload(&device, "songspace point instances", cloud.instances_version, &cloud.instances, &mut buffers.instances);
+    upload(&device, "songspace point filter values", cloud.filter_version, &cloud.filter_values, &mut buffers.filter);
     buffers.count = cloud.len().min(cloud.filter_values.len()) as u32;
     buffers.style.set(cloud.style);
     buffers.style.write_buffer(&device, &queue);

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy::window::FileDragAndDrop;
@@ -14,22 +13,14 @@ use bevy::window::FileDragAndDrop;
 use super::camera::OrbitCamera;
 use super::input::select_song;
 use super::{ExplorerState, ViewState};
-use crate::audio::{self, MelExtractor, Tags, is_audio_path};
+use crate::audio::{MelExtractor, is_audio_path};
 use crate::explore::NEIGHBOURS_SHOWN;
-use crate::library::{EmbeddingSource, FeatureInfo, Library};
+use crate::library::{EmbeddingSource, Library};
 use crate::model::{Embedder, check_compatible};
-use crate::space::{LocateTimings, Located, SpaceError};
+use crate::space::{Embedded, SpaceError, embed_file, place_embedded};
 
-/// A dropped file, analysed and embedded (the part that takes time).
-struct Analysed {
-    path: PathBuf,
-    embedding: Vec<f32>,
-    tags: Tags,
-    duration_seconds: f32,
-    analysed: FeatureInfo,
-    decode_and_mel: Duration,
-    embed: Duration,
-}
+/// A dropped file, analysed and embedded on the worker (the part that takes time).
+type Analysed = (PathBuf, Embedded);
 
 /// The worker thread that owns the model, and the files it is working on.
 #[derive(Resource, Default)]
@@ -90,32 +81,12 @@ fn worker(
     for path in requests {
         let result = match &embedder {
             Err(e) => Err(format!("{}: {e}", path.display())),
-            Ok(embedder) => analyse(&path, embedder, &extractor),
+            Ok(embedder) => embed_file(&path, embedder, &extractor).map(|e| (path, e)).map_err(|e| e.to_string()),
         };
         if results.send(result).is_err() {
             return;
         }
     }
-}
-
-fn analyse(path: &Path, embedder: &Embedder, extractor: &MelExtractor) -> Result<Analysed, String> {
-    let started = Instant::now();
-    let analysis = audio::analyse_file(path, extractor).map_err(|e| e.to_string())?;
-    let analysed_at = Instant::now();
-    let embedding = embedder.embed(&analysis.mel);
-    Ok(Analysed {
-        path: path.to_path_buf(),
-        embedding,
-        tags: analysis.audio.tags.clone(),
-        duration_seconds: analysis.audio.duration_seconds as f32,
-        analysed: FeatureInfo {
-            offset_seconds: analysis.audio.offset_seconds as f32,
-            seconds: analysis.audio.seconds() as f32,
-            frames: analysis.mel.n_frames as u32,
-        },
-        decode_and_mel: analysed_at - started,
-        embed: analysed_at.elapsed(),
-    })
 }
 
 /// What was dropped, turned into work or a message.
@@ -169,38 +140,23 @@ pub fn place_finished(
         if !worker.pending.is_empty() {
             worker.pending.remove(0);
         }
-        let analysed = match result {
-            Ok(a) => a,
+        let (path, embedded) = match result {
+            Ok(done) => done,
             Err(e) => {
                 view.notify(format!("Not added: {e}"));
                 continue;
             }
         };
         let explorer = &mut state.0;
-        let placed_at = Instant::now();
-        let placement = explorer.map().place(&analysed.embedding);
-        let neighbours = explorer.map().neighbours_of_vector(&analysed.embedding, NEIGHBOURS_SHOWN, explorer.metric());
-        let located = Located {
-            embedding: analysed.embedding,
-            placement,
-            neighbours,
-            tags: analysed.tags,
-            duration_seconds: analysed.duration_seconds,
-            analysed: analysed.analysed,
-            timings: LocateTimings {
-                decode_and_mel: analysed.decode_and_mel,
-                embed: analysed.embed,
-                place: placed_at.elapsed(),
-            },
-        };
-        let row = match explorer.add_located(&analysed.path, &located) {
+        let located = place_embedded(embedded, explorer.map(), explorer.metric(), NEIGHBOURS_SHOWN);
+        let row = match explorer.add_located(&path, &located) {
             Ok(row) => row,
             Err(SpaceError::AlreadyInLibrary { id, .. }) => {
                 // Already there: show it rather than add a twin.
                 if let Some(row) = explorer.row_of(id) {
                     select_song(explorer, cameras.single_mut().ok().as_deref_mut(), row, true);
                 }
-                view.notify(format!("{} is already in the library; selected it", analysed.path.display()));
+                view.notify(format!("{} is already in the library; selected it", path.display()));
                 continue;
             }
             Err(e) => {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rubato::{FftFixedInOut, Resampler};
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{CODEC_TYPE_NULL, DecoderOptions};
+use symphonia::core::codecs::{CODEC_TYPE_NULL, CodecParameters, Decoder, DecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
 use symphonia::core::io::MediaSourceStream;
@@ -106,6 +106,25 @@ pub(super) struct Opened {
 }
 
 impl Opened {
+    /// The first audio track: its id, its parameters and a decoder for it.
+    pub(super) fn audio_decoder(&self) -> Result<(u32, CodecParameters, Box<dyn Decoder>), AudioError> {
+        let track = self
+            .reader
+            .tracks()
+            .iter()
+            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+            .ok_or_else(|| AudioError::UnknownFormat { path: self.path.clone() })?;
+        let params = track.codec_params.clone();
+        let decoder =
+            symphonia::default::get_codecs().make(&params, &DecoderOptions::default()).map_err(|e| match e {
+                SymphoniaError::Unsupported(what) => {
+                    AudioError::UnsupportedCodec { path: self.path.clone(), codec: what.to_string() }
+                }
+                other => AudioError::Undecodable { path: self.path.clone(), detail: other.to_string() },
+            })?;
+        Ok((track.id, params, decoder))
+    }
+
     fn tags(&mut self) -> Tags {
         let mut tags = Tags::default();
         // Container metadata (Vorbis comments, RIFF INFO) wins over a leading ID3 tag found by the
@@ -195,21 +214,7 @@ fn decode_mono_native(path: &Path, span: Span) -> Result<(Vec<f32>, u32, NativeI
     let tags = opened.tags();
     let undecodable = |detail: String| AudioError::Undecodable { path: opened.path.clone(), detail };
 
-    let track = opened
-        .reader
-        .tracks()
-        .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| AudioError::UnknownFormat { path: path.to_path_buf() })?;
-    let track_id = track.id;
-    let params = track.codec_params.clone();
-    let mut decoder =
-        symphonia::default::get_codecs().make(&params, &DecoderOptions::default()).map_err(|e| match e {
-            SymphoniaError::Unsupported(what) => {
-                AudioError::UnsupportedCodec { path: path.to_path_buf(), codec: what.to_string() }
-            }
-            other => undecodable(other.to_string()),
-        })?;
+    let (track_id, params, mut decoder) = opened.audio_decoder()?;
 
     let mut sample_rate = params.sample_rate.unwrap_or(0);
     let known_frames = params.n_frames.filter(|&n| n > 0);

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{CODEC_TYPE_NULL, Decoder, DecoderOptions};
+use symphonia::core::codecs::Decoder;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{SeekMode, SeekTo};
 use symphonia::core::units::Time;
@@ -31,29 +31,13 @@ pub struct PcmStream {
     buffer: Option<SampleBuffer<f32>>,
     /// Where the stream started, in seconds (after a seek, where the reader really landed).
     start_seconds: f64,
-    corrupt_packets: usize,
 }
 
 impl PcmStream {
     /// Opens `path` and positions it at `start_seconds` (clamped to the file).
     pub fn open(path: &Path, start_seconds: f64) -> Result<Self, AudioError> {
         let mut opened = open(path)?;
-        let undecodable = |detail: String| AudioError::Undecodable { path: path.to_path_buf(), detail };
-        let track = opened
-            .reader
-            .tracks()
-            .iter()
-            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-            .ok_or_else(|| AudioError::UnknownFormat { path: path.to_path_buf() })?;
-        let track_id = track.id;
-        let params = track.codec_params.clone();
-        let mut decoder =
-            symphonia::default::get_codecs().make(&params, &DecoderOptions::default()).map_err(|e| match e {
-                SymphoniaError::Unsupported(what) => {
-                    AudioError::UnsupportedCodec { path: path.to_path_buf(), codec: what.to_string() }
-                }
-                other => undecodable(other.to_string()),
-            })?;
+        let (track_id, params, mut decoder) = opened.audio_decoder()?;
         let sample_rate = params.sample_rate.unwrap_or(0);
         let channels = params.channels.map(|c| c.count() as u16).unwrap_or(0);
         let duration_seconds = match (params.n_frames, sample_rate) {
@@ -70,7 +54,12 @@ impl PcmStream {
                     decoder.reset();
                     start = if sample_rate > 0 { to.actual_ts as f64 / f64::from(sample_rate) } else { start_seconds };
                 }
-                Err(e) => return Err(undecodable(format!("cannot seek to {start_seconds:.1} s: {e}"))),
+                Err(e) => {
+                    return Err(AudioError::Undecodable {
+                        path: path.to_path_buf(),
+                        detail: format!("cannot seek to {start_seconds:.1} s: {e}"),
+                    });
+                }
             }
         }
         Ok(Self {
@@ -82,7 +71,6 @@ impl PcmStream {
             duration_seconds,
             buffer: None,
             start_seconds: start,
-            corrupt_packets: 0,
         })
     }
 
@@ -94,16 +82,9 @@ impl PcmStream {
                 Ok(p) => p,
                 Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
                 Err(SymphoniaError::ResetRequired) => return None,
-                Err(SymphoniaError::DecodeError(_)) => {
-                    self.corrupt_packets += 1;
-                    continue;
-                }
-                Err(e) => {
-                    return Some(Err(AudioError::Undecodable {
-                        path: self.opened.path.clone(),
-                        detail: e.to_string(),
-                    }));
-                }
+                // A damaged container frame: skip it, as players do.
+                Err(SymphoniaError::DecodeError(_)) => continue,
+                Err(e) => return Some(Err(self.undecodable(e))),
             };
             if packet.track_id() != self.track_id {
                 continue;
@@ -111,16 +92,8 @@ impl PcmStream {
             let decoded = match self.decoder.decode(&packet) {
                 Ok(buf) => buf,
                 // A damaged frame: skip it, as players do.
-                Err(SymphoniaError::DecodeError(_)) | Err(SymphoniaError::IoError(_)) => {
-                    self.corrupt_packets += 1;
-                    continue;
-                }
-                Err(e) => {
-                    return Some(Err(AudioError::Undecodable {
-                        path: self.opened.path.clone(),
-                        detail: e.to_string(),
-                    }));
-                }
+                Err(SymphoniaError::DecodeError(_)) | Err(SymphoniaError::IoError(_)) => continue,
+                Err(e) => return Some(Err(self.undecodable(e))),
             };
             let spec = *decoded.spec();
             let frames = decoded.frames();
@@ -143,6 +116,10 @@ impl PcmStream {
         }
     }
 
+    fn undecodable(&self, e: SymphoniaError) -> AudioError {
+        AudioError::Undecodable { path: self.opened.path.clone(), detail: e.to_string() }
+    }
+
     /// The rate the header announces (0 if it does not).
     pub fn sample_rate(&self) -> u32 {
         self.sample_rate
@@ -158,10 +135,6 @@ impl PcmStream {
 
     pub fn start_seconds(&self) -> f64 {
         self.start_seconds
-    }
-
-    pub fn corrupt_packets(&self) -> usize {
-        self.corrupt_packets
     }
 }
 

@@ -235,16 +235,6 @@ impl Explorer {
         self.metric
     }
 
-    /// Changes the embedding metric; the selection's neighbours and distances follow.
-    pub fn set_metric(&mut self, metric: Metric) {
-        if metric != self.metric {
-            self.metric = metric;
-            if let Some(row) = self.selected() {
-                self.select(row);
-            }
-        }
-    }
-
     pub fn points_version(&self) -> u64 {
         self.points_version
     }

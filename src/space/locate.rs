@@ -43,6 +43,58 @@ pub struct Located {
     pub timings: LocateTimings,
 }
 
+/// A file analysed and embedded, not yet placed: the slow part of locating it, which needs no
+/// map (so it can run on another thread while the map is in use).
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    pub embedding: Vec<f32>,
+    pub tags: Tags,
+    pub duration_seconds: f32,
+    pub analysed: FeatureInfo,
+    pub decode_and_mel: Duration,
+    pub embed: Duration,
+}
+
+/// Analyses `path` as import does (same checks, same errors) and embeds it.
+pub fn embed_file(path: &Path, embedder: &Embedder, extractor: &MelExtractor) -> Result<Embedded, AudioError> {
+    let started = Instant::now();
+    let analysis = audio::analyse_file(path, extractor)?;
+    let analysed_at = Instant::now();
+    let embedding = embedder.embed(&analysis.mel);
+    Ok(Embedded {
+        analysed: FeatureInfo {
+            offset_seconds: analysis.audio.offset_seconds as f32,
+            seconds: analysis.audio.seconds() as f32,
+            frames: analysis.mel.n_frames as u32,
+        },
+        duration_seconds: analysis.audio.duration_seconds as f32,
+        tags: analysis.audio.tags,
+        embedding,
+        decode_and_mel: analysed_at - started,
+        embed: analysed_at.elapsed(),
+    })
+}
+
+/// Places an embedded file on `map` and finds its `k` nearest tracks. Nothing changes.
+pub fn place_embedded(embedded: Embedded, map: &Map, metric: Metric, k: usize) -> Located {
+    let started = Instant::now();
+    let placement = map.place(&embedded.embedding);
+    let neighbours = map.neighbours_of_vector(&embedded.embedding, k, metric);
+    Located {
+        timings: LocateTimings {
+            decode_and_mel: embedded.decode_and_mel,
+            embed: embedded.embed,
+            place: started.elapsed(),
+        },
+        embedding: embedded.embedding,
+        placement,
+        neighbours,
+        tags: embedded.tags,
+        duration_seconds: embedded.duration_seconds,
+        analysed: embedded.analysed,
+    }
+}
+
 /// Analyses `path` as import does (same checks, same errors), embeds it and places it. Nothing
 /// is changed: the map and the library stay as they are.
 pub fn locate_file(
@@ -53,31 +105,7 @@ pub fn locate_file(
     metric: Metric,
     k: usize,
 ) -> Result<Located, AudioError> {
-    let started = Instant::now();
-    let analysis = audio::analyse_file(path, extractor)?;
-    let analysed_at = Instant::now();
-    let embedding = embedder.embed(&analysis.mel);
-    let embedded_at = Instant::now();
-    let placement = map.place(&embedding);
-    let neighbours = map.neighbours_of_vector(&embedding, k, metric);
-    let placed_at = Instant::now();
-    Ok(Located {
-        analysed: FeatureInfo {
-            offset_seconds: analysis.audio.offset_seconds as f32,
-            seconds: analysis.audio.seconds() as f32,
-            frames: analysis.mel.n_frames as u32,
-        },
-        duration_seconds: analysis.audio.duration_seconds as f32,
-        tags: analysis.audio.tags,
-        embedding,
-        placement,
-        neighbours,
-        timings: LocateTimings {
-            decode_and_mel: analysed_at - started,
-            embed: embedded_at - analysed_at,
-            place: placed_at - embedded_at,
-        },
-    })
+    Ok(place_embedded(embed_file(path, embedder, extractor)?, map, metric, k))
 }
 
 /// Adds a located file to the library as a new track, with its embedding and position, and to
