@@ -13,4 +13,6 @@ pub mod explore;
 pub mod fsutil;
 pub mod library;
 pub mod model;
+pub mod settings;
 pub mod space;
+pub mod workflow;

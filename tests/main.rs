@@ -4,6 +4,7 @@ mod util;
 
 mod app;
 mod cli;
+mod demo;
 mod import;
 mod map;
 mod model;

@@ -12,11 +12,12 @@ use bevy::window::FileDragAndDrop;
 
 use super::camera::OrbitCamera;
 use super::input::select_song;
+use super::jobs::Jobs;
 use super::{ExplorerState, ViewState};
 use crate::audio::{MelExtractor, is_audio_path};
 use crate::explore::NEIGHBOURS_SHOWN;
 use crate::library::{EmbeddingSource, Library};
-use crate::model::{Embedder, check_compatible};
+use crate::model::{Embedder, check_compatible, recorded_model_dir};
 use crate::space::{Embedded, SpaceError, embed_file, place_embedded};
 
 /// A dropped file, analysed and embedded on the worker (the part that takes time).
@@ -38,7 +39,7 @@ impl DropWorker {
     fn submit(&mut self, library: &Library, library_path: &Path, path: PathBuf) -> Result<(), String> {
         if self.sender.is_none() {
             let model_dir = match library.embeddings.as_ref().map(|e| &e.source) {
-                Some(EmbeddingSource::Model { dir, .. }) => dir.clone(),
+                Some(EmbeddingSource::Model { dir, id }) => recorded_model_dir(dir, id).map_err(|e| e.to_string())?,
                 Some(EmbeddingSource::File { path }) => {
                     return Err(format!(
                         "{}: its embeddings were loaded from {}, so there is no model to embed a new song with",
@@ -95,23 +96,20 @@ pub fn receive_drops(
     state: Res<ExplorerState>,
     mut worker: ResMut<DropWorker>,
     mut view: ResMut<ViewState>,
+    mut jobs: ResMut<Jobs>,
 ) {
     for drop in drops.read() {
         let FileDragAndDrop::DroppedFile { path_buf, .. } = drop else { continue };
-        submit_path(path_buf, &state, &mut worker, &mut view);
+        if path_buf.is_dir() {
+            jobs.offer_folder(path_buf.clone(), &mut view);
+        } else {
+            submit_path(path_buf, &state, &mut worker, &mut view);
+        }
     }
 }
 
 /// Sends a file to be placed (also used by scripted runs), or says why it cannot be.
 pub fn submit_path(path: &Path, state: &ExplorerState, worker: &mut DropWorker, view: &mut ViewState) {
-    if path.is_dir() {
-        view.notify(format!(
-            "{} is a folder: import it with `songspace import \"{}\"`, then open that library",
-            path.display(),
-            path.display()
-        ));
-        return;
-    }
     if !is_audio_path(path) {
         view.notify(format!("{}: not an audio file songspace reads (MP3, OGG, FLAC or WAV)", path.display()));
         return;

@@ -7,10 +7,12 @@ pub mod camera;
 pub mod cloud;
 mod dropped;
 pub mod input;
+pub mod jobs;
 mod overlay;
 mod panels;
 pub mod playback;
 mod script;
+pub mod session;
 
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
@@ -31,6 +33,10 @@ pub struct WindowOptions {
     pub size: (u32, u32),
     /// Scripted steps (tests, docs): select a song, set the filter, take a screenshot and exit.
     pub script: Script,
+    /// The remembered settings to start from; the window writes its changes back here.
+    pub settings: std::sync::Arc<std::sync::Mutex<crate::settings::Settings>>,
+    /// Show the first-start hint.
+    pub first_start_hint: bool,
 }
 
 /// The library being explored.
@@ -78,7 +84,9 @@ pub fn run_window(explorer: Explorer, options: WindowOptions) -> AppExit {
         .add_systems(Startup, spawn_ui_camera)
         // Scripted runs (tests, screenshots) stay silent.
         .add_plugins(PlaybackPlugin { follow_selection: options.script.screenshot.is_none() })
-        .add_plugins(ExplorerPlugin { explorer: std::sync::Mutex::new(Some(explorer)), script: options.script });
+        .add_plugins(ExplorerPlugin { explorer: std::sync::Mutex::new(Some(explorer)), script: options.script })
+        .add_plugins(session::SessionPlugin { settings: options.settings, first_start_hint: options.first_start_hint })
+        .add_systems(EguiPrimaryContextPass, jobs::jobs_window.after(panels::panels));
     app.run()
 }
 
@@ -97,6 +105,7 @@ impl Plugin for ExplorerPlugin {
             .init_resource::<ViewState>()
             .init_resource::<cloud::CloudReady>()
             .init_resource::<dropped::DropWorker>()
+            .init_resource::<jobs::Jobs>()
             .add_message::<bevy::window::FileDragAndDrop>()
             .insert_resource(self.script.clone())
             .add_systems(Startup, move |mut commands: Commands| spawn_scene(&mut commands, framing.clone()))
@@ -105,6 +114,7 @@ impl Plugin for ExplorerPlugin {
                 (
                     dropped::receive_drops,
                     dropped::place_finished,
+                    jobs::run_jobs,
                     input::pointer_input,
                     input::keyboard_input,
                     camera::apply_orbit,

@@ -10,6 +10,7 @@ use bevy_egui::{EguiContexts, egui::Order};
 use super::camera::OrbitCamera;
 use super::input::select_song;
 use super::playback::{Playback, PlaybackRequest};
+use super::session::{FirstStartHint, hint_contents};
 use super::{ExplorerState, ViewState, colour32};
 use crate::explore::{Explorer, FilterSpace};
 
@@ -39,6 +40,7 @@ pub fn panels(
     mut cameras: Query<(&mut Camera, &mut OrbitCamera)>,
     windows: Query<&Window, With<PrimaryWindow>>,
     mut playback: Option<ResMut<Playback>>,
+    mut hint: Option<ResMut<FirstStartHint>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?.clone();
     let Ok((mut camera, mut orbit)) = cameras.single_mut() else { return Ok(()) };
@@ -61,7 +63,14 @@ pub fn panels(
         library_panel(ui, explorer, &mut view, &mut to_select);
     });
     egui::Panel::right("selection").default_size(310.0).resizable(true).show(&mut root, |ui| {
-        selection_panel(ui, explorer, playback.as_deref_mut(), &mut to_select);
+        match hint.as_deref_mut().filter(|h| h.showing && explorer.selected().is_none()) {
+            Some(hint) => {
+                let (songs, styles) = (explorer.len(), explorer.genres().len());
+                ui.add_space(6.0);
+                hint_contents(ui, hint, songs, styles);
+            }
+            None => selection_panel(ui, explorer, playback.as_deref_mut(), &mut to_select),
+        }
     });
     let scene = root.available_rect_before_wrap();
     view.scene_rect = Some((Vec2::new(scene.min.x, scene.min.y), Vec2::new(scene.max.x, scene.max.y)));
@@ -212,18 +221,18 @@ fn selection_panel(
     match &track {
         Some(t) => {
             ui.heading(&t.title);
-            egui::Grid::new("details").num_columns(2).spacing([10.0, 3.0]).show(ui, |ui| {
-                for (label, value) in [
-                    ("Artist", t.artist.clone()),
-                    ("Album", t.album.clone()),
-                    ("Genre", explorer.genre_of(row).label().to_owned()),
-                    ("Duration", format_duration(t.duration_seconds)),
-                ] {
+            // Wrapped, not in a grid: a long album name must not widen the panel.
+            for (label, value) in [
+                ("Artist", t.artist.clone()),
+                ("Album", t.album.clone()),
+                ("Genre", explorer.genre_of(row).label().to_owned()),
+                ("Duration", format_duration(t.duration_seconds)),
+            ] {
+                ui.horizontal_wrapped(|ui| {
                     ui.weak(label);
                     ui.label(if value.is_empty() { "—".to_owned() } else { value });
-                    ui.end_row();
-                }
-            });
+                });
+            }
         }
         None => {
             ui.heading(explorer.display_name(row));
@@ -237,22 +246,29 @@ fn selection_panel(
     ui.strong("Nearest songs");
     ui.weak(format!("by {} distance between embeddings; the map distance after it", explorer.metric()));
     let neighbours = explorer.selection().map(|s| (s.neighbours.clone(), s.neighbour_cursor)).unwrap_or_default();
-    egui::Grid::new("neighbours").num_columns(3).striped(true).spacing([8.0, 4.0]).show(ui, |ui| {
-        for (rank, n) in neighbours.0.iter().enumerate() {
-            let dot = colour32(explorer.genre_of(n.index).colour);
+    // One row each: rank, the name cut to fit (full on hover), the distances on the right.
+    for (rank, n) in neighbours.0.iter().enumerate() {
+        let dot = colour32(explorer.genre_of(n.index).colour);
+        let current = neighbours.1 == Some(rank);
+        let name = explorer.display_name(n.index);
+        ui.horizontal(|ui| {
             ui.label(RichText::new(format!("{}", rank + 1)).color(dot).strong());
-            let current = neighbours.1 == Some(rank);
-            if ui
-                .selectable_label(current, explorer.display_name(n.index))
-                .on_hover_text(explorer.genre_of(n.index).label())
-                .clicked()
-            {
-                *to_select = Some((n.index, false));
-            }
-            ui.monospace(format!("{:.3} · {:.2}", n.distance, explorer.map().map_distance(row, n.index)));
-            ui.end_row();
-        }
-    });
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.monospace(format!("{:.3} · {:.2}", n.distance, explorer.map().map_distance(row, n.index)));
+                let text = if current { RichText::new(&name).strong() } else { RichText::new(&name) };
+                let clicked = ui
+                    .with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                        ui.add(egui::Label::new(text).truncate().sense(egui::Sense::click()))
+                            .on_hover_text(format!("{name}\n{}", explorer.genre_of(n.index).label()))
+                            .clicked()
+                    })
+                    .inner;
+                if clicked {
+                    *to_select = Some((n.index, false));
+                }
+            });
+        });
+    }
     ui.separator();
 
     ui.strong("Distance filter");

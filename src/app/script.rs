@@ -13,6 +13,7 @@ use super::camera::OrbitCamera;
 use super::cloud::CloudReady;
 use super::dropped::{DropWorker, submit_path};
 use super::input::select_song;
+use super::jobs::Jobs;
 use super::{ExplorerState, ViewState};
 
 /// Gives up on a window that never draws (no usable GPU or driver) instead of hanging.
@@ -61,6 +62,7 @@ pub fn run_script(
     mut view: ResMut<ViewState>,
     mut cameras: Query<&mut OrbitCamera>,
     mut worker: ResMut<DropWorker>,
+    mut jobs: ResMut<Jobs>,
     mut bench: Local<FrameBench>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -72,7 +74,11 @@ pub fn run_script(
             if ready.is_ready() {
                 apply_actions(&script, &mut state, &mut view, cameras.single_mut().ok().as_deref_mut());
                 for path in &script.drop {
-                    submit_path(path, &state, &mut worker, &mut view);
+                    if path.is_dir() {
+                        jobs.offer_folder(path.clone(), &mut view);
+                    } else {
+                        submit_path(path, &state, &mut worker, &mut view);
+                    }
                 }
                 progress.stage = Stage::Settling;
             } else if time.elapsed() > READY_TIMEOUT {

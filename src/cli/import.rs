@@ -8,7 +8,7 @@ use crate::library::{
     EmbeddingSource, EmbeddingsInfo, ImportEvent, ImportOptions, SourceKind, default_library_path, import_folder,
     load_library,
 };
-use crate::model::{default_model_dir, embed_library};
+use crate::model::{default_model_dir, embed_library, recorded_model_dir};
 
 pub fn run(dir: &Path, library: Option<&Path>, threads: usize) -> anyhow::Result<ExitCode> {
     let library_path = library.map_or_else(|| default_library_path(dir), Path::to_path_buf);
@@ -75,9 +75,7 @@ pub fn run(dir: &Path, library: Option<&Path>, threads: usize) -> anyhow::Result
 fn embed_new_tracks(library_path: &Path, cancel: &AtomicBool) {
     let Ok(mut library) = load_library(library_path) else { return };
     let own_model = match &library.embeddings {
-        Some(EmbeddingsInfo { source: EmbeddingSource::Model { dir, .. }, .. }) if dir.join("model.json").is_file() => {
-            Some(dir.clone())
-        }
+        Some(EmbeddingsInfo { source: EmbeddingSource::Model { dir, id }, .. }) => recorded_model_dir(dir, id).ok(),
         Some(EmbeddingsInfo { source: EmbeddingSource::File { path }, .. }) => {
             println!("embeddings: loaded from {}; new tracks have none until you embed again", path.display());
             return;

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::audio::MelExtractor;
 use crate::fsutil::write_atomically;
 use crate::library::{EmbeddingSource, Library, load_library, resolve_library_path};
-use crate::model::{Embedder, check_compatible};
+use crate::model::{Embedder, check_compatible, recorded_model_dir};
 use crate::space::{
     Map, Metric, ProjectEvent, ProjectionMethod, SpaceError, TsneSettings, add_located_track, locate_file,
     project_library,
@@ -139,7 +139,7 @@ pub fn locate(args: LocateArgs) -> anyhow::Result<ExitCode> {
     let mut lib = load_library(&library_path)?;
     let mut map = Map::load(&lib, &library_path)?;
     let model_dir = match lib.embeddings.as_ref().map(|e| &e.source) {
-        Some(EmbeddingSource::Model { dir, .. }) => dir.clone(),
+        Some(EmbeddingSource::Model { dir, id }) => recorded_model_dir(dir, id)?,
         Some(EmbeddingSource::File { path }) => bail!(
             "{}: its embeddings were loaded from {}, so there is no model to embed a new song with; \
              run `songspace embed` to embed the library with a model first",

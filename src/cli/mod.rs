@@ -1,6 +1,7 @@
 //! The command line: parsing, then one function per command. Errors go up as `anyhow` and are
 //! printed once, by `main`.
 
+mod desktop;
 mod embed;
 mod evaluate;
 mod exchange;
@@ -15,6 +16,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::library::ExchangeFormat;
@@ -40,6 +42,8 @@ pub struct Cli {
 pub struct WindowArgs {
     /// The library to explore: a library file, or a music folder imported with the default
     /// library location. It needs embeddings and a map (`songspace embed`, `songspace project`).
+    /// Without it: the library opened last, else the bundled demo. An audio file here is dropped
+    /// onto that library.
     pub library: Option<PathBuf>,
     /// Render the first settled frame to this PNG and exit.
     #[arg(long, value_name = "FILE.png")]
@@ -70,6 +74,9 @@ pub struct WindowArgs {
     /// Frames measured per phase for --bench-frames.
     #[arg(long, default_value_t = 300)]
     pub bench_count: usize,
+    /// Started from the desktop menu: log to the XDG state folder instead of the terminal.
+    #[arg(long)]
+    pub desktop: bool,
     /// One window measurement of --bench-frames (run by it, in a process of its own).
     #[arg(long, hide = true)]
     pub bench_child: Option<usize>,
@@ -101,10 +108,21 @@ pub enum Command {
     /// Describe a library: tracks, genres, what is computed, files missing on disk.
     Info {
         /// A library file, or a music folder imported with the default library location.
-        library: PathBuf,
+        #[arg(required_unless_present = "demo")]
+        library: Option<PathBuf>,
+        /// Describe the bundled demo library instead.
+        #[arg(long, conflicts_with = "library")]
+        demo: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Add songspace to the desktop's application menu: the program, the shipped model and the
+    /// demo are copied into the XDG data folders, with a .desktop entry and an icon.
+    InstallDesktop {
+        /// Remove what install-desktop added instead (the libraries and settings stay).
+        #[arg(long)]
+        uninstall: bool,
     },
     /// Write the log-mel spectrogram of an audio file as a float32 .npy of shape (128, frames),
     /// as librosa computes it at 22,050 Hz (n_fft 2048, hop 512, Slaney mel, power to dB).
@@ -270,7 +288,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
     let Some(command) = cli.command else { return window::run(cli.window) };
     match command {
         Command::Import { dir, library, threads } => import::run(&dir, library.as_deref(), threads),
-        Command::Info { library, json } => info::run(&library, json),
+        Command::Info { library: Some(library), json, .. } => info::run(&library, json),
+        Command::Info { library: None, json, .. } => {
+            let demo = crate::library::open_demo().context("opening the bundled demo library")?;
+            info::run(&demo, json)
+        }
+        Command::InstallDesktop { uninstall: false } => desktop::install(),
+        Command::InstallDesktop { uninstall: true } => desktop::uninstall(),
         Command::Mel { audio, out } => mel::run(&audio, &out),
         Command::Train { library, label, device, epochs, seed, out, metrics_out, resume } => train::run(train::Args {
             library,

@@ -2,18 +2,25 @@
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
 use anyhow::{Context, bail};
 
 use super::WindowArgs;
 use crate::app::bench::{idle_update_ms, pick_ms, synthetic_explorer};
 use crate::app::{Script, WindowOptions, run_window};
+use crate::audio::is_audio_path;
 use crate::explore::Explorer;
+use crate::library::{is_demo_library, open_demo, resolve_library_path};
+use crate::settings::{Settings, load_settings_or_defaults, save_settings, settings_path, state_dir};
 
 pub fn run(args: WindowArgs) -> anyhow::Result<ExitCode> {
     if let Some(points) = args.bench_child {
         let options = WindowOptions {
             size: args.size.unwrap_or((1200, 760)),
             script: Script { bench_frames: Some(args.bench_count), ..Script::default() },
+            ..WindowOptions::default()
         };
         let exit = run_window(synthetic_explorer(points, 42), options);
         return Ok(if exit.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
@@ -21,15 +28,35 @@ pub fn run(args: WindowArgs) -> anyhow::Result<ExitCode> {
     if args.bench_frames {
         return bench_frames(&args.bench_points, args.bench_count);
     }
-    let Some(library) = args.library else {
-        bail!(
-            "which library? `songspace <LIBRARY>` opens a library file or an imported music folder \
-             (see `songspace --help` for the commands that make one)"
-        )
+    if args.desktop {
+        return run_with_log_in_state_folder();
+    }
+    let settings_path = settings_path();
+    let (settings, warning) = load_settings_or_defaults(&settings_path);
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+    // An audio file where the library goes (a file manager's "Open with") is dropped onto the
+    // library that would open without it.
+    let mut drops = args.drop;
+    let library_arg = match args.library {
+        Some(path) if path.is_file() && is_audio_path(&path) => {
+            drops.insert(0, path);
+            None
+        }
+        other => other,
     };
-    let explorer = Explorer::open(&library)?;
+    let (library_path, on_demo) = choose_library(library_arg, &settings)?;
+    eprintln!("opening {}{}", library_path.display(), if on_demo { " (the demo)" } else { "" });
+    let explorer = Explorer::open(&library_path)?;
     if explorer.is_empty() {
         bail!("{}: the map has no songs", explorer.library_path().display());
+    }
+    if cfg!(target_os = "linux") && ["DISPLAY", "WAYLAND_DISPLAY"].iter().all(|v| std::env::var_os(v).is_none()) {
+        bail!(
+            "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); \
+             on a desktop, run songspace there (or under xvfb-run for screenshots)"
+        );
     }
     if let Some(path) = &args.screenshot {
         // The run ends when the new file appears, so an old one must not be mistaken for it.
@@ -37,18 +64,32 @@ pub fn run(args: WindowArgs) -> anyhow::Result<ExitCode> {
             std::fs::remove_file(path).with_context(|| format!("replacing {}", path.display()))?;
         }
     }
+    // A run that takes a screenshot and exits is not the user's session: it remembers nothing.
+    let remember = args.screenshot.is_none();
+    let first_start_hint = on_demo && !settings.hint_dismissed;
+    let size = args.size.or(settings.window_size).unwrap_or((0, 0));
+    let shared = Arc::new(Mutex::new(settings));
     let options = WindowOptions {
-        size: args.size.unwrap_or((0, 0)),
+        size,
         script: Script {
             screenshot: args.screenshot.clone(),
             select: args.select,
             filter_radius: args.filter,
             search: args.search,
-            drop: args.drop,
+            drop: drops,
             bench_frames: None,
         },
+        settings: Arc::clone(&shared),
+        first_start_hint,
     };
     let exit = run_window(explorer, options);
+    if remember {
+        let mut settings = shared.lock().map(|s| s.clone()).unwrap_or_default();
+        settings.last_library = if on_demo { None } else { Some(library_path.canonicalize().unwrap_or(library_path)) };
+        if let Err(e) = save_settings(&settings_path, &settings) {
+            eprintln!("warning: the settings were not saved: {e}");
+        }
+    }
     if let Some(path) = &args.screenshot {
         if !path.exists() {
             bail!("no screenshot was written to {} (the window could not draw; see the log above)", path.display());
@@ -56,6 +97,45 @@ pub fn run(args: WindowArgs) -> anyhow::Result<ExitCode> {
         println!("{}", path.display());
     }
     Ok(if exit.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The library given, else the last one opened, else the demo; and whether it is the demo.
+fn choose_library(given: Option<PathBuf>, settings: &Settings) -> anyhow::Result<(PathBuf, bool)> {
+    if let Some(path) = given {
+        let resolved = resolve_library_path(&path)?;
+        let on_demo = is_demo_library(&resolved);
+        return Ok((resolved, on_demo));
+    }
+    if let Some(last) = &settings.last_library {
+        match resolve_library_path(last) {
+            Ok(resolved) => return Ok((resolved, false)),
+            Err(e) => eprintln!("notice: the last library is not there any more ({e}); opening the demo"),
+        }
+    }
+    let demo = open_demo().context("opening the bundled demo library")?;
+    Ok((demo, true))
+}
+
+/// Started from the desktop menu there is no terminal: this process runs songspace again, with
+/// the same arguments but its output going to `songspace.log` in the XDG state folder (the
+/// previous run's log is kept as `songspace.log.1`), and exits as it does. Everything is caught
+/// that way, panics and the graphics drivers' messages included.
+fn run_with_log_in_state_folder() -> anyhow::Result<ExitCode> {
+    let dir = state_dir();
+    let log = dir.join("songspace.log");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let _ = std::fs::rename(&log, dir.join("songspace.log.1"));
+    let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let exe = std::env::current_exe().context("finding the songspace executable")?;
+    let args = std::env::args_os().skip(1).filter(|a| a != "--desktop");
+    let status = std::process::Command::new(&exe)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(file.try_clone().with_context(|| format!("opening {}", log.display()))?)
+        .stderr(file)
+        .status()
+        .with_context(|| format!("running {}", exe.display()))?;
+    Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Runs each window measurement in a child process (a process can open only one event loop)

@@ -96,9 +96,9 @@ pub struct Explorer {
     selection: Option<Selection>,
     filter_space: FilterSpace,
     filter_radius: Option<f32>,
-    /// Bumped whenever positions or colours change (the GPU's point buffer must be rebuilt).
+    /// Changed whenever positions or colours change (the GPU's point buffer must be rebuilt).
     points_version: u64,
-    /// Bumped whenever what is hidden changes other than by the filter radius.
+    /// Changed whenever what is hidden changes other than by the filter radius.
     visibility_version: u64,
 }
 
@@ -127,8 +127,8 @@ impl Explorer {
             selection: None,
             filter_space: FilterSpace::Embedding,
             filter_radius: None,
-            points_version: 1,
-            visibility_version: 1,
+            points_version: fresh_version(),
+            visibility_version: fresh_version(),
         };
         explorer.index_rows();
         explorer
@@ -172,8 +172,8 @@ impl Explorer {
                 None => SearchEntry::new("", "", ""),
             })
             .collect();
-        self.points_version += 1;
-        self.visibility_version += 1;
+        self.points_version = fresh_version();
+        self.visibility_version = fresh_version();
     }
 
     pub fn library(&self) -> &Library {
@@ -267,13 +267,13 @@ impl Explorer {
             in_embedding: index.ranking_from(&query),
             on_map: self.map.position_index().ranking_from(&position),
         });
-        self.visibility_version += 1;
+        self.visibility_version = fresh_version();
     }
 
     /// Clears the selection; the distance filter has nothing to measure from and lets all through.
     pub fn clear_selection(&mut self) {
         if self.selection.take().is_some() {
-            self.visibility_version += 1;
+            self.visibility_version = fresh_version();
         }
     }
 
@@ -306,7 +306,7 @@ impl Explorer {
             self.filter_space = space;
             // A radius in one space means nothing in the other.
             self.filter_radius = None;
-            self.visibility_version += 1;
+            self.visibility_version = fresh_version();
         }
     }
 
@@ -387,7 +387,7 @@ impl Explorer {
 
     pub fn toggle_genre(&mut self, genre: usize) {
         self.genres[genre].shown = !self.genres[genre].shown;
-        self.visibility_version += 1;
+        self.visibility_version = fresh_version();
     }
 
     /// Shows only `genre`; soloing the genre that is already alone shows all again.
@@ -396,14 +396,14 @@ impl Explorer {
         for (i, g) in self.genres.iter_mut().enumerate() {
             g.shown = alone || i == genre;
         }
-        self.visibility_version += 1;
+        self.visibility_version = fresh_version();
     }
 
     pub fn show_all_genres(&mut self, shown: bool) {
         for g in &mut self.genres {
             g.shown = shown;
         }
-        self.visibility_version += 1;
+        self.visibility_version = fresh_version();
     }
 
     // --- search ------------------------------------------------------------------------------
@@ -430,6 +430,13 @@ impl Explorer {
     pub fn row_of(&self, id: u64) -> Option<usize> {
         self.map.row(id)
     }
+}
+
+/// Versions are unique in the process, not per explorer: when the window swaps in another
+/// library, its first version cannot be mistaken for one the GPU copy already holds.
+fn fresh_version() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 #[cfg(test)]

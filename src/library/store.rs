@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Library;
+use super::{EmbeddingSource, EmbeddingsInfo, Library};
 use crate::error::{FileError, FileProblem, LibraryError};
 use crate::fsutil::write_atomically;
 
@@ -48,7 +48,22 @@ pub fn load_library(path: &Path) -> Result<Library, FileError> {
     let bad = |what: String| FileError::new(path, FileProblem::Format(what));
     // Parse once; only when that fails, read the header alone to say why precisely.
     match ron::from_str::<LibraryFileIn>(&text) {
-        Ok(file) if file.format == FORMAT_NAME && file.version <= LIBRARY_FORMAT_VERSION => Ok(file.library),
+        Ok(file) if file.format == FORMAT_NAME && file.version <= LIBRARY_FORMAT_VERSION => {
+            let mut library = file.library;
+            // A relative music folder is relative to the library file, so a library can travel
+            // with its music (the bundled demo does).
+            // So is the folder of the model that made its embeddings.
+            let base = path.parent().unwrap_or(Path::new("."));
+            if library.root.is_relative() {
+                library.root = base.join(&library.root);
+            }
+            if let Some(EmbeddingsInfo { source: EmbeddingSource::Model { dir, .. }, .. }) = &mut library.embeddings
+                && dir.is_relative()
+            {
+                *dir = base.join(&*dir);
+            }
+            Ok(library)
+        }
         Ok(file) if file.format != FORMAT_NAME => {
             Err(bad(format!("not a songspace library (format is {:?})", file.format)))
         }
@@ -114,7 +129,7 @@ pub fn data_dir() -> PathBuf {
         .join("songspace")
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 

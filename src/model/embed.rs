@@ -14,18 +14,37 @@ use crate::library::{
 };
 
 /// The folder of the model shipped with songspace: `$SONGSPACE_MODEL` if set, else the first of
-/// `$XDG_DATA_HOME/songspace/models/genre-cnn`, `/usr/share/songspace/models/genre-cnn` and the
-/// source tree's `models/genre-cnn` that holds one.
+/// the source tree's `models/genre-cnn` (a build uses its own tree's model while the tree is
+/// there), `$XDG_DATA_HOME/songspace/models/genre-cnn` (where install-desktop copies it) and
+/// `/usr/share/songspace/models/genre-cnn` that holds one.
 pub fn default_model_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SONGSPACE_MODEL") {
         return Some(PathBuf::from(dir));
     }
     let candidates = [
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-cnn")),
         Some(crate::library::data_dir().join("models/genre-cnn")),
         Some(PathBuf::from("/usr/share/songspace/models/genre-cnn")),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-cnn")),
     ];
     candidates.into_iter().flatten().find(|d| d.join("model.json").is_file())
+}
+
+/// The folder of the model that computed a library's embeddings (`id`): the folder the library
+/// records, or, when that holds another model or none (the library came from another machine, as
+/// the bundled demo does), the shipped model if it is that model. A recorded model that was
+/// retrained in place is still used, as before the check existed.
+pub fn recorded_model_dir(recorded: &Path, id: &str) -> Result<PathBuf, ModelError> {
+    let is_that_model = |dir: &Path| dir.join("model.json").is_file() && model_id(dir).is_ok_and(|found| found == id);
+    if is_that_model(recorded) {
+        return Ok(recorded.to_path_buf());
+    }
+    if let Some(shipped) = default_model_dir().filter(|dir| is_that_model(dir)) {
+        return Ok(shipped);
+    }
+    if recorded.join("model.json").is_file() {
+        return Ok(recorded.to_path_buf());
+    }
+    Err(ModelError::Missing(recorded.to_path_buf()))
 }
 
 #[derive(Debug, Clone, Default)]

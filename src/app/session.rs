@@ -1,0 +1,89 @@
+//! What the window remembers between runs (window size, volume, distance space, whether the
+//! first-start hint was closed), and that hint.
+
+use std::sync::{Arc, Mutex};
+
+use bevy::prelude::*;
+use bevy::window::WindowResized;
+use bevy_egui::egui;
+
+use super::ExplorerState;
+use super::playback::Playback;
+use crate::explore::FilterSpace;
+use crate::settings::Settings;
+
+/// The settings this run started from; the window writes its changes back, and the command line
+/// saves them when the window closes.
+#[derive(Resource, Clone)]
+pub struct Remembered(pub Arc<Mutex<Settings>>);
+
+/// The short hint shown on the first start on the demo, until it is closed.
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FirstStartHint {
+    pub showing: bool,
+}
+
+pub struct SessionPlugin {
+    pub settings: Arc<Mutex<Settings>>,
+    pub first_start_hint: bool,
+}
+
+impl Plugin for SessionPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(Remembered(Arc::clone(&self.settings)))
+            .insert_resource(FirstStartHint { showing: self.first_start_hint })
+            .add_systems(Startup, apply_remembered)
+            .add_systems(Update, remember);
+    }
+}
+
+fn apply_remembered(remembered: Res<Remembered>, mut state: ResMut<ExplorerState>, playback: Option<ResMut<Playback>>) {
+    let Ok(settings) = remembered.0.lock() else { return };
+    if settings.filter_in_map_space {
+        state.0.set_filter_space(FilterSpace::Map);
+    }
+    if let Some(mut playback) = playback {
+        playback.volume = settings.volume;
+    }
+}
+
+/// Copies what the user changed into the shared settings; cheap enough to run every frame.
+fn remember(
+    remembered: Res<Remembered>,
+    mut resized: MessageReader<WindowResized>,
+    state: Res<ExplorerState>,
+    playback: Option<Res<Playback>>,
+    hint: Res<FirstStartHint>,
+) {
+    let Ok(mut settings) = remembered.0.lock() else { return };
+    if let Some(last) = resized.read().last() {
+        settings.window_size = Some((last.width.round() as u32, last.height.round() as u32));
+    }
+    if let Some(playback) = playback {
+        settings.volume = playback.volume;
+    }
+    settings.filter_in_map_space = state.0.filter_space() == FilterSpace::Map;
+    if hint.is_changed() && !hint.is_added() && !hint.showing {
+        settings.hint_dismissed = true;
+    }
+}
+
+/// The hint's text, shown in the selection panel while nothing is selected (where it covers
+/// no song), until "Got it".
+pub fn hint_contents(ui: &mut egui::Ui, hint: &mut FirstStartHint, songs: usize, styles: usize) {
+    ui.heading("Welcome to songspace");
+    ui.label(format!("This demo holds {songs} short pieces in {styles} styles, each placed by what it sounds like."));
+    ui.add_space(4.0);
+    for line in [
+        "Click a point to listen; its 3 nearest songs light up.",
+        "Drag to orbit, right-drag to pan, scroll to zoom.",
+        "Drop an MP3 onto the window to place it among them.",
+        "H lists every key.",
+    ] {
+        ui.label(format!("•  {line}"));
+    }
+    ui.add_space(4.0);
+    if ui.button("Got it").clicked() {
+        hint.showing = false;
+    }
+}
