@@ -499,6 +499,79 @@ fn the_window_draws_the_cloud_highlights_the_selection_and_filters_by_distance()
 }
 
 #[test]
+fn the_mouse_selects_and_plays_a_song_orbits_and_zooms_in_the_real_window() {
+    let Some(_) = xvfb() else { return };
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let library = mapped_library(home);
+    let shot = home.join("mouse.png");
+    let out = home.join("out.txt");
+    // The window prints where the songs are, then waits; xdotool clicks the song farthest from
+    // any other, scrolls the wheel up three times and drags to the right.
+    let steps = r#"
+        timeout 120 "$0" "$1" --size 1200x760 --hold 10 --screenshot "$2" > "$3" 2>&1 &
+        app=$!
+        for i in $(seq 300); do grep -q "holding for input" "$3" && break; sleep 0.1; done
+        grep -q "holding for input" "$3" || { kill $app; echo "the window never waited for input"; exit 1; }
+        target=$(awk '$1 == "song" { x[$2] = $4; y[$2] = $5 }
+            END { for (a in x) { nearest = 1e9; for (b in x) if (a != b) { d = (x[a]-x[b])^2 + (y[a]-y[b])^2; if (d < nearest) nearest = d }
+                  if (nearest > best) { best = nearest; pick = a } } print pick, x[pick], y[pick] }' "$3")
+        set -- $target
+        echo "clicking song $1 at $2 $3"
+        xdotool mousemove "$2" "$3" sleep 0.3 click 1 sleep 0.5
+        xdotool click 4 sleep 0.2 click 4 sleep 0.2 click 4 sleep 0.5
+        xdotool mousedown 1 sleep 0.5 mousemove_relative -- 40 0 sleep 0.3 mousemove_relative -- 40 0 sleep 0.3 \
+            mousemove_relative -- 40 0 sleep 0.5 mouseup 1
+        wait $app
+    "#;
+    // ALSA's null device: a real audio output that plays into nothing, so the song is played
+    // through rodio as on a desktop.
+    std::fs::write(home.join(".asoundrc"), "pcm.!default { type null }\nctl.!default { type hw card 0 }\n")
+        .expect("asoundrc");
+    let run = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x800x24", "sh", "-c", steps])
+        .arg(env!("CARGO_BIN_EXE_songspace"))
+        .args([&library, &shot, &out])
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .output()
+        .expect("xvfb-run");
+    let printed = std::fs::read_to_string(&out).unwrap_or_default();
+    if let Some(dir) = std::env::var_os("SONGSPACE_SCREENSHOTS") {
+        let _ = std::fs::copy(&shot, PathBuf::from(dir).join("window-mouse.png"));
+    }
+    assert!(run.status.success(), "{}\n{}\n{printed}", stdout(&run), stderr(&run));
+    let clicked = stdout(&run)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("clicking song ").and_then(|rest| rest.split_whitespace().next()).map(str::to_owned)
+        })
+        .expect("a song was clicked");
+    let last = printed.lines().find(|l| l.starts_with("camera yaw")).unwrap_or_else(|| panic!("{printed}"));
+    let number = |key: &str| -> f32 {
+        let at = last.find(key).unwrap_or_else(|| panic!("{key} in {last}")) + key.len();
+        last[at..].split_whitespace().next().and_then(|v| v.trim_end_matches(';').parse().ok()).expect("number")
+    };
+    assert!(last.ends_with(&format!("selected track {clicked}")), "the click selects the song under it: {last}");
+    assert!(number("distance ") < 0.8 * number("home distance "), "the wheel zooms in: {last}");
+    // Home yaw is 0.6; dragging right turns the view.
+    assert!((number("yaw ") - 0.6).abs() > 0.2, "the drag orbits: {last}");
+    // The click played it, through the audio output, from our decoder.
+    let playback = printed.lines().find(|l| l.starts_with("playback:")).unwrap_or_default();
+    let prefix = format!("playback: track {clicked} at ");
+    let position: f32 = playback
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("the clicked song plays: {playback}\n{printed}"));
+    assert!(position >= 1.0, "{playback}");
+    // Zoomed in and turned, its neighbours may be out of view; the selection itself is ringed.
+    let white = Png::read(&shot).near([255, 255, 255], 8, SCENE.0, SCENE.1).len();
+    assert!(white > 30, "the clicked song is ringed and labelled in white: {white} pixels");
+}
+
+#[test]
 fn dropped_files_are_placed_added_and_selected_and_bad_ones_change_nothing() {
     let home = tempfile::tempdir().expect("tempdir");
     let home = home.path();

@@ -82,8 +82,11 @@ pub fn run_window(explorer: Explorer, options: WindowOptions) -> AppExit {
         }))
         .add_plugins((EguiPlugin::default(), CloudPlugin))
         .add_systems(Startup, spawn_ui_camera)
-        // Scripted runs (tests, screenshots) stay silent.
-        .add_plugins(PlaybackPlugin { follow_selection: options.script.screenshot.is_none() })
+        // Scripted runs (tests, screenshots) stay silent, unless they hold for outside input,
+        // which clicks as a person would.
+        .add_plugins(PlaybackPlugin {
+            follow_selection: options.script.screenshot.is_none() || options.script.hold_seconds.is_some(),
+        })
         .add_plugins(ExplorerPlugin { explorer: std::sync::Mutex::new(Some(explorer)), script: options.script })
         .add_plugins(session::SessionPlugin { settings: options.settings, first_start_hint: options.first_start_hint })
         .add_systems(EguiPrimaryContextPass, jobs::jobs_window.after(panels::panels));

@@ -11,9 +11,11 @@ use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use super::bench::FrameBench;
 use super::camera::OrbitCamera;
 use super::cloud::CloudReady;
+use super::cloud::PointStyle;
 use super::dropped::{DropWorker, submit_path};
-use super::input::select_song;
+use super::input::{Projector, select_song};
 use super::jobs::Jobs;
+use super::playback::Playback;
 use super::{ExplorerState, ViewState};
 
 /// Gives up on a window that never draws (no usable GPU or driver) instead of hanging.
@@ -33,12 +35,16 @@ pub struct Script {
     pub drop: Vec<PathBuf>,
     /// Measure this many frames idle, then as many orbiting, print them and exit.
     pub bench_frames: Option<usize>,
+    /// Before the screenshot, keep the window open this long for input from outside (xdotool in
+    /// the tests), after printing where the songs are on screen.
+    pub hold_seconds: Option<f32>,
 }
 
 #[derive(Default)]
 pub struct ScriptProgress {
     stage: Stage,
     settled_frames: u32,
+    hold_until: Option<Duration>,
 }
 
 #[derive(Default, PartialEq, Eq)]
@@ -61,8 +67,10 @@ pub fn run_script(
     mut state: ResMut<ExplorerState>,
     mut view: ResMut<ViewState>,
     mut cameras: Query<&mut OrbitCamera>,
+    views: Query<(&Camera, &GlobalTransform), With<OrbitCamera>>,
     mut worker: ResMut<DropWorker>,
     mut jobs: ResMut<Jobs>,
+    playback: Option<Res<Playback>>,
     mut bench: Local<FrameBench>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -87,8 +95,19 @@ pub fn run_script(
             }
         }
         Stage::Settling => {
+            if let Some(hold) = script.hold_seconds
+                && progress.hold_until.is_none()
+                && view.scene_rect.is_some()
+                && let Ok((camera, transform)) = views.single()
+            {
+                progress.hold_until = Some(time.elapsed() + Duration::from_secs_f32(hold));
+                print_screen_positions(&state.0, camera, transform, hold);
+            }
+            let holding =
+                progress.hold_until.is_none_or(|until| time.elapsed() < until) && script.hold_seconds.is_some();
             // Dropped files must have landed (and the camera flown to them) first.
-            let settled = cameras.single().map(|c| c.is_settled()).unwrap_or(true) && worker.pending.is_empty();
+            let settled =
+                !holding && cameras.single().map(|c| c.is_settled()).unwrap_or(true) && worker.pending.is_empty();
             progress.settled_frames = if settled { progress.settled_frames + 1 } else { 0 };
             // A few settled frames: the panels have laid out and the viewport has its final size.
             if progress.settled_frames >= 6 {
@@ -103,6 +122,29 @@ pub fn run_script(
         }
         Stage::Capturing => {
             if script.screenshot.as_ref().is_some_and(|path| path.exists()) {
+                if script.hold_seconds.is_some()
+                    && let Ok(camera) = cameras.single()
+                {
+                    let selected = state.0.selected().and_then(|row| state.0.track_at(row)).map(|t| t.id);
+                    println!(
+                        "camera yaw {:.3} pitch {:.3} distance {:.3} home distance {:.3}; selected track {}",
+                        camera.current.yaw,
+                        camera.current.pitch,
+                        camera.current.distance,
+                        camera.home.distance,
+                        selected.map_or("none".to_string(), |id| id.to_string())
+                    );
+                    match playback.as_deref() {
+                        Some(Playback { unavailable: Some(why), .. }) => println!("playback: off ({why})"),
+                        Some(Playback { now: Some(now), .. }) => println!(
+                            "playback: track {} at {:.2} s of {:.2} s",
+                            state.0.track_at(now.row).map_or(0, |t| t.id),
+                            now.position_seconds,
+                            now.duration_seconds
+                        ),
+                        _ => println!("playback: nothing playing"),
+                    }
+                }
                 progress.stage = Stage::Done;
                 exit.write(AppExit::Success);
             }
@@ -125,6 +167,24 @@ pub fn run_script(
             }
         }
         Stage::Done => {}
+    }
+}
+
+/// One line for the scene's centre and one per song on screen, in window coordinates (logical
+/// pixels), for whatever drives the held window.
+fn print_screen_positions(
+    explorer: &crate::explore::Explorer,
+    camera: &Camera,
+    transform: &GlobalTransform,
+    hold: f32,
+) {
+    let Some(projector) = Projector::new(camera, transform, PointStyle::default(), 1.0) else { return };
+    let centre = camera.logical_viewport_rect().map(|r| r.center()).unwrap_or_default();
+    println!("holding for input {hold} s; scene centre {:.0} {:.0}", centre.x, centre.y);
+    for row in 0..explorer.len() {
+        if let (Some(track), Some(p)) = (explorer.track_at(row), projector.project(explorer.position(row))) {
+            println!("song {} at {:.0} {:.0}", track.id, p.screen.x, p.screen.y);
+        }
     }
 }
 

@@ -61,6 +61,10 @@ pub struct WindowArgs {
     /// added to the library and selected.
     #[arg(long, value_name = "AUDIO")]
     pub drop: Vec<PathBuf>,
+    /// With --screenshot: first keep the window open this many seconds for input from outside
+    /// (xdotool), after printing where every song is on screen.
+    #[arg(long, value_name = "SECONDS", requires = "screenshot")]
+    pub hold: Option<f32>,
     /// Window size in logical pixels.
     #[arg(long, value_name = "WIDTHxHEIGHT", value_parser = parse_size)]
     pub size: Option<(u32, u32)>,

@@ -78,6 +78,7 @@ pub fn run(args: WindowArgs) -> anyhow::Result<ExitCode> {
             search: args.search,
             drop: drops,
             bench_frames: None,
+            hold_seconds: args.hold,
         },
         settings: Arc::clone(&shared),
         first_start_hint,
