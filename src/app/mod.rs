@@ -59,6 +59,8 @@ pub struct ViewState {
     pub notices: Vec<String>,
     /// The area of the window not covered by panels, in logical pixels (min, max).
     pub scene_rect: Option<(Vec2, Vec2)>,
+    /// The open library's file and the name the panel gives it.
+    pub library_name: Option<(std::path::PathBuf, String)>,
 }
 
 impl ViewState {

@@ -118,6 +118,20 @@ pub fn panels(
     Ok(())
 }
 
+/// The music folder names a library better than its file (usually "library.ron").
+fn library_name(explorer: &Explorer) -> String {
+    if crate::library::is_demo_library(explorer.library_path()) {
+        return "the demo".to_owned();
+    }
+    explorer
+        .library()
+        .root
+        .file_name()
+        .or_else(|| explorer.library_path().file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 fn library_panel(
     ui: &mut egui::Ui,
     explorer: &mut Explorer,
@@ -126,8 +140,13 @@ fn library_panel(
 ) {
     ui.add_space(6.0);
     ui.heading("songspace");
-    let name = explorer.library_path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    ui.weak(format!("{name} · {} songs · {} map", explorer.len(), explorer.map().method()));
+    // Worked out once per library (it asks the file system).
+    if view.library_name.as_ref().is_none_or(|(path, _)| path != explorer.library_path()) {
+        view.library_name = Some((explorer.library_path().to_path_buf(), library_name(explorer)));
+    }
+    let name = view.library_name.as_ref().map(|(_, name)| name.clone()).unwrap_or_default();
+    ui.weak(format!("{name} · {} songs · {} map", explorer.len(), explorer.map().method()))
+        .on_hover_text(explorer.library_path().display().to_string());
     ui.separator();
 
     let search = ui.add(
