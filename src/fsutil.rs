@@ -31,6 +31,16 @@ pub fn write_atomically(
     result.map_err(io_err)
 }
 
+/// An XDG base folder: `$variable` when set and not empty, else `under_home` in the home folder
+/// (the XDG defaults: `.local/share`, `.config`, `.local/state`).
+pub fn xdg_base_dir(variable: &str, under_home: &str) -> PathBuf {
+    std::env::var_os(variable)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(under_home)))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
 /// A temporary name in the same folder (so the rename stays on one file system), unique per
 /// process and thread so parallel writers never share one.
 fn temp_path_for(path: &Path) -> PathBuf {

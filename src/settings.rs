@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FileError, FileProblem};
-use crate::fsutil::write_atomically;
+use crate::fsutil::{write_atomically, xdg_base_dir};
 
 /// Every field has a default, so a file from an older or newer songspace still loads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,21 +33,13 @@ impl Default for Settings {
 
 /// `$XDG_CONFIG_HOME/songspace/settings.ron`, else `~/.config/songspace/settings.ron`.
 pub fn settings_path() -> PathBuf {
-    xdg_dir("XDG_CONFIG_HOME", ".config").join("songspace/settings.ron")
+    xdg_base_dir("XDG_CONFIG_HOME", ".config").join("songspace/settings.ron")
 }
 
 /// `$XDG_STATE_HOME/songspace`, else `~/.local/state/songspace`: where the log goes when
 /// songspace runs without a terminal.
 pub fn state_dir() -> PathBuf {
-    xdg_dir("XDG_STATE_HOME", ".local/state").join("songspace")
-}
-
-fn xdg_dir(variable: &str, under_home: &str) -> PathBuf {
-    std::env::var_os(variable)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(under_home)))
-        .unwrap_or_else(|| PathBuf::from("."))
+    xdg_base_dir("XDG_STATE_HOME", ".local/state").join("songspace")
 }
 
 /// The settings in `path`; defaults when there is no file yet.

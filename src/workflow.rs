@@ -7,10 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use crate::library::{
-    EmbeddingSource, EmbeddingsInfo, ImportEvent, ImportOptions, default_library_path, import_folder, load_library,
-};
-use crate::model::{default_model_dir, embed_library, recorded_model_dir};
+use crate::library::{ImportEvent, ImportOptions, default_library_path, import_folder, load_library};
+use crate::model::{ModelForNewTracks, embed_library, model_for_new_tracks};
 use crate::space::{ProjectEvent, project_library};
 
 /// The steps of a folder import, in order.
@@ -40,7 +38,9 @@ pub enum JobEvent {
         done: usize,
         total: usize,
     },
-    /// Something the user should read that does not stop the job (a file skipped).
+    /// A file that could not be imported, and why.
+    Skipped(String),
+    /// Something else the user should read that does not stop the job.
     Notice(String),
     /// The library is ready to open.
     Finished {
@@ -100,7 +100,7 @@ fn import_embed_map(
         ImportEvent::Progress { done, total, path, rejected } => {
             send(JobEvent::Progress { step: Step::Analysing, done: *done, total: *total });
             if let Some(reason) = rejected {
-                send(JobEvent::Notice(format!("skipped {}: {reason}", path.display())));
+                send(JobEvent::Skipped(format!("skipped {}: {reason}", path.display())));
             }
         }
     };
@@ -118,20 +118,26 @@ fn import_embed_map(
     }
 
     let mut library = load_library(library_path).map_err(|e| e.to_string())?;
-    let model = match &library.embeddings {
-        Some(EmbeddingsInfo { source: EmbeddingSource::Model { dir, id }, .. }) => recorded_model_dir(dir, id).ok(),
-        _ => None,
-    }
-    .or_else(default_model_dir)
-    .ok_or_else(|| "the shipped model (models/genre-cnn) is not found, so the songs cannot be embedded".to_string())?;
-    let total = library.tracks.len();
-    send(JobEvent::Progress { step: Step::Embedding, done: 0, total });
-    let embedded = embed_library(&mut library, library_path, &model, cancel, &|done, total| {
-        send(JobEvent::Progress { step: Step::Embedding, done, total })
-    })
-    .map_err(|e| e.to_string())?;
-    if embedded.cancelled {
-        return Ok(None);
+    match model_for_new_tracks(&library) {
+        ModelForNewTracks::Model(model) => {
+            let total = library.tracks.len();
+            send(JobEvent::Progress { step: Step::Embedding, done: 0, total });
+            let embedded = embed_library(&mut library, library_path, &model, cancel, &|done, total| {
+                send(JobEvent::Progress { step: Step::Embedding, done, total })
+            })
+            .map_err(|e| e.to_string())?;
+            if embedded.cancelled {
+                return Ok(None);
+            }
+        }
+        ModelForNewTracks::EmbeddingsFromFile(path) => send(JobEvent::Notice(format!(
+            "{}: its embeddings were loaded from {}, so new songs are not embedded or mapped until you embed it again",
+            library_path.display(),
+            path.display()
+        ))),
+        ModelForNewTracks::NoModel => {
+            return Err("the shipped model (models/genre-cnn) is not found, so the songs cannot be embedded".into());
+        }
     }
 
     let mut on_map = |event: ProjectEvent<'_>| match event {

@@ -107,10 +107,11 @@ pub fn run_jobs(
                 running.done = done;
                 running.total = total;
             }
-            JobEvent::Notice(text) => {
+            JobEvent::Skipped(text) => {
                 running.skipped += 1;
                 view.notify(text);
             }
+            JobEvent::Notice(text) => view.notify(text),
             JobEvent::Finished { library, tracks, skipped } => {
                 view.notify(format!(
                     "Imported {}: {tracks} songs{}",

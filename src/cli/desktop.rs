@@ -29,7 +29,7 @@ struct Places {
 
 fn places() -> anyhow::Result<Places> {
     let songspace_data = data_dir();
-    let data_home = songspace_data.parent().context("no XDG data folder")?.to_path_buf();
+    let data_home = crate::fsutil::xdg_base_dir("XDG_DATA_HOME", ".local/share");
     let home = std::env::var_os("HOME").map(PathBuf::from).context("HOME is not set")?;
     let icons = data_home.join("icons/hicolor");
     Ok(Places {

@@ -4,11 +4,8 @@ use std::sync::atomic::AtomicBool;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::library::{
-    EmbeddingSource, EmbeddingsInfo, ImportEvent, ImportOptions, SourceKind, default_library_path, import_folder,
-    load_library,
-};
-use crate::model::{default_model_dir, embed_library, recorded_model_dir};
+use crate::library::{ImportEvent, ImportOptions, SourceKind, default_library_path, import_folder, load_library};
+use crate::model::{ModelForNewTracks, embed_library, model_for_new_tracks};
 
 pub fn run(dir: &Path, library: Option<&Path>, threads: usize) -> anyhow::Result<ExitCode> {
     let library_path = library.map_or_else(|| default_library_path(dir), Path::to_path_buf);
@@ -74,15 +71,14 @@ pub fn run(dir: &Path, library: Option<&Path>, threads: usize) -> anyhow::Result
 /// else the shipped one. The import itself succeeded either way, so a problem here is a notice.
 fn embed_new_tracks(library_path: &Path, cancel: &AtomicBool) {
     let Ok(mut library) = load_library(library_path) else { return };
-    let own_model = match &library.embeddings {
-        Some(EmbeddingsInfo { source: EmbeddingSource::Model { dir, id }, .. }) => recorded_model_dir(dir, id).ok(),
-        Some(EmbeddingsInfo { source: EmbeddingSource::File { path }, .. }) => {
+    let model_dir = match model_for_new_tracks(&library) {
+        ModelForNewTracks::Model(dir) => dir,
+        ModelForNewTracks::EmbeddingsFromFile(path) => {
             println!("embeddings: loaded from {}; new tracks have none until you embed again", path.display());
             return;
         }
-        _ => None,
+        ModelForNewTracks::NoModel => return,
     };
-    let Some(model_dir) = own_model.or_else(default_model_dir) else { return };
     match embed_library(&mut library, library_path, &model_dir, cancel, &|_, _| {}) {
         Ok(r) => println!("embeddings: {} computed, {} kept (model {})", r.computed, r.reused, model_dir.display()),
         Err(e) => println!("embeddings: not computed ({e})"),

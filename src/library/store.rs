@@ -121,12 +121,7 @@ pub fn resolve_library_path(arg: &Path) -> Result<PathBuf, LibraryError> {
 
 /// `$XDG_DATA_HOME/songspace`, else `~/.local/share/songspace`.
 pub fn data_dir() -> PathBuf {
-    std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("songspace")
+    crate::fsutil::xdg_base_dir("XDG_DATA_HOME", ".local/share").join("songspace")
 }
 
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {

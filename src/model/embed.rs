@@ -47,6 +47,29 @@ pub fn recorded_model_dir(recorded: &Path, id: &str) -> Result<PathBuf, ModelErr
     Err(ModelError::Missing(recorded.to_path_buf()))
 }
 
+/// What a library's new tracks are embedded with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelForNewTracks {
+    /// The model that made the library's embeddings, else the shipped one.
+    Model(PathBuf),
+    /// The embeddings were loaded from this file: embedding with a model would replace them all,
+    /// so new tracks stay without an embedding until the user embeds the library again.
+    EmbeddingsFromFile(PathBuf),
+    /// No model found (neither the library's nor the shipped one).
+    NoModel,
+}
+
+pub fn model_for_new_tracks(library: &Library) -> ModelForNewTracks {
+    let own = match &library.embeddings {
+        Some(EmbeddingsInfo { source: EmbeddingSource::File { path }, .. }) => {
+            return ModelForNewTracks::EmbeddingsFromFile(path.clone());
+        }
+        Some(EmbeddingsInfo { source: EmbeddingSource::Model { dir, id }, .. }) => recorded_model_dir(dir, id).ok(),
+        None => None,
+    };
+    own.or_else(default_model_dir).map_or(ModelForNewTracks::NoModel, ModelForNewTracks::Model)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct EmbedReport {
     pub computed: usize,
@@ -127,4 +150,32 @@ pub fn embed_library(
     });
     save_library(library, library_path)?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::library::SourceKind;
+
+    #[test]
+    fn embeddings_loaded_from_a_file_are_never_replaced_by_a_model_for_new_tracks() {
+        let mut library = Library::new(PathBuf::from("/music"), SourceKind::Folder);
+        let shipped = default_model_dir().expect("the source tree has the shipped model");
+        assert_eq!(model_for_new_tracks(&library), ModelForNewTracks::Model(shipped.clone()));
+
+        let file = PathBuf::from("/elsewhere/vectors.csv");
+        library.embeddings =
+            Some(EmbeddingsInfo { source: EmbeddingSource::File { path: file.clone() }, dim: 32, count: 3 });
+        assert_eq!(model_for_new_tracks(&library), ModelForNewTracks::EmbeddingsFromFile(file));
+
+        // A model recorded on another machine: the shipped model stands in only if it is that model.
+        let id = model_id(&shipped).expect("id");
+        library.embeddings = Some(EmbeddingsInfo {
+            source: EmbeddingSource::Model { id, dir: PathBuf::from("/gone/genre-cnn") },
+            dim: 32,
+            count: 3,
+        });
+        assert_eq!(model_for_new_tracks(&library), ModelForNewTracks::Model(shipped));
+        assert!(matches!(recorded_model_dir(Path::new("/gone/genre-cnn"), "0000"), Err(ModelError::Missing(_))));
+    }
 }

@@ -11,7 +11,9 @@ mod store;
 mod training;
 
 pub use device::{Compute, DeviceChoice, choose as choose_device};
-pub use embed::{EmbedReport, default_model_dir, embed_library, recorded_model_dir};
+pub use embed::{
+    EmbedReport, ModelForNewTracks, default_model_dir, embed_library, model_for_new_tracks, recorded_model_dir,
+};
 pub use inference::Embedder;
 pub use net::{EmbeddingNet, NetConfig};
 pub use store::{
