@@ -6,6 +6,7 @@ mod app;
 mod cli;
 mod demo;
 mod import;
+mod jobs;
 mod map;
 mod model;
 mod parity;

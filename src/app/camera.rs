@@ -57,6 +57,13 @@ impl OrbitCamera {
         Self { current: home, goal: home, home }
     }
 
+    /// Moves to another framing (a new map of the same songs) but keeps the angle the user chose.
+    pub fn reframe(&mut self, framing: &OrbitCamera) {
+        self.home = framing.home;
+        self.goal.target = framing.home.target;
+        self.goal.distance = framing.home.distance;
+    }
+
     pub fn orbit_by(&mut self, yaw: f32, pitch: f32) {
         self.goal.yaw += yaw;
         self.goal.pitch = (self.goal.pitch + pitch).clamp(MIN_PITCH, MAX_PITCH);

@@ -2,17 +2,20 @@
 //! rules (selection, filters, search, label placement) live in [`crate::explore`], which these
 //! systems drive and draw.
 
+pub mod animate;
 pub mod bench;
 pub mod camera;
 pub mod cloud;
 mod dropped;
 pub mod input;
 pub mod jobs;
+pub mod menu;
 mod overlay;
 mod panels;
 pub mod playback;
 mod script;
 pub mod session;
+pub mod training;
 
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
@@ -39,6 +42,14 @@ pub struct WindowOptions {
     pub first_start_hint: bool,
 }
 
+/// The windows a script can open at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShownWindow {
+    Train,
+    Map,
+    Jobs,
+}
+
 /// The library being explored.
 #[derive(Resource)]
 pub struct ExplorerState(pub Explorer);
@@ -59,6 +70,10 @@ pub struct ViewState {
     pub notices: Vec<String>,
     /// The area of the window not covered by panels, in logical pixels (min, max).
     pub scene_rect: Option<(Vec2, Vec2)>,
+    /// Show the jobs panel (it shows itself while a job runs).
+    pub show_jobs: bool,
+    /// Height of the menu bar, which the panels sit below.
+    pub menu_height: f32,
     /// The open library's file and the name the panel gives it.
     pub library_name: Option<(std::path::PathBuf, String)>,
 }
@@ -91,7 +106,10 @@ pub fn run_window(explorer: Explorer, options: WindowOptions) -> AppExit {
         })
         .add_plugins(ExplorerPlugin { explorer: std::sync::Mutex::new(Some(explorer)), script: options.script })
         .add_plugins(session::SessionPlugin { settings: options.settings, first_start_hint: options.first_start_hint })
-        .add_systems(EguiPrimaryContextPass, jobs::jobs_window.after(panels::panels));
+        .add_systems(
+            EguiPrimaryContextPass,
+            (jobs::jobs_window, training::training_window, menu::map_settings_window).after(panels::panels),
+        );
     app.run()
 }
 
@@ -111,6 +129,13 @@ impl Plugin for ExplorerPlugin {
             .init_resource::<cloud::CloudReady>()
             .init_resource::<dropped::DropWorker>()
             .init_resource::<jobs::Jobs>()
+            .init_resource::<training::TrainingPanel>()
+            .init_resource::<animate::CloudAnimation>()
+            .init_resource::<menu::Dialogs>()
+            .init_resource::<menu::MapSettingsWindow>()
+            .init_resource::<menu::ViewSaver>()
+            .add_message::<jobs::StartJob>()
+            .add_message::<menu::OpenDialog>()
             .add_message::<bevy::window::FileDragAndDrop>()
             .insert_resource(self.script.clone())
             .add_systems(Startup, move |mut commands: Commands| spawn_scene(&mut commands, framing.clone()))
@@ -119,7 +144,10 @@ impl Plugin for ExplorerPlugin {
                 (
                     dropped::receive_drops,
                     dropped::place_finished,
+                    menu::run_dialogs,
                     jobs::run_jobs,
+                    animate::animate_cloud,
+                    menu::save_view_changes,
                     input::pointer_input,
                     input::keyboard_input,
                     camera::apply_orbit,
@@ -128,19 +156,13 @@ impl Plugin for ExplorerPlugin {
                 )
                     .chain(),
             )
-            .add_systems(EguiPrimaryContextPass, (panels::panels, overlay::overlay).chain());
+            .add_systems(EguiPrimaryContextPass, (menu::menu_bar, panels::panels, overlay::overlay).chain());
     }
 }
 
 pub(crate) fn frame_cloud(explorer: &Explorer) -> OrbitCamera {
-    let n = explorer.len().max(1) as f32;
-    let centre = (0..explorer.len()).fold(Vec3::ZERO, |sum, row| sum + Vec3::from(explorer.position(row))) / n;
-    // The 98th percentile of distances from the centre, so a few outliers do not shrink the view.
-    let mut radii: Vec<f32> =
-        (0..explorer.len()).map(|row| Vec3::from(explorer.position(row)).distance(centre)).collect();
-    radii.sort_by(f32::total_cmp);
-    let radius = radii.get(radii.len() * 98 / 100).copied().unwrap_or(1.0).max(1e-3);
-    OrbitCamera::framing(centre, radius)
+    let (centre, radius) = animate::frame_of((0..explorer.len()).map(|row| explorer.map().position(row)));
+    OrbitCamera::framing(centre, radius.max(1e-3))
 }
 
 fn spawn_scene(commands: &mut Commands, camera: OrbitCamera) {

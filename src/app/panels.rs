@@ -48,7 +48,12 @@ pub fn panels(
     let mut root = egui::Ui::new(
         ctx.clone(),
         "songspace root".into(),
-        egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
+        egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect({
+            // Below the menu bar.
+            let mut rect = ctx.viewport_rect();
+            rect.min.y += view.menu_height;
+            rect
+        }),
     );
     let mut to_select: Option<(usize, bool)> = None;
 

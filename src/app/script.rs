@@ -8,14 +8,17 @@ use std::time::Duration;
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 
+use super::animate::CloudAnimation;
 use super::bench::FrameBench;
 use super::camera::OrbitCamera;
 use super::cloud::CloudReady;
 use super::cloud::PointStyle;
 use super::dropped::{DropWorker, submit_path};
 use super::input::{Projector, select_song};
-use super::jobs::Jobs;
+use super::jobs::{Jobs, StartJob};
+use super::menu::{Dialogs, MapSettingsWindow, OpenDialog};
 use super::playback::Playback;
+use super::training::TrainingPanel;
 use super::{ExplorerState, ViewState};
 
 /// Gives up on a window that never draws (no usable GPU or driver) instead of hanging.
@@ -38,6 +41,12 @@ pub struct Script {
     /// Before the screenshot, keep the window open this long for input from outside (xdotool in
     /// the tests), after printing where the songs are on screen.
     pub hold_seconds: Option<f32>,
+    /// Start training from the training panel, and take the screenshot once the new map is in.
+    pub train: Option<crate::workflow::TrainRequest>,
+    /// Open this file dialog (answered from outside during the hold).
+    pub dialog: Option<super::menu::DialogKind>,
+    /// Open these windows.
+    pub show: Vec<super::ShownWindow>,
 }
 
 #[derive(Default)]
@@ -73,6 +82,7 @@ pub fn run_script(
     playback: Option<Res<Playback>>,
     mut bench: Local<FrameBench>,
     mut exit: MessageWriter<AppExit>,
+    mut windows: ScriptWindows,
 ) {
     if script.screenshot.is_none() && script.bench_frames.is_none() {
         return;
@@ -88,6 +98,7 @@ pub fn run_script(
                         submit_path(path, &state, &mut worker, &mut view);
                     }
                 }
+                windows.open(&script, &state, &mut view);
                 progress.stage = Stage::Settling;
             } else if time.elapsed() > READY_TIMEOUT {
                 error!("the window did not draw within {} s; no screenshot taken", READY_TIMEOUT.as_secs());
@@ -106,8 +117,10 @@ pub fn run_script(
             let holding =
                 progress.hold_until.is_none_or(|until| time.elapsed() < until) && script.hold_seconds.is_some();
             // Dropped files must have landed (and the camera flown to them) first.
-            let settled =
-                !holding && cameras.single().map(|c| c.is_settled()).unwrap_or(true) && worker.pending.is_empty();
+            let settled = !holding
+                && cameras.single().map(|c| c.is_settled()).unwrap_or(true)
+                && worker.pending.is_empty()
+                && windows.idle(&jobs);
             progress.settled_frames = if settled { progress.settled_frames + 1 } else { 0 };
             // A few settled frames: the panels have laid out and the viewport has its final size.
             if progress.settled_frames >= 6 {
@@ -122,6 +135,7 @@ pub fn run_script(
         }
         Stage::Capturing => {
             if script.screenshot.as_ref().is_some_and(|path| path.exists()) {
+                print_job_frames(&jobs);
                 if script.hold_seconds.is_some()
                     && let Ok(camera) = cameras.single()
                 {
@@ -168,6 +182,64 @@ pub fn run_script(
         }
         Stage::Done => {}
     }
+}
+
+/// The windows and requests a script opens, as the menu and the panels' buttons would.
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct ScriptWindows<'w> {
+    training: ResMut<'w, TrainingPanel>,
+    map_settings: ResMut<'w, MapSettingsWindow>,
+    dialogs: Res<'w, Dialogs>,
+    animation: Res<'w, CloudAnimation>,
+    start: MessageWriter<'w, StartJob>,
+    open_dialog: MessageWriter<'w, OpenDialog>,
+}
+
+impl ScriptWindows<'_> {
+    fn open(&mut self, script: &Script, state: &ExplorerState, view: &mut ViewState) {
+        for window in &script.show {
+            match window {
+                super::ShownWindow::Train => self.training.open = true,
+                super::ShownWindow::Map => self.map_settings.open = true,
+                super::ShownWindow::Jobs => view.show_jobs = true,
+            }
+        }
+        if let Some(request) = script.train {
+            // What the panel's Train button does with these choices.
+            self.training.open = true;
+            self.training.label = request.label;
+            self.training.device = request.device;
+            self.training.epochs = request.epochs;
+            let library = state.0.library_path().to_path_buf();
+            self.start.write(StartJob(crate::workflow::JobKind::Train { library, request }));
+        }
+        if let Some(kind) = script.dialog {
+            self.open_dialog.write(OpenDialog(kind));
+        }
+    }
+
+    /// No job, dialog or glide under way: what they bring is on screen.
+    fn idle(&self, jobs: &Jobs) -> bool {
+        jobs.running.is_none() && !self.dialogs.is_open() && !self.animation.is_gliding()
+    }
+}
+
+/// How the window kept up while the last job ran.
+fn print_job_frames(jobs: &Jobs) {
+    let mut frames = jobs.last_job_frames.clone();
+    if frames.is_empty() {
+        return;
+    }
+    frames.sort_by(f32::total_cmp);
+    let mean = frames.iter().sum::<f32>() / frames.len() as f32;
+    let p95 = frames[(frames.len() * 95 / 100).min(frames.len() - 1)];
+    println!(
+        "frames while the job ran: {} frames, mean {:.1} ms, 95th percentile {:.1} ms, longest {:.1} ms",
+        frames.len(),
+        mean * 1000.0,
+        p95 * 1000.0,
+        frames[frames.len() - 1] * 1000.0
+    );
 }
 
 /// One line for the scene's centre and one per song on screen, in window coordinates (logical

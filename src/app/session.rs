@@ -39,7 +39,8 @@ impl Plugin for SessionPlugin {
 
 fn apply_remembered(remembered: Res<Remembered>, mut state: ResMut<ExplorerState>, playback: Option<ResMut<Playback>>) {
     let Ok(settings) = remembered.0.lock() else { return };
-    if settings.filter_in_map_space {
+    // A library that has its own view settings keeps them; the remembered space is for the rest.
+    if settings.filter_in_map_space && state.0.library().view.is_none() {
         state.0.set_filter_space(FilterSpace::Map);
     }
     if let Some(mut playback) = playback {

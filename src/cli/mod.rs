@@ -65,6 +65,20 @@ pub struct WindowArgs {
     /// (xdotool), after printing where every song is on screen.
     #[arg(long, value_name = "SECONDS", requires = "screenshot")]
     pub hold: Option<f32>,
+    /// With --screenshot: start training from the training panel (this many epochs), wait for it,
+    /// the new embeddings and the new map, then take the screenshot of the panel's plots.
+    #[arg(long, value_name = "EPOCHS", requires = "screenshot")]
+    pub train: Option<usize>,
+    /// Where --train runs.
+    #[arg(long, value_name = "DEVICE", default_value = "auto", requires = "train")]
+    pub train_device: crate::model::DeviceChoice,
+    /// With --screenshot and --hold: open this file dialog when the window opens, for input from
+    /// outside to answer it; the job it asks for runs before the screenshot.
+    #[arg(long, value_name = "DIALOG", requires = "hold")]
+    pub dialog: Option<crate::app::menu::DialogKind>,
+    /// Open these windows when the window opens (repeatable): train, map, jobs.
+    #[arg(long, value_name = "WINDOW")]
+    pub show: Vec<crate::app::ShownWindow>,
     /// Window size in logical pixels.
     #[arg(long, value_name = "WIDTHxHEIGHT", value_parser = parse_size)]
     pub size: Option<(u32, u32)>,

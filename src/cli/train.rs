@@ -3,15 +3,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use burn::backend::Autodiff;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::fsutil::write_atomically;
 use crate::library::{load_library, resolve_library_path};
-use crate::model::{
-    Compute, CpuBackend, DeviceChoice, GpuBackend, LabelKind, TrainEvent, TrainOptions, TrainingMetrics, choose_device,
-    train,
-};
+use crate::model::{DeviceChoice, LabelKind, TrainEvent, TrainOptions, TrainingMetrics, choose_device, train_on};
 
 pub struct Args {
     pub library: PathBuf,
@@ -55,26 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         epochs,
         out_dir.display()
     );
-    let metrics = match &compute {
-        Compute::Cpu => train::<Autodiff<CpuBackend>>(
-            &library,
-            &library_path,
-            &options,
-            &Default::default(),
-            &device_name,
-            &cancel,
-            &mut on_event,
-        ),
-        Compute::Gpu { .. } => train::<Autodiff<GpuBackend>>(
-            &library,
-            &library_path,
-            &options,
-            &Default::default(),
-            &device_name,
-            &cancel,
-            &mut on_event,
-        ),
-    }?;
+    let metrics = train_on(&compute, &library, &library_path, &options, &cancel, &mut on_event)?;
     bar.finish_and_clear();
     print_summary(&metrics, &out_dir);
     if let Some(path) = &args.metrics_out {

@@ -10,9 +10,10 @@ mod search;
 use std::path::{Path, PathBuf};
 
 pub use labels::{LabelRequest, ScreenRect, layout_labels};
-pub use palette::{UNKNOWN_GENRE, genre_colour};
+pub use palette::{UNKNOWN_GENRE, genre_colour, scheme_colour};
 pub use search::{SearchEntry, search};
 
+pub use crate::library::{ColourScheme, FilterSpace, ViewSettings};
 use crate::library::{Library, Track, load_library, resolve_library_path};
 use crate::space::{DistanceRanking, Located, Map, Metric, Neighbour, SpaceError, add_located_track};
 
@@ -46,16 +47,6 @@ impl GenreEntry {
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or("(no genre)")
     }
-}
-
-/// The space the distance filter measures in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum FilterSpace {
-    /// The 32-d embedding: the learned similarity (a true sphere there).
-    #[default]
-    Embedding,
-    /// The 3D map as drawn.
-    Map,
 }
 
 /// The selected song, its nearest songs and every track's distance from it.
@@ -93,6 +84,9 @@ pub struct Explorer {
     /// Rows added in this session by dropping a file: drawn differently.
     added_rows: Vec<usize>,
     metric: Metric,
+    colours: ColourScheme,
+    /// Positions shown instead of the map's while it is being laid out anew or animated there.
+    shown_positions: Option<Vec<[f32; 3]>>,
     selection: Option<Selection>,
     filter_space: FilterSpace,
     filter_radius: Option<f32>,
@@ -114,6 +108,7 @@ impl Explorer {
     /// An explorer over a loaded library and its map. Map rows without a track in the library
     /// (impossible for files written by songspace) are kept and shown without a genre.
     pub fn new(library: Library, library_path: PathBuf, map: Map) -> Self {
+        let view = library.view.unwrap_or_default();
         let mut explorer = Self {
             library,
             library_path,
@@ -123,9 +118,11 @@ impl Explorer {
             genres: Vec::new(),
             search_entries: Vec::new(),
             added_rows: Vec::new(),
-            metric: Metric::Euclidean,
+            metric: view.metric,
+            colours: view.colours,
+            shown_positions: None,
             selection: None,
-            filter_space: FilterSpace::Embedding,
+            filter_space: view.filter_space,
             filter_radius: None,
             points_version: fresh_version(),
             visibility_version: fresh_version(),
@@ -150,12 +147,13 @@ impl Explorer {
         // Most tracks first; the unknown genre last whatever its size; names break ties.
         named.sort_by(|a, b| a.0.is_none().cmp(&b.0.is_none()).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
         let mut rank = 0;
+        let named_count = named.iter().filter(|(name, _)| name.is_some()).count();
         self.genres = named
             .into_iter()
             .map(|(name, count)| {
                 let colour = if name.is_some() {
                     rank += 1;
-                    genre_colour(rank - 1)
+                    scheme_colour(self.colours, rank - 1, named_count)
                 } else {
                     UNKNOWN_GENRE
                 };
@@ -215,8 +213,67 @@ impl Explorer {
         self.track_at(row).map(|t| self.library.absolute_path(t))
     }
 
+    /// Where the song is drawn: on the map, or where an animation towards a new map has it now.
     pub fn position(&self, row: usize) -> [f32; 3] {
-        self.map.position(row)
+        match &self.shown_positions {
+            Some(shown) => shown[row],
+            None => self.map.position(row),
+        }
+    }
+
+    /// Draws every song at `positions` (one per row) instead of on the map, until cleared with
+    /// `None`. Picking and labels follow what is drawn; distances still come from the map.
+    pub fn show_positions(&mut self, positions: Option<Vec<[f32; 3]>>) {
+        if let Some(shown) = &positions {
+            assert_eq!(shown.len(), self.len(), "one shown position per song");
+        }
+        if positions.is_some() || self.shown_positions.is_some() {
+            self.shown_positions = positions;
+            self.points_version = fresh_version();
+        }
+    }
+
+    /// Each row's position in a layout given by track ids (`n × 3` row-major); songs the layout
+    /// lacks keep the position they are drawn at now.
+    pub fn positions_from_layout(&self, ids: &[u64], layout: &[f32]) -> Vec<[f32; 3]> {
+        let mut positions: Vec<[f32; 3]> = (0..self.len()).map(|row| self.position(row)).collect();
+        for (i, id) in ids.iter().enumerate() {
+            if let (Some(row), Some(p)) = (self.map.row(*id), layout.get(i * 3..i * 3 + 3)) {
+                positions[row] = [p[0], p[1], p[2]];
+            }
+        }
+        positions
+    }
+
+    /// The choices a user makes about how the library is looked at.
+    pub fn view_settings(&self) -> ViewSettings {
+        ViewSettings { metric: self.metric, filter_space: self.filter_space, colours: self.colours }
+    }
+
+    /// Ranks neighbours by another distance; the selection's nearest songs are found again.
+    pub fn set_metric(&mut self, metric: Metric) {
+        if metric != self.metric {
+            self.metric = metric;
+            if let Some(row) = self.selected() {
+                let filter = self.filter_radius.take();
+                self.select(row);
+                // A radius in one metric means nothing in the other, unless it is on the map.
+                if self.filter_space == FilterSpace::Map {
+                    self.filter_radius = filter;
+                }
+            }
+        }
+    }
+
+    pub fn colours(&self) -> ColourScheme {
+        self.colours
+    }
+
+    pub fn set_colours(&mut self, colours: ColourScheme) {
+        if colours != self.colours {
+            self.colours = colours;
+            self.index_rows();
+        }
     }
 
     pub fn genres(&self) -> &[GenreEntry] {

@@ -35,6 +35,16 @@ pub fn genre_colour(rank: usize) -> [f32; 3] {
     hsl_to_rgb(hue, 0.55, lightness)
 }
 
+/// The colour for the genre at `rank` of `count` named genres under a colour scheme.
+pub fn scheme_colour(scheme: crate::library::ColourScheme, rank: usize, count: usize) -> [f32; 3] {
+    use crate::library::ColourScheme;
+    match scheme {
+        ColourScheme::ColourBlindSafe => genre_colour(rank),
+        ColourScheme::Rainbow => hsl_to_rgb(360.0 * rank as f32 / count.max(rank + 1) as f32, 0.8, 0.6),
+        ColourScheme::Uniform => [0.55, 0.75, 0.95],
+    }
+}
+
 /// The colour of tracks without a genre: a dim grey, so tagged songs stand out.
 pub const UNKNOWN_GENRE: [f32; 3] = [0.45, 0.45, 0.48];
 
@@ -122,5 +132,21 @@ mod tests {
         for pair in extra.windows(2) {
             assert_ne!(pair[0], pair[1]);
         }
+    }
+
+    #[test]
+    fn every_scheme_gives_each_genre_a_colour_and_rainbow_spreads_them_apart() {
+        use crate::library::ColourScheme;
+        for count in [1, 7, 40] {
+            let rainbow: Vec<[f32; 3]> = (0..count).map(|r| scheme_colour(ColourScheme::Rainbow, r, count)).collect();
+            for (i, a) in rainbow.iter().enumerate() {
+                for b in &rainbow[i + 1..] {
+                    let gap = (0..3).map(|c| (a[c] - b[c]).abs()).fold(0.0, f32::max);
+                    assert!(gap > 0.02, "{count} genres: {a:?} and {b:?} look alike");
+                }
+            }
+        }
+        assert_eq!(scheme_colour(ColourScheme::ColourBlindSafe, 3, 7), genre_colour(3));
+        assert_eq!(scheme_colour(ColourScheme::Uniform, 0, 7), scheme_colour(ColourScheme::Uniform, 6, 7));
     }
 }

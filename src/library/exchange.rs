@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Embeddings, Library};
+use super::{EmbeddingSource, Embeddings, EmbeddingsInfo, Library, embeddings_path, save_embeddings, save_library};
 use crate::error::{FileError, FileProblem};
 use crate::fsutil::write_atomically;
 
@@ -155,6 +155,55 @@ pub fn read_embeddings_file(path: &Path, library: &Library) -> Result<ImportedEm
     }
     let missing_tracks = library.tracks.iter().filter(|t| embeddings.get(t.id).is_none()).count();
     Ok(ImportedEmbeddings { embeddings, unknown_ids, missing_tracks })
+}
+
+/// Makes an embeddings file made elsewhere the library's embeddings: checked, saved beside the
+/// library and recorded in it (each file atomically). A file that matches none of the library's
+/// tracks changes nothing.
+pub fn adopt_embeddings_file(
+    library: &mut Library,
+    library_path: &Path,
+    file: &Path,
+) -> Result<ImportedEmbeddings, FileError> {
+    let imported = read_embeddings_file(file, library)?;
+    if imported.embeddings.is_empty() {
+        return Err(FileError::new(
+            file,
+            FileProblem::Format(format!(
+                "none of its {} track ids is in the library {}",
+                imported.unknown_ids.len(),
+                library_path.display()
+            )),
+        ));
+    }
+    save_embeddings(&embeddings_path(library_path), &imported.embeddings)?;
+    library.embeddings = Some(EmbeddingsInfo {
+        source: EmbeddingSource::File { path: file.to_path_buf() },
+        dim: imported.embeddings.dim,
+        count: imported.embeddings.len(),
+    });
+    save_library(library, library_path)?;
+    Ok(imported)
+}
+
+impl ImportedEmbeddings {
+    /// What was left out, in one line each, for the user to read.
+    pub fn remarks(&self) -> Vec<String> {
+        let mut remarks = Vec::new();
+        if !self.unknown_ids.is_empty() {
+            let shown: Vec<String> = self.unknown_ids.iter().take(10).map(u64::to_string).collect();
+            remarks.push(format!(
+                "{} id(s) in the file are not in the library and were ignored: {}{}",
+                self.unknown_ids.len(),
+                shown.join(", "),
+                if self.unknown_ids.len() > 10 { ", …" } else { "" }
+            ));
+        }
+        if self.missing_tracks > 0 {
+            remarks.push(format!("{} track(s) of the library have no embedding in the file", self.missing_tracks));
+        }
+        remarks
+    }
 }
 
 fn parse_number(path: &Path, row: usize, text: &str) -> Result<f32, FileError> {

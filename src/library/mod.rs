@@ -8,6 +8,7 @@ mod features;
 mod fma;
 mod import;
 mod store;
+mod view;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,8 @@ pub use embeddings::{
     save_embeddings, save_positions,
 };
 pub use exchange::{
-    ExchangeFormat, ImportedEmbeddings, export_embeddings, projector_metadata_path, read_embeddings_file,
+    ExchangeFormat, ImportedEmbeddings, adopt_embeddings_file, export_embeddings, projector_metadata_path,
+    read_embeddings_file,
 };
 pub use features::{FeatureCache, FeatureHeader, FeatureSource, read_feature_header, read_features, write_features};
 pub use fma::{FmaLayout, FmaMetadata, FmaTrack, detect_fma_layout, read_fma_metadata};
@@ -32,6 +34,7 @@ pub use import::{ImportEvent, ImportOptions, ImportReport, Rejection, import_fol
 pub use store::{
     LIBRARY_FORMAT_VERSION, data_dir, default_library_path, load_library, resolve_library_path, save_library,
 };
+pub use view::{ColourScheme, FilterSpace, ViewSettings};
 
 /// A library: the tracks of one music folder, their genres and what has been computed for them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +61,9 @@ pub struct Library {
     /// What the positions beside the library (`<stem>.positions`) were computed from.
     #[serde(default)]
     pub projection: Option<ProjectionInfo>,
+    /// Neighbour metric, distance-filter space and colours, once the user has chosen them.
+    #[serde(default)]
+    pub view: Option<ViewSettings>,
 }
 
 /// Where the metadata came from.
@@ -168,6 +174,7 @@ impl Library {
             embeddings: None,
             map: MapSettings::default(),
             projection: None,
+            view: None,
         }
     }
 

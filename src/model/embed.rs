@@ -142,6 +142,10 @@ pub fn embed_library(
         }
     }
     report.cancelled = cancel.load(Ordering::Relaxed);
+    // Half of another model's embeddings would replace all of the old ones: keep the old.
+    if report.cancelled && !same_model {
+        return Ok(report);
+    }
     save_embeddings(&path, &embeddings)?;
     library.embeddings = Some(EmbeddingsInfo {
         source: EmbeddingSource::Model { id, dir: model_dir.to_path_buf() },

@@ -10,7 +10,7 @@ mod net;
 mod store;
 mod training;
 
-pub use device::{Compute, DeviceChoice, choose as choose_device};
+pub use device::{Adapter, Compute, DeviceChoice, choose as choose_device, gpu_adapters};
 pub use embed::{
     EmbedReport, ModelForNewTracks, default_model_dir, embed_library, model_for_new_tracks, recorded_model_dir,
 };
@@ -21,6 +21,7 @@ pub use store::{
 };
 pub use training::{
     ClassCounts, EpochMetrics, LabelKind, MIN_TRACKS_PER_LABEL, TrainEvent, TrainOptions, TrainingMetrics, train,
+    train_on,
 };
 
 /// The CPU backend used for training without a GPU.

@@ -191,6 +191,39 @@ struct Dataset {
     test: Vec<Example>,
 }
 
+/// Trains on the chosen compute device: the same loop on burn's wgpu backend or on the CPU.
+pub fn train_on(
+    compute: &super::Compute,
+    library: &Library,
+    library_path: &Path,
+    options: &TrainOptions,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(&TrainEvent),
+) -> Result<TrainingMetrics, TrainError> {
+    use burn::backend::Autodiff;
+    let name = compute.describe();
+    match compute {
+        super::Compute::Cpu => train::<Autodiff<super::CpuBackend>>(
+            library,
+            library_path,
+            options,
+            &Default::default(),
+            &name,
+            cancel,
+            on_event,
+        ),
+        super::Compute::Gpu { .. } => train::<Autodiff<super::GpuBackend>>(
+            library,
+            library_path,
+            options,
+            &Default::default(),
+            &name,
+            cancel,
+            on_event,
+        ),
+    }
+}
+
 /// Trains on `device`, writing the best model to `options.out_dir` and a checkpoint every epoch.
 pub fn train<B: AutodiffBackend>(
     library: &Library,

@@ -1,0 +1,349 @@
+//! The menu bar, the native file dialogs it opens (rfd, on a thread of their own so the window
+//! keeps drawing while one is open), and the map and view settings window.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, channel};
+
+use bevy::prelude::*;
+use bevy_egui::EguiContexts;
+use bevy_egui::egui;
+
+use super::jobs::{Jobs, StartJob};
+use super::training::TrainingPanel;
+use super::{ExplorerState, ViewState};
+use crate::explore::{ColourScheme, Explorer, FilterSpace, ViewSettings};
+use crate::library::{load_library, save_library};
+use crate::space::{MapSettings, Metric, ProjectionMethod};
+use crate::workflow::JobKind;
+
+/// The file dialogs the window opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DialogKind {
+    OpenLibrary,
+    ImportFolder,
+    OpenEmbeddings,
+    OpenModel,
+    SaveLibraryAs,
+}
+
+impl DialogKind {
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::OpenLibrary => "Open library",
+            Self::ImportFolder => "Import music folder",
+            Self::OpenEmbeddings => "Open embeddings file",
+            Self::OpenModel => "Open model (a folder with model.json)",
+            Self::SaveLibraryAs => "Save library as",
+        }
+    }
+
+    /// Shows the dialog and waits for the answer (`None`: the user cancelled it).
+    fn ask(self, start_in: Option<PathBuf>) -> Option<PathBuf> {
+        let mut dialog = rfd::FileDialog::new().set_title(self.title());
+        if let Some(dir) = start_in {
+            dialog = dialog.set_directory(dir);
+        }
+        match self {
+            Self::OpenLibrary => dialog.add_filter("songspace library", &["ron"]).pick_file(),
+            Self::ImportFolder => dialog.pick_folder(),
+            Self::OpenEmbeddings => {
+                dialog.add_filter("Embeddings (CSV, projector TSV, RON)", &["csv", "tsv", "ron"]).pick_file()
+            }
+            Self::OpenModel => dialog.pick_folder(),
+            Self::SaveLibraryAs => {
+                dialog.add_filter("songspace library", &["ron"]).set_file_name("library copy.ron").save_file()
+            }
+        }
+    }
+
+    /// What the chosen path asks for.
+    pub fn job(self, picked: PathBuf, library: &Path) -> JobKind {
+        let library = library.to_path_buf();
+        match self {
+            Self::OpenLibrary => JobKind::Open { library: picked },
+            Self::ImportFolder => JobKind::ImportFolder { folder: picked, library: None },
+            Self::OpenEmbeddings => JobKind::AdoptEmbeddings { library, file: picked },
+            Self::OpenModel => {
+                // Picking the model's model.json instead of its folder means the same.
+                let model =
+                    if picked.is_file() { picked.parent().map(Path::to_path_buf).unwrap_or(picked) } else { picked };
+                JobKind::EmbedWithModel { library, model }
+            }
+            Self::SaveLibraryAs => {
+                let to =
+                    if picked.extension().is_some_and(|e| e == "ron") { picked } else { picked.with_extension("ron") };
+                JobKind::SaveAs { library, to }
+            }
+        }
+    }
+}
+
+/// Asks for a dialog (from the menu or a script).
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenDialog(pub DialogKind);
+
+/// The dialog open now, if any: one at a time.
+#[derive(Resource, Default)]
+pub struct Dialogs {
+    open: Option<(DialogKind, Mutex<Receiver<Option<PathBuf>>>)>,
+}
+
+impl Dialogs {
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+}
+
+/// Opens requested dialogs on their own thread and turns answers into jobs.
+pub fn run_dialogs(
+    mut requests: MessageReader<OpenDialog>,
+    mut dialogs: ResMut<Dialogs>,
+    state: Res<ExplorerState>,
+    mut view: ResMut<ViewState>,
+    mut start: MessageWriter<StartJob>,
+) {
+    for OpenDialog(kind) in requests.read().copied() {
+        if dialogs.open.is_some() {
+            view.notify("A file dialog is already open");
+            continue;
+        }
+        let start_in = state.0.library().root.parent().map(Path::to_path_buf);
+        let (answer, answers) = channel();
+        let spawned = std::thread::Builder::new().name("songspace dialog".into()).spawn(move || {
+            let _ = answer.send(kind.ask(start_in));
+        });
+        match spawned {
+            Ok(_) => dialogs.open = Some((kind, Mutex::new(answers))),
+            Err(e) => view.notify(format!("{}: cannot open the dialog: {e}", kind.title())),
+        }
+    }
+    let Some((kind, answers)) = &dialogs.open else { return };
+    let answer = answers.lock().ok().and_then(|a| a.try_recv().ok());
+    let kind = *kind;
+    match answer {
+        Some(Some(picked)) => {
+            dialogs.open = None;
+            start.write(StartJob(kind.job(picked, state.0.library_path())));
+        }
+        Some(None) => dialogs.open = None,
+        None => {
+            // Still open, or the dialog thread ended without answering (no dialog could be shown).
+            let gone =
+                answers.lock().is_ok_and(|a| matches!(a.try_recv(), Err(std::sync::mpsc::TryRecvError::Disconnected)));
+            if gone {
+                dialogs.open = None;
+                view.notify(format!("{}: no file dialog could be shown", kind.title()));
+            }
+        }
+    }
+}
+
+/// Which of the map and view settings window is open, and its edits before "Lay out again".
+#[derive(Resource, Default)]
+pub struct MapSettingsWindow {
+    pub open: bool,
+    /// The map settings being edited (taken from the library when the window opens).
+    editing: Option<MapSettings>,
+}
+
+/// Keeps the library file's view settings in step with the window's.
+#[derive(Resource, Default)]
+pub struct ViewSaver {
+    /// The library and view settings seen last frame.
+    last: Option<(PathBuf, ViewSettings)>,
+    /// Changed since the last save began.
+    unsaved: bool,
+    /// A save running in the background: its result comes back here.
+    saving: Option<Mutex<Receiver<Result<(), String>>>>,
+}
+
+/// Saves the view settings with the library whenever the user changes them (in the settings
+/// window or the selection panel), in the background, one save at a time.
+pub fn save_view_changes(mut saver: ResMut<ViewSaver>, state: Res<ExplorerState>, mut view: ResMut<ViewState>) {
+    if let Some(saving) = &saver.saving
+        && let Some(result) = saving.lock().ok().and_then(|r| r.try_recv().ok())
+    {
+        if let Err(message) = result {
+            view.notify(message);
+        }
+        saver.saving = None;
+    }
+    let now = (state.0.library_path().to_path_buf(), state.0.view_settings());
+    if let Some((path, settings)) = &saver.last
+        && *path == now.0
+        && *settings != now.1
+    {
+        saver.unsaved = true;
+    }
+    saver.last = Some(now);
+    if saver.unsaved && saver.saving.is_none() {
+        saver.unsaved = false;
+        saver.saving = Some(Mutex::new(save_view_settings(&state.0)));
+    }
+}
+
+pub fn menu_bar(
+    mut contexts: EguiContexts,
+    mut dialogs: MessageWriter<OpenDialog>,
+    open_dialog: Res<Dialogs>,
+    jobs: Res<Jobs>,
+    mut training: ResMut<TrainingPanel>,
+    mut settings: ResMut<MapSettingsWindow>,
+    mut view: ResMut<ViewState>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?.clone();
+    let mut root = egui::Ui::new(
+        ctx.clone(),
+        "songspace menu".into(),
+        egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
+    );
+    let bar = egui::Panel::top("menu").show(&mut root, |ui| {
+        egui::MenuBar::new().ui(ui, |ui| {
+            let free = !open_dialog.is_open() && jobs.running.is_none();
+            ui.menu_button("Library", |ui| {
+                ui.add_enabled_ui(free, |ui| {
+                    for (kind, label) in [
+                        (DialogKind::OpenLibrary, "Open library…"),
+                        (DialogKind::ImportFolder, "Import music folder…"),
+                        (DialogKind::OpenEmbeddings, "Open embeddings file…"),
+                        (DialogKind::OpenModel, "Open model…"),
+                        (DialogKind::SaveLibraryAs, "Save library as…"),
+                    ] {
+                        if ui.button(label).clicked() {
+                            dialogs.write(OpenDialog(kind));
+                            ui.close();
+                        }
+                    }
+                });
+                if !free {
+                    ui.weak("(one job or dialog at a time)");
+                }
+            });
+            if ui.selectable_label(training.open, "Train").clicked() {
+                training.open = !training.open;
+            }
+            if ui.selectable_label(settings.open, "Map & view").clicked() {
+                settings.open = !settings.open;
+                settings.editing = None;
+            }
+            let jobs_label = if jobs.running.is_some() { "Jobs (1 running)" } else { "Jobs" };
+            if ui.selectable_label(view.show_jobs, jobs_label).clicked() {
+                view.show_jobs = !view.show_jobs;
+            }
+            if ui.selectable_label(view.show_help, "Help").clicked() {
+                view.show_help = !view.show_help;
+            }
+        });
+    });
+    view.menu_height = bar.response.rect.height();
+    Ok(())
+}
+
+pub fn map_settings_window(
+    mut contexts: EguiContexts,
+    mut window: ResMut<MapSettingsWindow>,
+    mut state: ResMut<ExplorerState>,
+    jobs: Res<Jobs>,
+    mut start: MessageWriter<StartJob>,
+) -> Result {
+    if !window.open {
+        return Ok(());
+    }
+    let ctx = contexts.ctx_mut()?.clone();
+    let explorer = &mut state.0;
+    let saved_map = explorer.library().map.clone();
+    let mut editing = window.editing.clone().unwrap_or_else(|| saved_map.clone());
+    let mut open = true;
+    let before = explorer.view_settings();
+    egui::Window::new("Map & view").open(&mut open).default_width(330.0).show(&ctx, |ui| {
+        ui.label(egui::RichText::new("Map (laid out again when changed)").strong());
+        egui::Grid::new("map settings").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
+            ui.label("Projection");
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut editing.method, ProjectionMethod::Tsne, "t-SNE");
+                ui.radio_value(&mut editing.method, ProjectionMethod::Pca, "PCA");
+            });
+            ui.end_row();
+            let tsne = editing.method == ProjectionMethod::Tsne;
+            ui.label("Perplexity");
+            ui.add_enabled(tsne, egui::DragValue::new(&mut editing.tsne.perplexity).range(2.0..=100.0).speed(0.5))
+                .on_hover_text("about how many neighbours each song keeps close; small: tight local groups");
+            ui.end_row();
+            ui.label("Iterations");
+            let least = editing.tsne.exaggeration_iterations + 50;
+            ui.add_enabled(tsne, egui::DragValue::new(&mut editing.tsne.iterations).range(least..=5000).speed(10.0));
+            ui.end_row();
+            ui.label("Seed");
+            ui.add_enabled(tsne, egui::DragValue::new(&mut editing.tsne.seed));
+            ui.end_row();
+        });
+        ui.horizontal(|ui| {
+            let changed = editing != saved_map;
+            let can = changed && jobs.running.is_none();
+            if ui.add_enabled(can, egui::Button::new("Lay out again")).clicked() {
+                let library = explorer.library_path().to_path_buf();
+                start.write(StartJob(JobKind::Remap { library, settings: editing.clone() }));
+            }
+            if ui.add_enabled(changed, egui::Button::new("Revert")).clicked() {
+                editing = saved_map.clone();
+            }
+            if jobs.running.is_some() {
+                ui.weak("(after the running job)");
+            }
+        });
+        ui.separator();
+        ui.label(egui::RichText::new("View (applied at once)").strong());
+        let mut wanted = before;
+        egui::Grid::new("view settings").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
+            ui.label("Nearest songs by");
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut wanted.metric, Metric::Euclidean, "distance");
+                ui.radio_value(&mut wanted.metric, Metric::Cosine, "angle (cosine)");
+            });
+            ui.end_row();
+            ui.label("Distance filter in");
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut wanted.filter_space, FilterSpace::Embedding, "embedding");
+                ui.radio_value(&mut wanted.filter_space, FilterSpace::Map, "map");
+            });
+            ui.end_row();
+            ui.label("Colours");
+            egui::ComboBox::from_id_salt("colours").selected_text(wanted.colours.label()).show_ui(ui, |ui| {
+                for scheme in ColourScheme::ALL {
+                    ui.selectable_value(&mut wanted.colours, scheme, scheme.label());
+                }
+            });
+            ui.end_row();
+        });
+        if wanted != before {
+            explorer.set_metric(wanted.metric);
+            explorer.set_filter_space(wanted.filter_space);
+            explorer.set_colours(wanted.colours);
+        }
+    });
+    window.editing = Some(editing);
+    if !open {
+        window.open = false;
+        window.editing = None;
+    }
+    Ok(())
+}
+
+/// Writes the explorer's view settings into its library file, on a thread (a large library takes
+/// a moment to write); the library is read again first, so a job's changes are not undone.
+pub fn save_view_settings(explorer: &Explorer) -> Receiver<Result<(), String>> {
+    let (sender, receiver) = channel();
+    let path = explorer.library_path().to_path_buf();
+    let wanted = explorer.view_settings();
+    std::thread::spawn(move || {
+        let result = load_library(&path)
+            .and_then(|mut library| {
+                library.view = Some(wanted);
+                save_library(&library, &path)
+            })
+            .map_err(|e| format!("The view settings were not saved: {e}"));
+        let _ = sender.send(result);
+    });
+    receiver
+}

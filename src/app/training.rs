@@ -1,0 +1,253 @@
+//! The training panel: what to learn, where and for how long; then the loss and accuracy of every
+//! epoch as it ends, and the confusion matrix of the finished model. The training itself is a
+//! job ([`crate::workflow::JobKind::Train`]); this panel starts it and shows what it reports.
+
+use bevy::prelude::*;
+use bevy_egui::EguiContexts;
+use bevy_egui::egui::{self, Color32, RichText};
+
+use super::ExplorerState;
+use super::jobs::{Jobs, StartJob};
+use crate::model::{Adapter, ClassCounts, DeviceChoice, EpochMetrics, LabelKind, TrainingMetrics, gpu_adapters};
+use crate::workflow::{JobKind, TrainRequest};
+
+#[derive(Resource)]
+pub struct TrainingPanel {
+    pub open: bool,
+    pub label: LabelKind,
+    pub device: DeviceChoice,
+    pub epochs: usize,
+    /// The GPU adapters wgpu sees, asked once when the panel first opens.
+    adapters: Option<Vec<Adapter>>,
+    /// A run is going on (or its results are shown).
+    pub running: bool,
+    pub device_in_use: Option<String>,
+    pub classes: Vec<ClassCounts>,
+    pub history: Vec<EpochMetrics>,
+    pub result: Option<Box<TrainingMetrics>>,
+}
+
+impl Default for TrainingPanel {
+    fn default() -> Self {
+        Self {
+            open: false,
+            label: LabelKind::Genre,
+            device: DeviceChoice::Auto,
+            epochs: 20,
+            adapters: None,
+            running: false,
+            device_in_use: None,
+            classes: Vec::new(),
+            history: Vec::new(),
+            result: None,
+        }
+    }
+}
+
+impl TrainingPanel {
+    /// A training job was started: the plots start empty.
+    pub fn begin(&mut self) {
+        self.open = true;
+        self.running = true;
+        self.device_in_use = None;
+        self.classes.clear();
+        self.history.clear();
+        self.result = None;
+    }
+
+    pub fn started(&mut self, device: String, classes: Vec<ClassCounts>) {
+        self.device_in_use = Some(device);
+        self.classes = classes;
+    }
+
+    pub fn epoch(&mut self, metrics: EpochMetrics) {
+        self.history.push(metrics);
+    }
+
+    pub fn finished(&mut self, metrics: TrainingMetrics) {
+        self.result = Some(Box::new(metrics));
+    }
+
+    pub fn job_ended(&mut self) {
+        self.running = false;
+    }
+
+    fn request(&self) -> TrainRequest {
+        TrainRequest { label: self.label, device: self.device, epochs: self.epochs, seed: 42 }
+    }
+}
+
+pub fn training_window(
+    mut contexts: EguiContexts,
+    mut panel: ResMut<TrainingPanel>,
+    jobs: Res<Jobs>,
+    state: Res<ExplorerState>,
+    mut start: MessageWriter<StartJob>,
+) -> Result {
+    if !panel.open {
+        return Ok(());
+    }
+    let ctx = contexts.ctx_mut()?.clone();
+    if panel.adapters.is_none() {
+        panel.adapters = Some(gpu_adapters());
+    }
+    let mut open = true;
+    egui::Window::new("Train a model")
+        .open(&mut open)
+        .resizable(false)
+        .default_width(520.0)
+        .default_pos(egui::pos2(300.0, 60.0))
+        .show(&ctx, |ui| {
+            let busy = jobs.running.is_some();
+            ui.add_enabled_ui(!busy, |ui| settings(ui, &mut panel));
+            ui.horizontal(|ui| {
+                let train = ui.add_enabled(!busy, egui::Button::new(RichText::new("Train").strong()));
+                if train.clicked() {
+                    let library = state.0.library_path().to_path_buf();
+                    start.write(StartJob(JobKind::Train { library, request: panel.request() }));
+                }
+                if busy {
+                    ui.weak("see the jobs panel for progress and Cancel");
+                } else {
+                    ui.weak("then the songs are embedded with the new model and the map is laid out again");
+                }
+            });
+            if let Some(device) = &panel.device_in_use {
+                ui.label(format!("Training on {device}"));
+            }
+            if !panel.classes.is_empty() {
+                let names: Vec<String> =
+                    panel.classes.iter().map(|c| format!("{} ({})", c.label, c.training)).collect();
+                ui.add(egui::Label::new(format!("{} classes: {}", names.len(), names.join(", "))).truncate());
+            }
+            if !panel.history.is_empty() || panel.running {
+                plots(ui, &panel.history, panel.epochs);
+            }
+            if let Some(result) = &panel.result {
+                confusion_matrix(ui, result);
+            }
+        });
+    if !open {
+        panel.open = false;
+    }
+    Ok(())
+}
+
+fn settings(ui: &mut egui::Ui, panel: &mut TrainingPanel) {
+    egui::Grid::new("training settings").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
+        ui.label("Learn to tell apart");
+        egui::ComboBox::from_id_salt("label").selected_text(panel.label.name()).show_ui(ui, |ui| {
+            for label in [LabelKind::Genre, LabelKind::Artist, LabelKind::Album] {
+                ui.selectable_value(&mut panel.label, label, label.name());
+            }
+        });
+        ui.end_row();
+
+        ui.label("Device");
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut panel.device, DeviceChoice::Auto, "auto");
+            ui.radio_value(&mut panel.device, DeviceChoice::Gpu, "GPU");
+            ui.radio_value(&mut panel.device, DeviceChoice::Cpu, "CPU");
+        });
+        ui.end_row();
+
+        ui.label("");
+        let adapters = panel.adapters.as_deref().unwrap_or_default();
+        let hardware = adapters.iter().find(|a| a.hardware);
+        let text = match (panel.device, hardware, adapters.first()) {
+            (DeviceChoice::Cpu, ..) => "the CPU".to_string(),
+            (_, Some(gpu), _) => format!("GPU: {}", gpu.name),
+            (DeviceChoice::Gpu, None, Some(software)) => format!("{} (a software driver: slow)", software.name),
+            (DeviceChoice::Gpu, None, None) => "no GPU adapter found: this will fail, choose CPU".to_string(),
+            (DeviceChoice::Auto, None, _) => "no GPU found: the CPU".to_string(),
+        };
+        ui.weak(text);
+        ui.end_row();
+
+        ui.label("Epochs");
+        ui.add(egui::DragValue::new(&mut panel.epochs).range(1..=200));
+        ui.end_row();
+    });
+}
+
+const TRAIN_COLOUR: Color32 = Color32::from_rgb(0x56, 0xB4, 0xE9);
+const VALIDATION_COLOUR: Color32 = Color32::from_rgb(0xE6, 0x9F, 0x00);
+
+fn plots(ui: &mut egui::Ui, history: &[EpochMetrics], epochs: usize) {
+    let series = |value: &dyn Fn(&EpochMetrics) -> Option<f32>| -> Vec<[f64; 2]> {
+        history.iter().filter_map(|m| value(m).map(|v| [m.epoch as f64, v as f64])).collect()
+    };
+    let plot = |ui: &mut egui::Ui, id: &str, title: &str, train: Vec<[f64; 2]>, validation: Vec<[f64; 2]>| {
+        ui.vertical(|ui| {
+            ui.label(title);
+            egui_plot::Plot::new(id)
+                .height(150.0)
+                .width(240.0)
+                .include_x(1.0)
+                .include_x(epochs.max(2) as f64)
+                .include_y(0.0)
+                .allow_drag(false)
+                .allow_zoom(false)
+                .allow_scroll(false)
+                .x_axis_label("epoch")
+                .legend(egui_plot::Legend::default())
+                .show(ui, |plot| {
+                    plot.line(egui_plot::Line::new("training", train.clone()).color(TRAIN_COLOUR));
+                    plot.points(egui_plot::Points::new("training", train).color(TRAIN_COLOUR).radius(2.5));
+                    if !validation.is_empty() {
+                        plot.line(egui_plot::Line::new("validation", validation.clone()).color(VALIDATION_COLOUR));
+                        plot.points(
+                            egui_plot::Points::new("validation", validation).color(VALIDATION_COLOUR).radius(2.5),
+                        );
+                    }
+                });
+        });
+    };
+    ui.horizontal(|ui| {
+        plot(ui, "loss", "Loss", series(&|m| Some(m.train_loss)), series(&|m| m.validation_loss));
+        plot(ui, "accuracy", "Accuracy", series(&|m| Some(m.train_accuracy)), series(&|m| m.validation_accuracy));
+    });
+    match history.last() {
+        Some(last) => ui.weak(format!("epoch {} of up to {epochs}, {:.1} s per epoch", last.epoch, last.seconds)),
+        None => ui.weak("the first epoch is running…"),
+    };
+}
+
+fn confusion_matrix(ui: &mut egui::Ui, result: &TrainingMetrics) {
+    let pct = |v: Option<f32>| v.map_or("n/a".to_string(), |a| format!("{:.0}%", a * 100.0));
+    ui.separator();
+    ui.label(format!(
+        "Best epoch {} of {}{}. Accuracy: training {}, validation {}, test {}.",
+        result.best_epoch,
+        result.epochs,
+        if result.stopped_early { " (stopped early: no better validation loss)" } else { "" },
+        pct(Some(result.train_accuracy)),
+        pct(result.validation_accuracy),
+        pct(result.test_accuracy),
+    ));
+    ui.label(format!("Confusion matrix, {} songs (rows: true, columns: predicted)", result.confusion_split));
+    egui::ScrollArea::both().max_height(260.0).show(ui, |ui| {
+        egui::Grid::new("confusion").spacing([4.0, 2.0]).show(ui, |ui| {
+            ui.label("");
+            for (i, _) in result.labels.iter().enumerate() {
+                ui.label(RichText::new(format!("{}", i + 1)).weak());
+            }
+            ui.end_row();
+            for (i, (label, row)) in result.labels.iter().zip(&result.confusion_matrix).enumerate() {
+                let short: String = label.chars().take(18).collect();
+                ui.label(format!("{} {short}", i + 1)).on_hover_text(label);
+                let total: usize = row.iter().sum();
+                for (j, count) in row.iter().enumerate() {
+                    let share = if total > 0 { *count as f32 / total as f32 } else { 0.0 };
+                    let base =
+                        if i == j { Color32::from_rgb(0x00, 0x9E, 0x73) } else { Color32::from_rgb(0xD5, 0x5E, 0x00) };
+                    let fill = base.gamma_multiply(if *count == 0 { 0.0 } else { 0.25 + 0.75 * share });
+                    let text =
+                        RichText::new(format!("{count:>3}")).monospace().color(Color32::WHITE).background_color(fill);
+                    ui.label(text);
+                }
+                ui.end_row();
+            }
+        });
+    });
+}

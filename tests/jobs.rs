@@ -1,0 +1,279 @@
+//! The window's jobs, driven headless through their messages as the menu, dialogs and panels send
+//! them: training with live metrics, laying the map out again, embeddings from a file, another
+//! model, opening and saving libraries; progress, cancel, errors as messages, and the cloud's
+//! motion from the old map to the new.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bevy::input::InputPlugin;
+use bevy::prelude::*;
+
+use songspace::app::animate::CloudAnimation;
+use songspace::app::jobs::{Jobs, StartJob};
+use songspace::app::training::TrainingPanel;
+use songspace::app::{ExplorerPlugin, ExplorerState, Script, ViewState};
+use songspace::explore::{ColourScheme, Explorer, FilterSpace};
+use songspace::library::{EmbeddingSource, load_library};
+use songspace::model::{DeviceChoice, LabelKind};
+use songspace::space::Metric;
+use songspace::workflow::{JobKind, TrainRequest};
+
+fn headless(library: &Path) -> App {
+    let explorer = Explorer::open(library).expect("open the library");
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, InputPlugin))
+        .add_plugins(ExplorerPlugin { explorer: Mutex::new(Some(explorer)), script: Script::default() });
+    app.update();
+    app
+}
+
+fn explorer(app: &App) -> &Explorer {
+    &app.world().resource::<ExplorerState>().0
+}
+
+fn last_notice(app: &App) -> String {
+    app.world().resource::<ViewState>().notices.last().cloned().unwrap_or_default()
+}
+
+fn start(app: &mut App, kind: JobKind) {
+    app.world_mut().write_message(StartJob(kind));
+    app.update();
+    assert!(app.world().resource::<Jobs>().running.is_some(), "the job starts: {}", last_notice(app));
+}
+
+/// Runs frames until the job ends, calling `each` after every frame; false if it did not end.
+fn run_until_done(app: &mut App, seconds: u64, mut each: impl FnMut(&mut App)) -> bool {
+    let until = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < until {
+        app.update();
+        each(app);
+        if app.world().resource::<Jobs>().running.is_none() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+fn drawn_on_the_map(explorer: &Explorer) -> bool {
+    (0..explorer.len()).all(|row| explorer.position(row) == explorer.map().position(row))
+}
+
+fn cpu_training(epochs: usize) -> TrainRequest {
+    TrainRequest { label: LabelKind::Genre, device: DeviceChoice::Cpu, epochs, seed: 7 }
+}
+
+fn model_dir_of(library: &Path) -> Option<PathBuf> {
+    match load_library(library).expect("library").embeddings?.source {
+        EmbeddingSource::Model { dir, .. } => Some(dir),
+        EmbeddingSource::File { .. } => None,
+    }
+}
+
+#[test]
+fn training_in_the_window_plots_every_epoch_then_the_songs_move_to_the_new_map() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let library = crate::app::mapped_library(home.path());
+    let shipped = model_dir_of(&library).expect("embedded with the shipped model");
+    let mut app = headless(&library);
+    let old_positions: Vec<[f32; 3]> = (0..explorer(&app).len()).map(|r| explorer(&app).position(r)).collect();
+    let selected_id = explorer(&app).track_at(3).expect("track").id;
+    app.world_mut().resource_mut::<ExplorerState>().0.select(3);
+
+    start(&mut app, JobKind::Train { library: library.clone(), request: cpu_training(3) });
+    let (mut fractions, mut epochs_seen, mut converging_drawn) = (Vec::new(), Vec::new(), false);
+    let finished = run_until_done(&mut app, 600, |app| {
+        if let Some(running) = &app.world().resource::<Jobs>().running {
+            fractions.push(running.fraction());
+            // While the t-SNE runs, the cloud shows its layouts instead of the old map.
+            converging_drawn |= !drawn_on_the_map(explorer(app));
+        }
+        epochs_seen.push(app.world().resource::<TrainingPanel>().history.len());
+    });
+    assert!(finished, "training ends within 10 minutes");
+    assert!(
+        last_notice(&app).starts_with("Trained on genre (2 classes"),
+        "{:?}",
+        app.world().resource::<ViewState>().notices
+    );
+    assert!(fractions.windows(2).all(|w| w[1] >= w[0] - 1e-6), "progress never goes back: {fractions:?}");
+    assert!(fractions.iter().any(|f| *f > 0.1 && *f < 0.8), "progress is seen during training");
+    // The plots got one point per epoch as each ended, not all at the end.
+    for n in 1..=3 {
+        assert!(epochs_seen.contains(&n), "epoch {n} was shown on its own: {epochs_seen:?}");
+    }
+    let panel = app.world().resource::<TrainingPanel>();
+    assert_eq!(panel.device_in_use.as_deref(), Some("cpu"));
+    let result = panel.result.as_ref().expect("the confusion matrix is shown");
+    assert_eq!(result.labels, ["Noise", "Tone"]);
+    assert_eq!(result.confusion_matrix.len(), 2);
+    assert!(result.confusion_matrix.iter().flatten().sum::<usize>() > 0);
+    assert!(converging_drawn, "the cloud moved while the map was laid out");
+
+    // The library now uses the new model, in a folder of its own; the shipped one is untouched.
+    let trained = model_dir_of(&library).expect("embedded with a model");
+    assert_ne!(trained, shipped);
+    assert!(trained.starts_with(library.with_file_name("library.models")), "{}", trained.display());
+    assert!(trained.join("model.json").is_file() && !trained.join("checkpoint").exists());
+    let explorer_now = explorer(&app);
+    assert_eq!(explorer_now.len(), 20);
+    assert_eq!(explorer_now.selected().and_then(|row| explorer_now.track_at(row)).map(|t| t.id), Some(selected_id));
+
+    // The songs glide from where they were drawn to the new map, then rest on it.
+    assert!(app.world().resource::<CloudAnimation>().is_gliding());
+    let new_map: Vec<[f32; 3]> = (0..explorer_now.len()).map(|r| explorer_now.map().position(r)).collect();
+    assert_ne!(new_map, old_positions, "a new map");
+    let start_of_glide: Vec<[f32; 3]> = (0..explorer_now.len()).map(|r| explorer_now.position(r)).collect();
+    assert_ne!(start_of_glide, new_map, "the glide starts from the old places");
+    let until = Instant::now() + Duration::from_secs(5);
+    while app.world().resource::<CloudAnimation>().is_gliding() && Instant::now() < until {
+        app.update();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(drawn_on_the_map(explorer(&app)), "after the glide, the songs are on the new map");
+    let jobs = app.world().resource::<Jobs>();
+    assert!(jobs.finished.back().is_some_and(|j| j.succeeded));
+    assert!(!jobs.last_job_frames.is_empty(), "frame times were kept while the job ran");
+}
+
+#[test]
+fn cancelling_training_leaves_the_library_and_its_model_as_they_were() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let library = crate::app::mapped_library(home.path());
+    let before = std::fs::read(&library).expect("library");
+    let mut app = headless(&library);
+    start(&mut app, JobKind::Train { library: library.clone(), request: cpu_training(200) });
+    let mut cancelled = false;
+    let ended = run_until_done(&mut app, 300, |app| {
+        let epoch_done = !app.world().resource::<TrainingPanel>().history.is_empty();
+        let mut jobs = app.world_mut().resource_mut::<Jobs>();
+        if epoch_done
+            && !cancelled
+            && let Some(running) = jobs.running.as_mut()
+        {
+            running.cancel(); // the jobs panel's Cancel
+            cancelled = true;
+        }
+    });
+    assert!(ended && cancelled, "the job stopped after Cancel");
+    assert!(last_notice(&app).contains("cancelled"), "{}", last_notice(&app));
+    assert_eq!(std::fs::read(&library).expect("library"), before, "the library file is unchanged");
+    let models = library.with_file_name("library.models");
+    let left: Vec<_> = std::fs::read_dir(&models).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(left.is_empty(), "no half-trained model is left: {left:?}");
+    assert!(drawn_on_the_map(explorer(&app)));
+    assert_eq!(explorer(&app).library_path(), library.as_path());
+}
+
+#[test]
+fn bad_files_given_to_jobs_end_in_a_message_naming_them_and_the_window_keeps_its_library() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let library = crate::app::mapped_library(home.path());
+    let before = std::fs::read(&library).expect("library");
+    let mut app = headless(&library);
+
+    let garbage = home.path().join("vectors.csv");
+    std::fs::write(&garbage, "track_id,e0\n1,not a number\n").expect("write");
+    let not_a_model = home.path().join("holiday photos");
+    std::fs::create_dir_all(&not_a_model).expect("mkdir");
+    let not_a_library = home.path().join("notes.ron");
+    std::fs::write(&not_a_library, "(this is not a library)").expect("write");
+    let cases = [
+        (JobKind::AdoptEmbeddings { library: library.clone(), file: garbage.clone() }, garbage.clone(), "not a number"),
+        (
+            JobKind::EmbedWithModel { library: library.clone(), model: not_a_model.clone() },
+            not_a_model.clone(),
+            "no model here",
+        ),
+        (JobKind::Open { library: not_a_library.clone() }, not_a_library.clone(), "notes.ron"),
+    ];
+    for (kind, file, problem) in cases {
+        start(&mut app, kind);
+        assert!(run_until_done(&mut app, 60, |_| {}), "the job ends");
+        let message = last_notice(&app);
+        assert!(message.contains(&file.display().to_string()) && message.contains(problem), "{message}");
+        assert!(app.world().resource::<Jobs>().finished.back().is_some_and(|j| !j.succeeded));
+        assert_eq!(explorer(&app).library_path(), library.as_path());
+        assert_eq!(explorer(&app).len(), 20);
+    }
+    assert_eq!(std::fs::read(&library).expect("library"), before, "nothing the user had was changed");
+}
+
+#[test]
+fn embeddings_from_a_file_are_mapped_and_the_library_saved_as_a_copy_opens_with_them() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let library = crate::app::mapped_library(home.path());
+    let lib = load_library(&library).expect("library");
+    // Vectors "made elsewhere": the tones on one side, the noises on the other.
+    let file = home.path().join("elsewhere.csv");
+    let mut text = String::from("track_id,e0,e1,e2\n");
+    for (i, track) in lib.tracks.iter().enumerate() {
+        let side = if track.genre.as_deref() == Some("Tone") { 10.0 } else { -10.0 };
+        text.push_str(&format!("{},{side},{},{}\n", track.id, i % 3, i % 5));
+    }
+    std::fs::write(&file, text).expect("write");
+    let mut app = headless(&library);
+    start(&mut app, JobKind::AdoptEmbeddings { library: library.clone(), file: file.clone() });
+    assert!(run_until_done(&mut app, 120, |_| {}), "the job ends");
+    assert!(last_notice(&app).starts_with("20 embeddings of dimension 3 loaded from"), "{}", last_notice(&app));
+    assert_eq!(explorer(&app).map().dim(), 3);
+    let neighbours = explorer(&app).map().neighbours(0, 3, Metric::Euclidean);
+    let genre = |row: usize| explorer(&app).track_at(row).and_then(|t| t.genre.clone());
+    assert!(neighbours.iter().all(|n| genre(n.index) == genre(0)), "nearest songs come from the file's vectors");
+
+    let copy = home.path().join("elsewhere/my copy.ron");
+    start(&mut app, JobKind::SaveAs { library: library.clone(), to: copy.clone() });
+    assert!(run_until_done(&mut app, 120, |_| {}), "the job ends");
+    assert!(last_notice(&app).contains("Saved a copy as"), "{}", last_notice(&app));
+    assert_eq!(explorer(&app).library_path(), copy.as_path(), "the copy is the library open now");
+    let reopened = Explorer::open(&copy).expect("the copy opens");
+    assert_eq!(reopened.len(), 20);
+    assert_eq!(reopened.map().dim(), 3);
+    let features = std::fs::read_dir(copy.with_file_name("my copy.features")).expect("features copied").count();
+    assert_eq!(features, 20, "the copy can be trained on without analysing again");
+    assert!(Explorer::open(&library).is_ok(), "the original still opens");
+}
+
+#[test]
+fn new_map_settings_lay_the_map_out_again_and_view_choices_are_saved_with_the_library() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let library = crate::app::mapped_library(home.path());
+    let mut app = headless(&library);
+    {
+        let explorer = &mut app.world_mut().resource_mut::<ExplorerState>().0;
+        explorer.set_metric(Metric::Cosine);
+        explorer.set_filter_space(FilterSpace::Map);
+        explorer.set_colours(ColourScheme::Rainbow);
+    }
+    let until = Instant::now() + Duration::from_secs(20);
+    let saved = loop {
+        app.update();
+        let view = load_library(&library).expect("library").view;
+        if view.is_some() || Instant::now() > until {
+            break view;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let saved = saved.expect("the view settings are written to the library");
+    assert_eq!(
+        (saved.metric, saved.filter_space, saved.colours),
+        (Metric::Cosine, FilterSpace::Map, ColourScheme::Rainbow)
+    );
+
+    let old_map: Vec<[f32; 3]> = explorer(&app).map().positions().to_vec();
+    let mut settings = load_library(&library).expect("library").map;
+    settings.tsne.perplexity = 3.0;
+    settings.tsne.seed = 99;
+    start(&mut app, JobKind::Remap { library: library.clone(), settings });
+    assert!(run_until_done(&mut app, 120, |_| {}), "the job ends");
+    assert!(last_notice(&app).contains("new settings"), "{}", last_notice(&app));
+    let lib = load_library(&library).expect("library");
+    assert_eq!((lib.map.tsne.perplexity, lib.map.tsne.seed), (3.0, 99));
+    assert_ne!(explorer(&app).map().positions(), old_map.as_slice());
+    // The choices made before survive the job, and the library opens with them next time.
+    assert_eq!(explorer(&app).metric(), Metric::Cosine);
+    let reopened = Explorer::open(&library).expect("open");
+    assert_eq!(reopened.view_settings(), saved);
+}
