@@ -381,7 +381,7 @@ impl Png {
     }
 
     /// Pixels close to an sRGB colour, within columns `x0..x1` (the 3D view between the panels).
-    fn near(&self, colour: [u8; 3], tolerance: i32, x0: usize, x1: usize) -> Vec<(usize, usize)> {
+    pub(crate) fn near(&self, colour: [u8; 3], tolerance: i32, x0: usize, x1: usize) -> Vec<(usize, usize)> {
         let mut found = Vec::new();
         for y in 0..self.height {
             for x in x0..x1.min(self.width) {

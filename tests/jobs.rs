@@ -277,3 +277,110 @@ fn new_map_settings_lay_the_map_out_again_and_view_choices_are_saved_with_the_li
     let reopened = Explorer::open(&library).expect("open");
     assert_eq!(reopened.view_settings(), saved);
 }
+
+// --- the real window, under Xvfb ---------------------------------------------------------------
+
+/// Runs `steps` (a shell script: `$0` the program, `$1` the library, `$2` the screenshot, `$3`
+/// the window's output) under Xvfb; returns the script's stdout and the window's output.
+fn in_a_window(home: &Path, library: &Path, shot: &Path, steps: &str) -> (String, String) {
+    let out = home.join("window.txt");
+    let run = std::process::Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x800x24", "sh", "-c", steps])
+        .arg(env!("CARGO_BIN_EXE_songspace"))
+        .args([library, shot, &out])
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        // No session bus: the file dialogs fall back to zenity, which xdotool can answer.
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .output()
+        .expect("xvfb-run");
+    let printed = std::fs::read_to_string(&out).unwrap_or_default();
+    if let Some(dir) = std::env::var_os("SONGSPACE_SCREENSHOTS")
+        && let Some(name) = shot.file_name()
+    {
+        let _ = std::fs::copy(shot, PathBuf::from(dir).join(name));
+    }
+    let stdout = crate::util::stdout(&run);
+    assert!(run.status.success(), "{stdout}\n{}\n{printed}", crate::util::stderr(&run));
+    assert!(shot.is_file(), "no screenshot\n{stdout}\n{printed}");
+    (stdout, printed)
+}
+
+fn zenity_installed() -> bool {
+    let found = std::process::Command::new("zenity").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("SONGSPACE_REQUIRE_WINDOW").is_none(),
+            "SONGSPACE_REQUIRE_WINDOW is set but zenity is missing (tools/setup-system.sh installs it)"
+        );
+        eprintln!("skipped: zenity is not installed (tools/setup-system.sh installs it)");
+    }
+    found
+}
+
+#[test]
+fn a_file_chosen_in_the_native_dialog_is_loaded_by_a_job_in_the_real_window() {
+    let Some(_) = crate::app::xvfb() else { return };
+    if !zenity_installed() {
+        return;
+    }
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let library = crate::app::mapped_library(home);
+    let vectors = home.join("made elsewhere.csv");
+    let mut text = String::from("track_id,e0,e1\n");
+    for (i, track) in load_library(&library).expect("library").tracks.iter().enumerate() {
+        text.push_str(&format!("{},{},{}\n", track.id, i % 4, i / 4));
+    }
+    std::fs::write(&vectors, text).expect("write");
+    let shot = home.join("window-dialog.png");
+    // The window opens "Open embeddings file…" as the menu item does; the dialog is found on
+    // screen and the file's path typed into it, as a person would, then Return.
+    let steps = format!(
+        r#"
+        timeout 120 "$0" "$1" --size 1200x760 --hold 12 --dialog open-embeddings --screenshot "$2" > "$3" 2>&1 &
+        app=$!
+        dialog=$(timeout 60 xdotool search --sync --onlyvisible --class zenity | head -1)
+        [ -n "$dialog" ] || {{ kill $app; echo "no dialog appeared"; exit 1; }}
+        echo "dialog $dialog"
+        xdotool windowactivate --sync "$dialog" 2>/dev/null || true
+        sleep 0.5
+        xdotool type --delay 15 '{}'
+        sleep 0.5
+        xdotool key Return
+        wait $app
+    "#,
+        vectors.display()
+    );
+    let (stdout, printed) = in_a_window(home, &library, &shot, &steps);
+    assert!(stdout.contains("dialog "), "{stdout}");
+    let lib = load_library(&library).expect("library");
+    match lib.embeddings.map(|e| (e.source, e.dim)) {
+        Some((EmbeddingSource::File { path }, 2)) => assert_eq!(path, vectors),
+        other => panic!("the chosen file's vectors are the library's now: {other:?}\n{printed}"),
+    }
+    assert!(printed.contains("frames while the job ran:"), "{printed}");
+}
+
+#[test]
+fn a_short_training_run_started_from_the_panel_draws_its_plots_in_the_real_window() {
+    let Some(_) = crate::app::xvfb() else { return };
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let library = crate::app::mapped_library(home);
+    let shipped = model_dir_of(&library);
+    let shot = home.join("window-training.png");
+    let steps = r#"timeout 300 "$0" "$1" --size 1200x760 --train 4 --train-device cpu --screenshot "$2" > "$3" 2>&1"#;
+    let (_, printed) = in_a_window(home, &library, &shot, steps);
+    assert_ne!(model_dir_of(&library), shipped, "the library is embedded with the new model");
+    let frames =
+        printed.lines().find(|l| l.starts_with("frames while the job ran:")).unwrap_or_else(|| panic!("{printed}"));
+    println!("{frames}");
+    // Both curves of both plots are drawn, in their own colours.
+    let png = crate::app::Png::read(&shot);
+    let colour = |c: bevy_egui::egui::Color32| [c.r(), c.g(), c.b()];
+    let training = png.near(colour(songspace::app::training::TRAIN_COLOUR), 6, 0, png.width).len();
+    let validation = png.near(colour(songspace::app::training::VALIDATION_COLOUR), 6, 0, png.width).len();
+    assert!(training > 150 && validation > 150, "plot pixels: training {training}, validation {validation}");
+}

@@ -170,8 +170,10 @@ fn settings(ui: &mut egui::Ui, panel: &mut TrainingPanel) {
     });
 }
 
-const TRAIN_COLOUR: Color32 = Color32::from_rgb(0x56, 0xB4, 0xE9);
-const VALIDATION_COLOUR: Color32 = Color32::from_rgb(0xE6, 0x9F, 0x00);
+// Paul Tol's cyan and sand: apart from each other and from the first genre colours, so the plot
+// does not look like part of the cloud.
+pub const TRAIN_COLOUR: Color32 = Color32::from_rgb(0x88, 0xCC, 0xEE);
+pub const VALIDATION_COLOUR: Color32 = Color32::from_rgb(0xDD, 0xCC, 0x77);
 
 fn plots(ui: &mut egui::Ui, history: &[EpochMetrics], epochs: usize) {
     let series = |value: &dyn Fn(&EpochMetrics) -> Option<f32>| -> Vec<[f64; 2]> {
