@@ -220,7 +220,22 @@ fn run(kind: &JobKind, report: &Reporter<'_>) -> Outcome {
             lib.map = settings.clone();
             map_and_open(&mut lib, library, false, report, "The map is laid out with the new settings".into())
         }
-        JobKind::Open { library } => open(library, report, format!("Opened {}", library.display())),
+        JobKind::Open { library } => {
+            // A library imported on the command line may lack embeddings or a current map: the
+            // window makes them, as `embed` and `project` would, rather than refuse to open it.
+            let mut lib = load(library)?;
+            if lib.embeddings.is_none()
+                && let ModelForNewTracks::Model(model) = model_for_new_tracks(&lib)
+            {
+                let Some(()) = embed(&mut lib, library, &model, report)? else { return Ok(None) };
+            }
+            let summary = format!("Opened {}", library.display());
+            if lib.embeddings.is_some() {
+                map_and_open(&mut lib, library, false, report, summary)
+            } else {
+                open(library, report, summary)
+            }
+        }
         JobKind::SaveAs { library, to } => save_as(library, to, report),
     }
 }

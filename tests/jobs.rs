@@ -83,12 +83,10 @@ fn training_in_the_window_plots_every_epoch_then_the_songs_move_to_the_new_map()
     app.world_mut().resource_mut::<ExplorerState>().0.select(3);
 
     start(&mut app, JobKind::Train { library: library.clone(), request: cpu_training(3) });
-    let (mut fractions, mut epochs_seen, mut converging_drawn) = (Vec::new(), Vec::new(), false);
+    let (mut fractions, mut epochs_seen) = (Vec::new(), Vec::new());
     let finished = run_until_done(&mut app, 600, |app| {
         if let Some(running) = &app.world().resource::<Jobs>().running {
             fractions.push(running.fraction());
-            // While the t-SNE runs, the cloud shows its layouts instead of the old map.
-            converging_drawn |= !drawn_on_the_map(explorer(app));
         }
         epochs_seen.push(app.world().resource::<TrainingPanel>().history.len());
     });
@@ -110,7 +108,8 @@ fn training_in_the_window_plots_every_epoch_then_the_songs_move_to_the_new_map()
     assert_eq!(result.labels, ["Noise", "Tone"]);
     assert_eq!(result.confusion_matrix.len(), 2);
     assert!(result.confusion_matrix.iter().flatten().sum::<usize>() > 0);
-    assert!(converging_drawn, "the cloud moved while the map was laid out");
+    // While the t-SNE ran, the cloud was drawn at its layouts instead of the old map.
+    assert!(app.world().resource::<CloudAnimation>().layouts_shown() > 0, "the converging map was shown");
 
     // The library now uses the new model, in a folder of its own; the shipped one is untouched.
     let trained = model_dir_of(&library).expect("embedded with a model");
@@ -307,14 +306,18 @@ fn in_a_window(home: &Path, library: &Path, shot: &Path, steps: &str) -> (String
     (stdout, printed)
 }
 
-fn zenity_installed() -> bool {
-    let found = std::process::Command::new("zenity").arg("--version").output().is_ok_and(|o| o.status.success());
+/// zenity shows the file dialogs where no desktop portal runs; xclip lets the test paste a path.
+fn dialog_tools_installed() -> bool {
+    let on_path = |tool: &str| {
+        std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
+    };
+    let found = on_path("zenity") && on_path("xclip");
     if !found {
         assert!(
             std::env::var_os("SONGSPACE_REQUIRE_WINDOW").is_none(),
-            "SONGSPACE_REQUIRE_WINDOW is set but zenity is missing (tools/setup-system.sh installs it)"
+            "SONGSPACE_REQUIRE_WINDOW is set but zenity or xclip is missing (tools/setup-system.sh installs them)"
         );
-        eprintln!("skipped: zenity is not installed (tools/setup-system.sh installs it)");
+        eprintln!("skipped: zenity or xclip is not installed (tools/setup-system.sh installs them)");
     }
     found
 }
@@ -322,7 +325,7 @@ fn zenity_installed() -> bool {
 #[test]
 fn a_file_chosen_in_the_native_dialog_is_loaded_by_a_job_in_the_real_window() {
     let Some(_) = crate::app::xvfb() else { return };
-    if !zenity_installed() {
+    if !dialog_tools_installed() {
         return;
     }
     let home = tempfile::tempdir().expect("tempdir");
@@ -336,7 +339,7 @@ fn a_file_chosen_in_the_native_dialog_is_loaded_by_a_job_in_the_real_window() {
     std::fs::write(&vectors, text).expect("write");
     let shot = home.join("window-dialog.png");
     // The window opens "Open embeddings file…" as the menu item does; the dialog is found on
-    // screen and the file's path typed into it, as a person would, then Return.
+    // screen, the file's path pasted into its location bar, then Return.
     let steps = format!(
         r#"
         timeout 120 "$0" "$1" --size 1200x760 --hold 12 --dialog open-embeddings --screenshot "$2" > "$3" 2>&1 &
@@ -344,11 +347,15 @@ fn a_file_chosen_in_the_native_dialog_is_loaded_by_a_job_in_the_real_window() {
         dialog=$(timeout 60 xdotool search --sync --onlyvisible --class zenity | head -1)
         [ -n "$dialog" ] || {{ kill $app; echo "no dialog appeared"; exit 1; }}
         echo "dialog $dialog"
-        xdotool windowactivate --sync "$dialog" 2>/dev/null || true
-        sleep 0.5
-        xdotool type --delay 15 '{}'
-        sleep 0.5
-        xdotool key Return
+        # The path is pasted, as people often do: GTK completes what is typed into its location
+        # bar while folders load, which garbles a path typed key by key by a fast machine.
+        printf '%s' '{}' | xclip -selection clipboard
+        for attempt in 1 2 3; do
+            xdotool windowactivate --sync "$dialog" 2>/dev/null || true
+            xdotool key ctrl+l sleep 0.5 key ctrl+a sleep 0.2 key ctrl+v sleep 0.8 key Return
+            sleep 2
+            xdotool search --onlyvisible --class zenity > /dev/null || {{ echo "answered on attempt $attempt"; break; }}
+        done
         wait $app
     "#,
         vectors.display()
@@ -383,4 +390,20 @@ fn a_short_training_run_started_from_the_panel_draws_its_plots_in_the_real_windo
     let training = png.near(colour(songspace::app::training::TRAIN_COLOUR), 6, 0, png.width).len();
     let validation = png.near(colour(songspace::app::training::VALIDATION_COLOUR), 6, 0, png.width).len();
     assert!(training > 150 && validation > 150, "plot pixels: training {training}, validation {validation}");
+}
+
+#[test]
+fn opening_a_library_that_has_no_map_yet_lays_it_out_instead_of_refusing() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let mapped = crate::app::mapped_library(home.path());
+    let other_home = tempfile::tempdir().expect("tempdir");
+    let unmapped = crate::map::small_library(other_home.path());
+    assert!(Explorer::open(&unmapped).is_err(), "no map yet");
+    let mut app = headless(&mapped);
+    start(&mut app, JobKind::Open { library: unmapped.clone() });
+    assert!(run_until_done(&mut app, 120, |_| {}), "the job ends");
+    assert!(last_notice(&app).starts_with("Opened"), "{}", last_notice(&app));
+    assert_eq!(explorer(&app).library_path(), unmapped.as_path());
+    assert_eq!(explorer(&app).len(), 20);
+    assert!(drawn_on_the_map(explorer(&app)), "another library is not animated from this one");
 }

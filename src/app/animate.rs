@@ -13,6 +13,8 @@ pub const GLIDE_SECONDS: f32 = 1.2;
 #[derive(Resource, Default)]
 pub struct CloudAnimation {
     glide: Option<Glide>,
+    /// How many converging layouts have been drawn in place of the map.
+    layouts_shown: usize,
 }
 
 struct Glide {
@@ -26,6 +28,10 @@ impl CloudAnimation {
         self.glide.is_some()
     }
 
+    pub fn layouts_shown(&self) -> usize {
+        self.layouts_shown
+    }
+
     /// Draws a layout reported by the running t-SNE, fitted into the frame of the map on screen.
     pub fn show_layout(&mut self, explorer: &mut Explorer, ids: &[u64], layout: &[f32]) {
         self.glide = None;
@@ -37,6 +43,7 @@ impl CloudAnimation {
         let map: Vec<[f32; 3]> = (0..explorer.len()).map(|row| explorer.map().position(row)).collect();
         let fitted = fit(&raw, &in_layout, frame_of(in_layout.iter().map(|&row| map[row])));
         explorer.show_positions(Some(fitted));
+        self.layouts_shown += 1;
     }
 
     /// `new` replaces `old` in the window: its songs start where `old` draws them (in `new`'s

@@ -55,8 +55,20 @@ fn remember(
     state: Res<ExplorerState>,
     playback: Option<Res<Playback>>,
     hint: Res<FirstStartHint>,
+    mut open_library: Local<Option<std::path::PathBuf>>,
 ) {
     let Ok(mut settings) = remembered.0.lock() else { return };
+    // The library open now is the one to open next time (the demo is opened without naming it);
+    // it changes when a job opens another.
+    let path = state.0.library_path();
+    if open_library.as_deref() != Some(path) {
+        *open_library = Some(path.to_path_buf());
+        settings.last_library = if crate::library::is_demo_library(path) {
+            None
+        } else {
+            Some(path.canonicalize().unwrap_or_else(|_| path.to_path_buf()))
+        };
+    }
     if let Some(last) = resized.read().last() {
         settings.window_size = Some((last.width.round() as u32, last.height.round() as u32));
     }

@@ -93,8 +93,7 @@ pub fn run(args: WindowArgs) -> anyhow::Result<ExitCode> {
     };
     let exit = run_window(explorer, options);
     if remember {
-        let mut settings = shared.lock().map(|s| s.clone()).unwrap_or_default();
-        settings.last_library = if on_demo { None } else { Some(library_path.canonicalize().unwrap_or(library_path)) };
+        let settings = shared.lock().map(|s| s.clone()).unwrap_or_default();
         if let Err(e) = save_settings(&settings_path, &settings) {
             eprintln!("warning: the settings were not saved: {e}");
         }
