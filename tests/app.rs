@@ -618,7 +618,12 @@ fn dropped_files_are_placed_added_and_selected_and_bad_ones_change_nothing() {
     // A tone lands among tones.
     let neighbours = &e.selection().expect("selected").neighbours;
     assert!(neighbours.iter().all(|n| e.genre_of(n.index).label() == "Tone"), "{neighbours:?}");
-    // And it was saved: a fresh open finds it.
+    // And it was saved (in the background): a fresh open finds it.
+    while app.world().resource::<songspace::app::saving::LibraryWriter>().busy() {
+        assert!(started.elapsed().as_secs() < 60, "the dropped song was not saved within 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        app.update();
+    }
     let reopened = Explorer::open(&library).expect("reopen");
     assert_eq!(reopened.len(), before + 1);
     assert!((0..reopened.len()).any(|r| reopened.track_at(r).is_some_and(|t| t.title == "New tone")));

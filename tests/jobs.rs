@@ -277,6 +277,53 @@ fn new_map_settings_lay_the_map_out_again_and_view_choices_are_saved_with_the_li
     assert_eq!(reopened.view_settings(), saved);
 }
 
+#[test]
+fn a_song_dropped_and_a_view_changed_while_a_job_runs_land_in_the_library_the_job_leaves() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let library = crate::app::mapped_library(home.path());
+    let song = home.path().join("elsewhere/late tone.wav");
+    let tags = crate::util::WavTags { title: Some("Late tone"), genre: Some("Tone"), ..Default::default() };
+    crate::util::write_wav(&song, 22_050, 1, 4.0, "tone", 390.0, &tags);
+    let mut app = headless(&library);
+
+    let mut settings = load_library(&library).expect("library").map;
+    settings.tsne.perplexity = 3.0;
+    settings.tsne.seed = 11;
+    start(&mut app, JobKind::Remap { library: library.clone(), settings });
+    app.world_mut().write_message(bevy::window::FileDragAndDrop::DroppedFile {
+        window: Entity::PLACEHOLDER,
+        path_buf: song.clone(),
+    });
+    app.world_mut().resource_mut::<ExplorerState>().0.set_colours(ColourScheme::Uniform);
+    let mut sizes_during_job = Vec::new();
+    assert!(run_until_done(&mut app, 120, |app| sizes_during_job.push(explorer(app).len())), "the job ends");
+    assert!(sizes_during_job.iter().all(|&n| n == 20), "nothing is placed on a map that is being replaced");
+    let notices = app.world().resource::<ViewState>().notices.join("\n");
+    assert!(notices.contains("late tone.wav will be placed when \"Laying out the map\" ends"), "{notices}");
+
+    // Then the song is analysed and placed on the new map, and everything is written.
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        app.update();
+        let writing = app.world().resource::<songspace::app::saving::LibraryWriter>().busy();
+        if explorer(&app).len() == 21 && !writing {
+            break;
+        }
+        assert!(Instant::now() < until, "the waiting song was not placed: {}", last_notice(&app));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let selected = explorer(&app).selected().and_then(|row| explorer(&app).track_at(row)).map(|t| t.title.clone());
+    assert_eq!(selected.as_deref(), Some("Late tone"));
+    let lib = load_library(&library).expect("library");
+    assert_eq!((lib.map.tsne.perplexity, lib.map.tsne.seed), (3.0, 11), "the job's map settings are kept");
+    assert_eq!(lib.tracks.len(), 21, "the dropped song is saved");
+    assert_eq!(lib.view.map(|v| v.colours), Some(ColourScheme::Uniform), "the view choice is saved");
+    let reopened = Explorer::open(&library).expect("the library opens with all of it");
+    assert_eq!(reopened.len(), 21);
+    let new_map_row = reopened.row_of(lib.tracks[20].id).expect("on the map");
+    assert_eq!(reopened.map().position(new_map_row), explorer(&app).map().position(explorer(&app).len() - 1));
+}
+
 // --- the real window, under Xvfb ---------------------------------------------------------------
 
 /// Runs `steps` (a shell script: `$0` the program, `$1` the library, `$2` the screenshot, `$3`
@@ -322,6 +369,31 @@ fn dialog_tools_installed() -> bool {
     found
 }
 
+/// Window steps that open the `dialog` (as its menu item does), find it on screen, paste `answer`
+/// into its location bar and press Return.
+fn answer_dialog(dialog: &str, answer: &Path) -> String {
+    format!(
+        r#"
+        timeout 180 "$0" "$1" --size 1200x760 --hold 12 --dialog {dialog} --screenshot "$2" > "$3" 2>&1 &
+        app=$!
+        dialog=$(timeout 60 xdotool search --sync --onlyvisible --class zenity | head -1)
+        [ -n "$dialog" ] || {{ kill $app; echo "no dialog appeared"; exit 1; }}
+        echo "dialog $dialog"
+        # The path is pasted, as people often do: GTK completes what is typed into its location
+        # bar while folders load, which garbles a path typed key by key by a fast machine.
+        printf '%s' '{}' | xclip -selection clipboard
+        for attempt in 1 2 3; do
+            xdotool windowactivate --sync "$dialog" 2>/dev/null || true
+            xdotool key ctrl+l sleep 0.5 key ctrl+a sleep 0.2 key ctrl+v sleep 0.8 key Return
+            sleep 2
+            xdotool search --onlyvisible --class zenity > /dev/null || {{ echo "answered on attempt $attempt"; break; }}
+        done
+        wait $app
+    "#,
+        answer.display()
+    )
+}
+
 #[test]
 fn a_file_chosen_in_the_native_dialog_is_loaded_by_a_job_in_the_real_window() {
     let Some(_) = crate::app::xvfb() else { return };
@@ -338,29 +410,7 @@ fn a_file_chosen_in_the_native_dialog_is_loaded_by_a_job_in_the_real_window() {
     }
     std::fs::write(&vectors, text).expect("write");
     let shot = home.join("window-dialog.png");
-    // The window opens "Open embeddings file…" as the menu item does; the dialog is found on
-    // screen, the file's path pasted into its location bar, then Return.
-    let steps = format!(
-        r#"
-        timeout 120 "$0" "$1" --size 1200x760 --hold 12 --dialog open-embeddings --screenshot "$2" > "$3" 2>&1 &
-        app=$!
-        dialog=$(timeout 60 xdotool search --sync --onlyvisible --class zenity | head -1)
-        [ -n "$dialog" ] || {{ kill $app; echo "no dialog appeared"; exit 1; }}
-        echo "dialog $dialog"
-        # The path is pasted, as people often do: GTK completes what is typed into its location
-        # bar while folders load, which garbles a path typed key by key by a fast machine.
-        printf '%s' '{}' | xclip -selection clipboard
-        for attempt in 1 2 3; do
-            xdotool windowactivate --sync "$dialog" 2>/dev/null || true
-            xdotool key ctrl+l sleep 0.5 key ctrl+a sleep 0.2 key ctrl+v sleep 0.8 key Return
-            sleep 2
-            xdotool search --onlyvisible --class zenity > /dev/null || {{ echo "answered on attempt $attempt"; break; }}
-        done
-        wait $app
-    "#,
-        vectors.display()
-    );
-    let (stdout, printed) = in_a_window(home, &library, &shot, &steps);
+    let (stdout, printed) = in_a_window(home, &library, &shot, &answer_dialog("open-embeddings", &vectors));
     assert!(stdout.contains("dialog "), "{stdout}");
     let lib = load_library(&library).expect("library");
     match lib.embeddings.map(|e| (e.source, e.dim)) {
@@ -368,6 +418,44 @@ fn a_file_chosen_in_the_native_dialog_is_loaded_by_a_job_in_the_real_window() {
         other => panic!("the chosen file's vectors are the library's now: {other:?}\n{printed}"),
     }
     assert!(printed.contains("frames while the job ran:"), "{printed}");
+}
+
+#[test]
+fn a_music_folder_chosen_in_the_native_dialog_is_imported_mapped_and_opened() {
+    let Some(_) = crate::app::xvfb() else { return };
+    if !dialog_tools_installed() {
+        return;
+    }
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let library = crate::app::mapped_library(home);
+    let folder = home.join("new music");
+    for i in 0..6 {
+        let tags = crate::util::WavTags { title: Some("Hum"), genre: Some("Hum"), ..Default::default() };
+        crate::util::write_wav(
+            &folder.join(format!("hum {i}.wav")),
+            22_050,
+            1,
+            4.0,
+            "tone",
+            90.0 + 15.0 * i as f32,
+            &tags,
+        );
+    }
+    let shot = home.join("window-import-dialog.png");
+    let (stdout, printed) = in_a_window(home, &library, &shot, &answer_dialog("import-folder", &folder));
+    assert!(stdout.contains("dialog "), "{stdout}");
+    assert!(printed.contains("frames while the job ran:"), "{printed}");
+    // The folder's library is written where imports go by default, mapped, and it is the one
+    // the window ended on (so it opens next time).
+    let libraries: Vec<PathBuf> = std::fs::read_dir(home.join("data/songspace/libraries"))
+        .map(|d| d.flatten().map(|e| e.path().join("library.ron")).filter(|p| p.is_file()).collect())
+        .unwrap_or_default();
+    assert_eq!(libraries.len(), 1, "one library imported: {libraries:?}\n{printed}");
+    let imported = Explorer::open(&libraries[0]).expect("the imported library opens with its map");
+    assert_eq!(imported.len(), 6);
+    assert!(printed.contains(&format!("library {}", libraries[0].display())), "the window ends on it: {printed}");
+    assert!(load_library(&library).expect("library").tracks.len() == 20, "the library open before is untouched");
 }
 
 #[test]

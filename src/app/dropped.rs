@@ -1,7 +1,8 @@
 //! Dropping audio files onto the window: each is analysed and embedded on a worker thread with
 //! the library's model (the window keeps drawing), then placed on the map without moving any
-//! other song, added to the library (saved), selected, flown to and played. A bad file gets a
-//! message naming it, and nothing else changes.
+//! other song, added to the library (saved by the library writer), selected, flown to and
+//! played. A bad file gets a message naming it, and nothing else changes. Files dropped while a
+//! job runs wait for its end: the job may bring another model, map or library.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -13,12 +14,13 @@ use bevy::window::FileDragAndDrop;
 use super::camera::OrbitCamera;
 use super::input::select_song;
 use super::jobs::Jobs;
+use super::saving::LibraryWriter;
 use super::{ExplorerState, ViewState};
 use crate::audio::{MelExtractor, is_audio_path};
 use crate::explore::NEIGHBOURS_SHOWN;
 use crate::library::{EmbeddingSource, Library};
 use crate::model::{Embedder, check_compatible, recorded_model_dir};
-use crate::space::{Embedded, SpaceError, embed_file, place_embedded};
+use crate::space::{Embedded, SpaceError, embed_file, place_embedded, save_added_track};
 
 /// A dropped file, analysed and embedded on the worker (the part that takes time).
 type Analysed = (PathBuf, Embedded);
@@ -31,9 +33,24 @@ pub struct DropWorker {
     results: Option<Mutex<Receiver<Result<Analysed, String>>>>,
     /// Files sent to the worker and not yet back.
     pub pending: Vec<PathBuf>,
+    /// Files dropped while a job ran, to analyse when it ends.
+    pub waiting: Vec<PathBuf>,
 }
 
 impl DropWorker {
+    /// Nothing dropped is still on its way onto the map.
+    pub fn is_idle(&self) -> bool {
+        self.pending.is_empty() && self.waiting.is_empty()
+    }
+
+    /// The library (and so maybe its model) changed: a new worker starts on the next file, and
+    /// the files the old one had not finished are analysed again.
+    pub fn restart(&mut self) {
+        let mut waiting = std::mem::take(&mut self.pending);
+        waiting.append(&mut self.waiting);
+        *self = Self { waiting, ..Self::default() };
+    }
+
     /// Starts the worker on first use: it loads the library's model once, then embeds files as
     /// they come.
     fn submit(&mut self, library: &Library, library_path: &Path, path: PathBuf) -> Result<(), String> {
@@ -90,7 +107,7 @@ fn worker(
     }
 }
 
-/// What was dropped, turned into work or a message.
+/// What was dropped, turned into work or a message; files that waited for a job go now.
 pub fn receive_drops(
     mut drops: MessageReader<FileDragAndDrop>,
     state: Res<ExplorerState>,
@@ -103,15 +120,25 @@ pub fn receive_drops(
         if path_buf.is_dir() {
             jobs.offer_folder(path_buf.clone(), &mut view);
         } else {
-            submit_path(path_buf, &state, &mut worker, &mut view);
+            submit_path(path_buf, &state, &mut worker, &mut view, &jobs);
+        }
+    }
+    if jobs.running.is_none() && !worker.waiting.is_empty() {
+        for path in std::mem::take(&mut worker.waiting) {
+            submit_path(&path, &state, &mut worker, &mut view, &jobs);
         }
     }
 }
 
 /// Sends a file to be placed (also used by scripted runs), or says why it cannot be.
-pub fn submit_path(path: &Path, state: &ExplorerState, worker: &mut DropWorker, view: &mut ViewState) {
+pub fn submit_path(path: &Path, state: &ExplorerState, worker: &mut DropWorker, view: &mut ViewState, jobs: &Jobs) {
     if !is_audio_path(path) {
         view.notify(format!("{}: not an audio file songspace reads (MP3, OGG, FLAC or WAV)", path.display()));
+        return;
+    }
+    if let Some(job) = &jobs.running {
+        view.notify(format!("{} will be placed when \"{}\" ends", path.display(), job.title));
+        worker.waiting.push(path.to_path_buf());
         return;
     }
     let explorer = &state.0;
@@ -121,12 +148,14 @@ pub fn submit_path(path: &Path, state: &ExplorerState, worker: &mut DropWorker, 
     }
 }
 
-/// Places what the worker finished: on the map, in the library, selected, flown to (and, with
-/// the playback plugin, played: it follows the selection).
+/// Places what the worker finished: on the map, in the library (written by the library writer),
+/// selected, flown to (and, with the playback plugin, played: it follows the selection).
 pub fn place_finished(
     mut worker: ResMut<DropWorker>,
     mut state: ResMut<ExplorerState>,
     mut view: ResMut<ViewState>,
+    jobs: Res<Jobs>,
+    writer: Res<LibraryWriter>,
     mut cameras: Query<&mut OrbitCamera>,
 ) {
     let Some(results) = &worker.results else { return };
@@ -145,10 +174,15 @@ pub fn place_finished(
                 continue;
             }
         };
+        if jobs.running.is_some() {
+            // A job started meanwhile: place it on what the job leaves, with that model.
+            worker.waiting.push(path);
+            continue;
+        }
         let explorer = &mut state.0;
         let located = place_embedded(embedded, explorer.map(), explorer.metric(), NEIGHBOURS_SHOWN);
-        let row = match explorer.add_located(&path, &located) {
-            Ok(row) => row,
+        let (row, track) = match explorer.add_located(&path, &located) {
+            Ok(added) => added,
             Err(SpaceError::AlreadyInLibrary { id, .. }) => {
                 // Already there: show it rather than add a twin.
                 if let Some(row) = explorer.row_of(id) {
@@ -162,6 +196,13 @@ pub fn place_finished(
                 continue;
             }
         };
+        let library_path = explorer.library_path().to_path_buf();
+        let (embedding, position) = (located.embedding.clone(), located.placement.position);
+        writer.write(move || {
+            save_added_track(&library_path, &track, &embedding, position).map_err(|e| {
+                format!("{} is on the map but was not saved in {}: {e}", track.title, library_path.display())
+            })
+        });
         select_song(explorer, cameras.single_mut().ok().as_deref_mut(), row, true);
         view.notify(format!(
             "Placed {} in {:.0} ms (analysis {:.0} ms, model {:.0} ms, placement {:.0} ms)",

@@ -14,6 +14,7 @@ use super::animate::CloudAnimation;
 use super::camera::OrbitCamera;
 use super::cloud::PointCloud;
 use super::dropped::DropWorker;
+use super::saving::LibraryWriter;
 use super::training::TrainingPanel;
 use super::{ExplorerState, ViewState, frame_cloud};
 use crate::explore::Explorer;
@@ -38,6 +39,8 @@ pub struct Jobs {
     pub finished: VecDeque<FinishedJob>,
     /// Frame times (seconds) while the last job ran, to show that the window kept its pace.
     pub last_job_frames: Vec<f32>,
+    /// Jobs asked for while the window's own writes were still going (they start right after).
+    pub waiting_for_writes: Vec<JobKind>,
 }
 
 pub struct FinishedJob {
@@ -116,6 +119,7 @@ pub fn run_jobs(
     mut state: ResMut<ExplorerState>,
     mut view: ResMut<ViewState>,
     mut worker: ResMut<DropWorker>,
+    writer: Res<LibraryWriter>,
     mut training: ResMut<TrainingPanel>,
     mut animation: ResMut<CloudAnimation>,
     time: Res<Time<Real>>,
@@ -123,13 +127,19 @@ pub fn run_jobs(
     mut clouds: Query<&mut PointCloud>,
     mut windows: Query<&mut Window, With<PrimaryWindow>>,
 ) {
-    let mut wanted: Vec<JobKind> = requests.read().map(|request| request.0.clone()).collect();
+    let mut wanted = std::mem::take(&mut jobs.waiting_for_writes);
+    wanted.extend(requests.read().map(|request| request.0.clone()));
     if let Some(folder) = jobs.accepted.take() {
         wanted.push(JobKind::ImportFolder { folder, library: jobs.library_override.clone() });
     }
     for kind in wanted {
         if let Some(running) = &jobs.running {
             view.notify(format!("{}: wait for \"{}\" to finish (or cancel it)", kind.title(), running.title));
+            continue;
+        }
+        // A job reads the library file: the window's own changes must be in it first.
+        if writer.busy() {
+            jobs.waiting_for_writes.push(kind);
             continue;
         }
         let title = kind.title();
@@ -224,7 +234,7 @@ pub fn run_jobs(
     }
     state.0 = *explorer;
     // The new library may bring its own model; the worker for the old one goes.
-    *worker = DropWorker::default();
+    worker.restart();
     view.hovered = None;
     view.search_results.clear();
     view.library_name = None;

@@ -10,6 +10,7 @@ use bevy_egui::EguiContexts;
 use bevy_egui::egui;
 
 use super::jobs::{Jobs, StartJob};
+use super::saving::LibraryWriter;
 use super::training::TrainingPanel;
 use super::{ExplorerState, ViewState};
 use crate::explore::{ColourScheme, Explorer, FilterSpace, ViewSettings};
@@ -42,6 +43,12 @@ impl DialogKind {
     fn ask(self, start_in: Option<PathBuf>) -> Option<PathBuf> {
         let mut dialog = rfd::FileDialog::new().set_title(self.title());
         if let Some(dir) = start_in {
+            if self != Self::SaveLibraryAs {
+                // rfd's zenity fallback passes on only a file name (GTK then opens on "Recent",
+                // where a typed folder cannot be chosen); a name ending in "/" opens the folder.
+                // The portal reads no name when opening.
+                dialog = dialog.set_file_name(format!("{}/", dir.display()));
+            }
             dialog = dialog.set_directory(dir);
         }
         match self {
@@ -152,23 +159,19 @@ pub struct MapSettingsWindow {
 pub struct ViewSaver {
     /// The library and view settings seen last frame.
     last: Option<(PathBuf, ViewSettings)>,
-    /// Changed since the last save began.
+    /// Changed since the last save was queued.
     unsaved: bool,
-    /// A save running in the background: its result comes back here.
-    saving: Option<Mutex<Receiver<Result<(), String>>>>,
 }
 
 /// Saves the view settings with the library whenever the user changes them (in the settings
-/// window or the selection panel), in the background, one save at a time.
-pub fn save_view_changes(mut saver: ResMut<ViewSaver>, state: Res<ExplorerState>, mut view: ResMut<ViewState>) {
-    if let Some(saving) = &saver.saving
-        && let Some(result) = saving.lock().ok().and_then(|r| r.try_recv().ok())
-    {
-        if let Err(message) = result {
-            view.notify(message);
-        }
-        saver.saving = None;
-    }
+/// window or the selection panel), through the library writer. Changes made while a job runs are
+/// saved when it ends, into the library it leaves (a job writes the library file too).
+pub fn save_view_changes(
+    mut saver: ResMut<ViewSaver>,
+    state: Res<ExplorerState>,
+    jobs: Res<Jobs>,
+    writer: Res<LibraryWriter>,
+) {
     let now = (state.0.library_path().to_path_buf(), state.0.view_settings());
     if let Some((path, settings)) = &saver.last
         && *path == now.0
@@ -177,9 +180,10 @@ pub fn save_view_changes(mut saver: ResMut<ViewSaver>, state: Res<ExplorerState>
         saver.unsaved = true;
     }
     saver.last = Some(now);
-    if saver.unsaved && saver.saving.is_none() {
+    // Sliders change every frame while dragged: one save at a time is enough.
+    if saver.unsaved && jobs.running.is_none() && !writer.busy() {
         saver.unsaved = false;
-        saver.saving = Some(Mutex::new(save_view_settings(&state.0)));
+        writer.write(view_settings_write(&state.0));
     }
 }
 
@@ -330,20 +334,17 @@ pub fn map_settings_window(
     Ok(())
 }
 
-/// Writes the explorer's view settings into its library file, on a thread (a large library takes
-/// a moment to write); the library is read again first, so a job's changes are not undone.
-pub fn save_view_settings(explorer: &Explorer) -> Receiver<Result<(), String>> {
-    let (sender, receiver) = channel();
+/// Writes the explorer's view settings into its library file; the library is read again first,
+/// so what was written since it was opened is kept.
+pub fn view_settings_write(explorer: &Explorer) -> impl FnOnce() -> Result<(), String> + Send + 'static {
     let path = explorer.library_path().to_path_buf();
     let wanted = explorer.view_settings();
-    std::thread::spawn(move || {
-        let result = load_library(&path)
+    move || {
+        load_library(&path)
             .and_then(|mut library| {
                 library.view = Some(wanted);
                 save_library(&library, &path)
             })
-            .map_err(|e| format!("The view settings were not saved: {e}"));
-        let _ = sender.send(result);
-    });
-    receiver
+            .map_err(|e| format!("The view settings were not saved: {e}"))
+    }
 }

@@ -13,6 +13,7 @@ pub mod menu;
 mod overlay;
 mod panels;
 pub mod playback;
+pub mod saving;
 mod script;
 pub mod session;
 pub mod training;
@@ -134,6 +135,7 @@ impl Plugin for ExplorerPlugin {
             .init_resource::<menu::Dialogs>()
             .init_resource::<menu::MapSettingsWindow>()
             .init_resource::<menu::ViewSaver>()
+            .init_resource::<saving::LibraryWriter>()
             .add_message::<jobs::StartJob>()
             .add_message::<menu::OpenDialog>()
             .add_message::<bevy::window::FileDragAndDrop>()
@@ -148,6 +150,7 @@ impl Plugin for ExplorerPlugin {
                     jobs::run_jobs,
                     animate::animate_cloud,
                     menu::save_view_changes,
+                    saving::report_write_failures,
                     input::pointer_input,
                     input::keyboard_input,
                     camera::apply_orbit,

@@ -89,6 +89,9 @@ pub fn overlay(
         if min.y + size.y > scene.max.y {
             min.y = at.y - 10.0 - size.y;
         }
+        // Near a corner neither side may fit: keep the whole label inside the view.
+        min.x = min.x.min(scene.max.x - size.x).max(scene.min.x);
+        min.y = min.y.min(scene.max.y - size.y).max(scene.min.y);
         let rect = egui::Rect::from_min_size(min, size);
         painter.rect_filled(rect, 4.0, Color32::from_rgba_unmultiplied(20, 24, 32, 235));
         painter.galley(rect.min + egui::vec2(5.0, 3.0), galley, Color32::WHITE);

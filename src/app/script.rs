@@ -18,6 +18,7 @@ use super::input::{Projector, select_song};
 use super::jobs::{Jobs, StartJob};
 use super::menu::{Dialogs, MapSettingsWindow, OpenDialog};
 use super::playback::Playback;
+use super::saving::LibraryWriter;
 use super::training::TrainingPanel;
 use super::{ExplorerState, ViewState};
 
@@ -95,7 +96,7 @@ pub fn run_script(
                     if path.is_dir() {
                         jobs.offer_folder(path.clone(), &mut view);
                     } else {
-                        submit_path(path, &state, &mut worker, &mut view);
+                        submit_path(path, &state, &mut worker, &mut view, &jobs);
                     }
                 }
                 windows.open(&script, &state, &mut view);
@@ -119,7 +120,7 @@ pub fn run_script(
             // Dropped files must have landed (and the camera flown to them) first.
             let settled = !holding
                 && cameras.single().map(|c| c.is_settled()).unwrap_or(true)
-                && worker.pending.is_empty()
+                && worker.is_idle()
                 && windows.idle(&jobs);
             progress.settled_frames = if settled { progress.settled_frames + 1 } else { 0 };
             // A few settled frames: the panels have laid out and the viewport has its final size.
@@ -140,6 +141,7 @@ pub fn run_script(
                     && let Ok(camera) = cameras.single()
                 {
                     let selected = state.0.selected().and_then(|row| state.0.track_at(row)).map(|t| t.id);
+                    println!("library {}", state.0.library_path().display());
                     println!(
                         "camera yaw {:.3} pitch {:.3} distance {:.3} home distance {:.3}; selected track {}",
                         camera.current.yaw,
@@ -191,6 +193,7 @@ pub struct ScriptWindows<'w> {
     map_settings: ResMut<'w, MapSettingsWindow>,
     dialogs: Res<'w, Dialogs>,
     animation: Res<'w, CloudAnimation>,
+    writer: Res<'w, LibraryWriter>,
     start: MessageWriter<'w, StartJob>,
     open_dialog: MessageWriter<'w, OpenDialog>,
 }
@@ -218,9 +221,13 @@ impl ScriptWindows<'_> {
         }
     }
 
-    /// No job, dialog or glide under way: what they bring is on screen.
+    /// No job, dialog, glide or write under way: what they bring is on screen and on disk.
     fn idle(&self, jobs: &Jobs) -> bool {
-        jobs.running.is_none() && !self.dialogs.is_open() && !self.animation.is_gliding()
+        jobs.running.is_none()
+            && jobs.waiting_for_writes.is_empty()
+            && !self.dialogs.is_open()
+            && !self.animation.is_gliding()
+            && !self.writer.busy()
     }
 }
 

@@ -17,6 +17,8 @@ pub struct TrainingPanel {
     pub label: LabelKind,
     pub device: DeviceChoice,
     pub epochs: usize,
+    /// The seed of the weights and the shuffling: the same seed on the CPU trains the same model.
+    pub seed: u64,
     /// The GPU adapters wgpu sees, asked once when the panel first opens.
     adapters: Option<Vec<Adapter>>,
     /// A run is going on (or its results are shown).
@@ -34,6 +36,7 @@ impl Default for TrainingPanel {
             label: LabelKind::Genre,
             device: DeviceChoice::Auto,
             epochs: 20,
+            seed: 42,
             adapters: None,
             running: false,
             device_in_use: None,
@@ -73,7 +76,7 @@ impl TrainingPanel {
     }
 
     fn request(&self) -> TrainRequest {
-        TrainRequest { label: self.label, device: self.device, epochs: self.epochs, seed: 42 }
+        TrainRequest { label: self.label, device: self.device, epochs: self.epochs, seed: self.seed }
     }
 }
 
@@ -166,6 +169,11 @@ fn settings(ui: &mut egui::Ui, panel: &mut TrainingPanel) {
 
         ui.label("Epochs");
         ui.add(egui::DragValue::new(&mut panel.epochs).range(1..=200));
+        ui.end_row();
+
+        ui.label("Seed");
+        ui.add(egui::DragValue::new(&mut panel.seed))
+            .on_hover_text("The same seed trains the same model on the CPU; another seed, another model");
         ui.end_row();
     });
 }

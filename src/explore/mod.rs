@@ -15,7 +15,7 @@ pub use search::{SearchEntry, search};
 
 pub use crate::library::{ColourScheme, FilterSpace, ViewSettings};
 use crate::library::{Library, Track, load_library, resolve_library_path};
-use crate::space::{DistanceRanking, Located, Map, Metric, Neighbour, SpaceError, add_located_track};
+use crate::space::{DistanceRanking, Located, Map, Metric, Neighbour, SpaceError, track_for_located};
 
 /// How many nearest songs a selection shows.
 pub const NEIGHBOURS_SHOWN: usize = 3;
@@ -472,15 +472,23 @@ impl Explorer {
 
     // --- songs added by dropping a file -------------------------------------------------------
 
-    /// Adds a located song to the library as a new track, saved at once (library, embeddings and
-    /// positions files each replaced atomically), and puts it on the map where it was placed; no
-    /// other point moves. Returns its row. A file already in the library is refused with its id.
-    pub fn add_located(&mut self, audio: &Path, located: &Located) -> Result<usize, SpaceError> {
-        let id = add_located_track(&mut self.library, &self.library_path, &mut self.map, audio, located)?;
+    /// Adds a located song to this explorer's library as a new track and puts it on the map where
+    /// it was placed; no other point moves. Returns its row and the track, which the caller saves
+    /// ([`crate::space::save_added_track`]) off the frame. A file already in the library is
+    /// refused with its id.
+    pub fn add_located(&mut self, audio: &Path, located: &Located) -> Result<(usize, Track), SpaceError> {
+        let track = track_for_located(&self.library, audio, located)?;
+        let id = track.id;
+        self.map.insert(id, &located.embedding, located.placement.position)?;
+        self.library.add_track(track.clone());
+        if let Some(shown) = &mut self.shown_positions {
+            // The cloud is gliding to a new map: the new song waits at its place there.
+            shown.push(located.placement.position);
+        }
         let row = self.map.row(id).ok_or(SpaceError::UnknownTrack { id, path: self.library_path.clone() })?;
         self.added_rows.push(row);
         self.index_rows();
-        Ok(row)
+        Ok((row, track))
     }
 
     /// The row of a track id.

@@ -200,6 +200,16 @@ impl Library {
         self.tracks.iter().filter(|t| !self.absolute_path(t).is_file()).collect()
     }
 
+    /// Adds a track found after import (a dropped or located file): its genre becomes known, and
+    /// its id is never handed out again.
+    pub fn add_track(&mut self, track: Track) {
+        if let Some(genre) = &track.genre {
+            self.ensure_genre(genre);
+        }
+        self.next_id = self.next_id.max(track.id + 1);
+        self.tracks.push(track);
+    }
+
     /// Adds a genre by name if it is new (tag-based libraries), keeping ids unique.
     pub fn ensure_genre(&mut self, name: &str) {
         if self.genres.iter().any(|g| g.name == name) {

@@ -11,8 +11,8 @@ use super::{ProjectionInfo, SpaceError};
 use crate::audio::{self, MelExtractor, Tags};
 use crate::error::{AudioError, FileError, FileProblem};
 use crate::library::{
-    EmbeddingsInfo, FeatureInfo, FileFingerprint, Library, Track, embeddings_path, load_embeddings, load_positions,
-    positions_path, save_embeddings, save_library, save_positions,
+    EmbeddingsInfo, FeatureInfo, FileFingerprint, Library, Track, embeddings_path, load_embeddings, load_library,
+    load_positions, positions_path, save_embeddings, save_library, save_positions,
 };
 use crate::model::Embedder;
 
@@ -108,16 +108,9 @@ pub fn locate_file(
     Ok(place_embedded(embed_file(path, embedder, extractor)?, map, metric, k))
 }
 
-/// Adds a located file to the library as a new track, with its embedding and position, and to
-/// `map`. The library, embeddings and positions files are each replaced atomically. Returns the
-/// new track's id.
-pub fn add_located_track(
-    library: &mut Library,
-    library_path: &Path,
-    map: &mut Map,
-    path: &Path,
-    located: &Located,
-) -> Result<u64, SpaceError> {
+/// The new track a located file becomes in `library`: the next free id, its tags, its file's
+/// fingerprint. Nothing changes; a file the library already has is refused.
+pub fn track_for_located(library: &Library, path: &Path, located: &Located) -> Result<Track, SpaceError> {
     let absolute = std::path::absolute(path).map_err(|e| FileError::new(path, FileProblem::Io(e)))?;
     let stored_path = absolute.strip_prefix(&library.root).map(Path::to_path_buf).unwrap_or_else(|_| absolute.clone());
     if let Some(existing) = library.tracks.iter().find(|t| library.root.join(&t.path) == absolute) {
@@ -127,7 +120,7 @@ pub fn add_located_track(
     let id = library.next_id.max(library.tracks.iter().map(|t| t.id + 1).max().unwrap_or(1));
     let file_stem = absolute.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let tags = &located.tags;
-    let track = Track {
+    Ok(Track {
         id,
         path: stored_path,
         title: tags.title.clone().unwrap_or_else(|| crate::library::title_from_file_name(&file_stem)),
@@ -140,20 +133,30 @@ pub fn add_located_track(
         fingerprint,
         // Its features are not in the feature cache; the next import of the folder adds them.
         features: None,
-    };
+    })
+}
 
+/// Writes a new track into the library's files: its vector, its position, then the library file
+/// last, so a library never names a track without them. Each file is read from disk and replaced
+/// atomically, so what was written meanwhile is kept.
+pub fn save_added_track(
+    library_path: &Path,
+    track: &Track,
+    embedding: &[f32],
+    position: [f32; 3],
+) -> Result<(), SpaceError> {
+    let mut library = load_library(library_path)?;
+    if library.track(track.id).is_some() {
+        return Err(SpaceError::AlreadyInLibrary { path: library.absolute_path(track), id: track.id });
+    }
     let mut embeddings = load_embeddings(&embeddings_path(library_path))?;
     let mut positions = load_positions(&positions_path(library_path))?;
-    embeddings.insert(id, &located.embedding);
-    positions.insert(id, &located.placement.position);
+    embeddings.insert(track.id, embedding);
+    positions.insert(track.id, &position);
     save_embeddings(&embeddings_path(library_path), &embeddings)?;
     save_positions(&positions_path(library_path), &positions)?;
 
-    if let Some(genre) = &track.genre {
-        library.ensure_genre(genre);
-    }
-    library.tracks.push(track);
-    library.next_id = id + 1;
+    library.add_track(track.clone());
     if let Some(info) = &mut library.embeddings {
         *info = EmbeddingsInfo { count: embeddings.len(), ..info.clone() };
     }
@@ -162,7 +165,23 @@ pub fn add_located_track(
         *digest = embeddings_digest(&embeddings);
         *count = embeddings.len();
     }
-    save_library(library, library_path)?;
+    save_library(&library, library_path)?;
+    Ok(())
+}
+
+/// Adds a located file to the library as a new track, with its embedding and position, in its
+/// files and in `library` and `map`. Returns the new track's id.
+pub fn add_located_track(
+    library: &mut Library,
+    library_path: &Path,
+    map: &mut Map,
+    path: &Path,
+    located: &Located,
+) -> Result<u64, SpaceError> {
+    let track = track_for_located(library, path, located)?;
+    let id = track.id;
+    save_added_track(library_path, &track, &located.embedding, located.placement.position)?;
+    library.add_track(track);
     map.insert(id, &located.embedding, located.placement.position)?;
     Ok(id)
 }

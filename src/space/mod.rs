@@ -13,7 +13,10 @@ mod tsne;
 
 use serde::{Deserialize, Serialize};
 
-pub use locate::{Embedded, LocateTimings, Located, add_located_track, embed_file, locate_file, place_embedded};
+pub use locate::{
+    Embedded, LocateTimings, Located, add_located_track, embed_file, locate_file, place_embedded, save_added_track,
+    track_for_located,
+};
 pub use map::{Map, embeddings_digest};
 pub use neighbours::{
     DistanceRanking, EmbeddingIndex, IndexError, MAX_EMBEDDING_DIM, Metric, Neighbour, PointIndex, PositionIndex,
