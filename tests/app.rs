@@ -641,18 +641,7 @@ fn opening_without_a_usable_library_says_why_once_and_opens_no_window() {
 
     // A library without a map yet: the message says what to run.
     let music = home.join("music");
-    let tags = crate::util::WavTags { title: Some("Tone"), genre: Some("Tone"), ..Default::default() };
-    for i in 0..4 {
-        crate::util::write_wav(
-            &music.join(format!("t{i}.wav")),
-            22_050,
-            1,
-            4.0,
-            "tone",
-            200.0 + 50.0 * i as f32,
-            &tags,
-        );
-    }
+    crate::util::write_tones(&music, "t", "Tone", 4, 200.0, 50.0);
     let library = home.join("lib/library.ron");
     let import =
         songspace(home, &["import", music.to_str().expect("utf8"), "--library", library.to_str().expect("utf8")]);

@@ -430,24 +430,13 @@ fn a_music_folder_chosen_in_the_native_dialog_is_imported_mapped_and_opened() {
     let home = home.path();
     let library = crate::app::mapped_library(home);
     let folder = home.join("new music");
-    for i in 0..6 {
-        let tags = crate::util::WavTags { title: Some("Hum"), genre: Some("Hum"), ..Default::default() };
-        crate::util::write_wav(
-            &folder.join(format!("hum {i}.wav")),
-            22_050,
-            1,
-            4.0,
-            "tone",
-            90.0 + 15.0 * i as f32,
-            &tags,
-        );
-    }
+    crate::util::write_tones(&folder, "hum", "Hum", 6, 90.0, 15.0);
     let shot = home.join("window-import-dialog.png");
     let (stdout, printed) = in_a_window(home, &library, &shot, &answer_dialog("import-folder", &folder));
     assert!(stdout.contains("dialog "), "{stdout}");
     assert!(printed.contains("frames while the job ran:"), "{printed}");
-    // The folder's library is written where imports go by default, mapped, and it is the one
-    // the window ended on (so it opens next time).
+    // The folder's library is written where imports go by default, mapped, and it is the
+    // library the window shows at the end.
     let libraries: Vec<PathBuf> = std::fs::read_dir(home.join("data/songspace/libraries"))
         .map(|d| d.flatten().map(|e| e.path().join("library.ron")).filter(|p| p.is_file()).collect())
         .unwrap_or_default();

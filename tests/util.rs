@@ -55,6 +55,16 @@ pub struct WavTags<'a> {
     pub genre: Option<&'a str>,
 }
 
+/// `count` 4-second mono tones at 22,050 Hz in `folder` (`<name> <i>.wav`), rising by `step_hz`
+/// from `lowest_hz`, titled `name` and tagged with `genre`.
+pub fn write_tones(folder: &Path, name: &str, genre: &str, count: usize, lowest_hz: f32, step_hz: f32) {
+    let tags = WavTags { title: Some(name), genre: Some(genre), ..Default::default() };
+    for i in 0..count {
+        let path = folder.join(format!("{name} {i}.wav"));
+        write_wav(&path, 22_050, 1, 4.0, "tone", lowest_hz + step_hz * i as f32, &tags);
+    }
+}
+
 /// Writes a 16-bit PCM WAV of `seconds` seconds: `kind` "tone" (a chord at `freq`), "noise"
 /// (seeded white noise) or "silence".
 pub fn write_wav(path: &Path, sample_rate: u32, channels: u16, seconds: f32, kind: &str, freq: f32, tags: &WavTags) {
