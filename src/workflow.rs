@@ -487,9 +487,10 @@ fn save_as(library_path: &Path, to: &Path, report: &Reporter<'_>) -> Outcome {
     open(to, report, format!("Saved a copy as {}; it is the library open now", to.display()))
 }
 
+/// Streams `from` into a temporary file beside `to`, then renames it (no whole file in memory).
 fn copy_atomically(from: &Path, to: &Path) -> Result<(), String> {
-    let bytes = std::fs::read(from).map_err(|e| format!("{}: {e}", from.display()))?;
-    crate::fsutil::write_atomically(to, |out| std::io::Write::write_all(out, &bytes)).map_err(|e| e.to_string())
+    let mut source = std::fs::File::open(from).map_err(|e| format!("{}: {e}", from.display()))?;
+    crate::fsutil::write_atomically(to, |out| std::io::copy(&mut source, out).map(drop)).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
