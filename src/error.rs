@@ -20,6 +20,13 @@ pub enum AudioError {
     TooShort { path: PathBuf, seconds: f64, min_seconds: f64 },
     #[error("{}: silent (RMS level {} dBFS)", path.display(), if *rms_dbfs <= -200.0 { "-inf".to_string() } else { format!("{rms_dbfs:.0}") })]
     Silent { path: PathBuf, rms_dbfs: f64 },
+    /// A value the file states about itself that cannot be true of real audio.
+    #[error("{}: the header's {field} is {value}, outside the allowed {allowed}", path.display())]
+    BadHeader { path: PathBuf, field: &'static str, value: String, allowed: String },
+    #[error("{}: longer than one decode keeps ({limit_minutes:.1} minutes at its {rate} Hz)", path.display())]
+    TooLong { path: PathBuf, limit_minutes: f64, rate: u32 },
+    #[error("{}: holds samples that are not numbers (NaN or infinite)", path.display())]
+    NotFinite { path: PathBuf },
 }
 
 impl AudioError {
@@ -33,7 +40,10 @@ impl AudioError {
             | Self::UnsupportedCodec { path, .. }
             | Self::Undecodable { path, .. }
             | Self::TooShort { path, .. }
-            | Self::Silent { path, .. } => path,
+            | Self::Silent { path, .. }
+            | Self::BadHeader { path, .. }
+            | Self::TooLong { path, .. }
+            | Self::NotFinite { path } => path,
         };
         full.strip_prefix(&format!("{}: ", path.display())).map_or(full.clone(), str::to_string)
     }

@@ -52,6 +52,8 @@ pub fn load_settings(path: &Path) -> Result<Settings, FileError> {
     let mut settings: Settings = ron::from_str(&text)
         .map_err(|e| FileError::new(path, FileProblem::Format(format!("damaged settings ({e})"))))?;
     settings.volume = if settings.volume.is_finite() { settings.volume.clamp(0.0, 1.0) } else { 0.8 };
+    // A remembered size no screen has is forgotten rather than asked of the window system.
+    settings.window_size = settings.window_size.filter(|&(w, h)| (200..=16_384).contains(&w) && (200..=16_384).contains(&h));
     Ok(settings)
 }
 
@@ -93,6 +95,17 @@ mod tests {
         };
         save_settings(&path, &settings).expect("save");
         assert_eq!(load_settings(&path).expect("load"), settings);
+    }
+
+    #[test]
+    fn a_window_size_no_screen_has_is_forgotten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("settings.ron");
+        for size in ["(0, 0)", "(4000000000, 600)", "(800, 100000)"] {
+            std::fs::write(&path, format!("(window_size: Some({size}), volume: 0.5)")).expect("write");
+            let settings = load_settings(&path).expect("load");
+            assert_eq!((settings.window_size, settings.volume), (None, 0.5), "{size}");
+        }
     }
 
     #[test]

@@ -10,3 +10,4 @@ mod jobs;
 mod map;
 mod model;
 mod parity;
+mod robustness;

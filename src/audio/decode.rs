@@ -68,10 +68,78 @@ impl DecodedAudio {
     }
 }
 
+/// Sample rates a file may state: telephone quality to the highest studio rate. A header outside
+/// this range is lying (a 220 KB WAV claiming 1 Hz reads as 30 hours of audio).
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 8_000..=384_000;
+/// Channel counts a file may state.
+pub const CHANNEL_COUNTS: std::ops::RangeInclusive<usize> = 1..=32;
+/// The most frames one decode keeps (128 MiB of f32 per buffer: 12.7 minutes at 44.1 kHz), so
+/// no file can make it allocate without bound; the mono mix, the first channel and the
+/// resampled copy together stay under 1 GiB at any allowed rate. Analyses take 90 s.
+pub const MAX_DECODED_FRAMES: usize = 1 << 25;
+
 /// Decodes `path` to mono at [`ANALYSIS_SAMPLE_RATE`]: channels are averaged (librosa's
-/// `to_mono`), then a band-limited FFT resampler converts the rate.
+/// `to_mono`), then a band-limited FFT resampler converts the rate. Header values are checked
+/// before anything is allocated from them, samples must be finite, and a panic inside the
+/// decoder becomes this file's error.
 pub fn decode_file(path: &Path, span: Span) -> Result<DecodedAudio, AudioError> {
+    isolated(path, || decode_checked(path, span))
+}
+
+thread_local! {
+    /// How many [`isolated`] calls this thread is inside.
+    static ISOLATING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether a panic on this thread now would be caught by [`isolated`] and reported as a file's
+/// error: a panic hook can then stay quiet instead of printing a backtrace for a bad file.
+pub fn panic_is_isolated_here() -> bool {
+    ISOLATING.with(|depth| depth.get() > 0)
+}
+
+/// Runs `work` on one file so that a panic in a decoder (symphonia asserts on some malformed
+/// headers) is that file's error rather than the end of the program.
+pub fn isolated<T>(path: &Path, work: impl FnOnce() -> Result<T, AudioError>) -> Result<T, AudioError> {
+    ISOLATING.with(|depth| depth.set(depth.get() + 1));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    ISOLATING.with(|depth| depth.set(depth.get() - 1));
+    outcome.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown failure".into());
+        Err(AudioError::Undecodable { path: path.to_path_buf(), detail: format!("the decoder failed ({message})") })
+    })
+}
+
+/// Refuses a sample rate or channel count (from a header, or a decoded packet) that no real
+/// audio has, before anything is sized from it.
+pub(super) fn check_stated_format(path: &Path, rate: Option<u32>, channels: Option<usize>) -> Result<(), AudioError> {
+    if let Some(rate) = rate.filter(|r| !SAMPLE_RATES.contains(r)) {
+        return Err(AudioError::BadHeader {
+            path: path.to_path_buf(),
+            field: "sample rate",
+            value: format!("{rate} Hz"),
+            allowed: format!("{} to {} Hz", SAMPLE_RATES.start(), SAMPLE_RATES.end()),
+        });
+    }
+    if let Some(count) = channels.filter(|c| !CHANNEL_COUNTS.contains(c)) {
+        return Err(AudioError::BadHeader {
+            path: path.to_path_buf(),
+            field: "channel count",
+            value: count.to_string(),
+            allowed: format!("{} to {} channels", CHANNEL_COUNTS.start(), CHANNEL_COUNTS.end()),
+        });
+    }
+    Ok(())
+}
+
+fn decode_checked(path: &Path, span: Span) -> Result<DecodedAudio, AudioError> {
     let (mono, rate, info) = decode_mono_native(path, span)?;
+    if !mono.iter().all(|s| s.is_finite()) {
+        return Err(AudioError::NotFinite { path: path.to_path_buf() });
+    }
     let samples = resample(&mono, rate, ANALYSIS_SAMPLE_RATE)
         .map_err(|detail| AudioError::Undecodable { path: path.to_path_buf(), detail })?;
     Ok(DecodedAudio {
@@ -87,6 +155,10 @@ pub fn decode_file(path: &Path, span: Span) -> Result<DecodedAudio, AudioError> 
 
 /// Reads only the tags, without decoding audio.
 pub fn read_tags(path: &Path) -> Result<Tags, AudioError> {
+    isolated(path, || read_tags_unchecked(path))
+}
+
+fn read_tags_unchecked(path: &Path) -> Result<Tags, AudioError> {
     let mut opened = open(path)?;
     Ok(opened.tags())
 }
@@ -216,6 +288,7 @@ fn decode_mono_native(path: &Path, span: Span) -> Result<(Vec<f32>, u32, NativeI
 
     let (track_id, params, mut decoder) = opened.audio_decoder()?;
 
+    check_stated_format(path, params.sample_rate, params.channels.map(|c| c.count()))?;
     let mut sample_rate = params.sample_rate.unwrap_or(0);
     let known_frames = params.n_frames.filter(|&n| n > 0);
     let known_duration = match (known_frames, sample_rate) {
@@ -249,6 +322,8 @@ fn decode_mono_native(path: &Path, span: Span) -> Result<(Vec<f32>, u32, NativeI
     }
 
     let mut mono: Vec<f32> = Vec::new();
+    // The first channel alone, kept for a stereo file whose channels cancel in the mix.
+    let mut first_channel: Vec<f32> = Vec::new();
     let mut channels = params.channels.map(|c| c.count()).unwrap_or(0);
     let mut corrupt_packets = 0usize;
     let mut decoded_packets = 0usize;
@@ -308,6 +383,7 @@ fn decode_mono_native(path: &Path, span: Span) -> Result<(Vec<f32>, u32, NativeI
         if sample_rate == 0 {
             sample_rate = spec.rate;
         }
+        check_stated_format(path, Some(spec.rate), Some(spec.channels.count()))?;
         if spec.rate != sample_rate {
             return Err(undecodable(format!("sample rate changes mid-stream ({sample_rate} Hz to {} Hz)", spec.rate)));
         }
@@ -325,6 +401,10 @@ fn decode_mono_native(path: &Path, span: Span) -> Result<(Vec<f32>, u32, NativeI
         };
         buf.copy_interleaved_ref(decoded);
         let interleaved = buf.samples();
+        if mono.len() + frames > MAX_DECODED_FRAMES && max_native_frames > MAX_DECODED_FRAMES {
+            let limit_minutes = MAX_DECODED_FRAMES as f64 / f64::from(sample_rate) / 60.0;
+            return Err(AudioError::TooLong { path: path.to_path_buf(), limit_minutes, rate: sample_rate });
+        }
         let scale = 1.0 / channels as f32;
         mono.reserve(frames);
         if channels == 1 {
@@ -332,8 +412,15 @@ fn decode_mono_native(path: &Path, span: Span) -> Result<(Vec<f32>, u32, NativeI
         } else {
             for frame in interleaved.chunks_exact(channels).take(frames) {
                 mono.push(frame.iter().sum::<f32>() * scale);
+                first_channel.push(frame[0]);
             }
         }
+    }
+    // Channels in opposite phase cancel in the mix (a "karaoke" or phase-inverted file): the mix
+    // is then far quieter than either channel, and one channel is the truer picture of the song.
+    let energy = |s: &[f32]| s.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+    if first_channel.len() == mono.len() && energy(&mono) < 1e-4 * energy(&first_channel) {
+        mono = first_channel;
     }
 
     if mono.len() > max_native_frames {

@@ -26,6 +26,25 @@ impl Default for MelSettings {
 }
 
 impl MelSettings {
+    /// Checks settings read from a file (a library, a model) before anything is sized or divided
+    /// by them: the first value outside its allowed range, named, with the range.
+    pub fn check(&self) -> Result<(), String> {
+        let within = |field: &str, value: usize, low: usize, high: usize| {
+            if (low..=high).contains(&value) {
+                Ok(())
+            } else {
+                Err(format!("analysis setting {field} is {value}, outside the allowed {low} to {high}"))
+            }
+        };
+        within("sample_rate", self.sample_rate as usize, 8_000, 384_000)?;
+        within("n_fft", self.n_fft, 64, 16_384)?;
+        if !self.n_fft.is_power_of_two() {
+            return Err(format!("analysis setting n_fft is {}, which is not a power of two", self.n_fft));
+        }
+        within("hop_length", self.hop_length, 1, self.n_fft)?;
+        within("n_mels", self.n_mels, 1, (self.n_fft / 2 + 1).min(512))
+    }
+
     /// Number of centred frames librosa produces for `samples` samples.
     pub fn frames_for(&self, samples: usize) -> usize {
         1 + samples / self.hop_length
@@ -93,11 +112,25 @@ impl MelExtractor {
 
     /// The log-mel spectrogram of mono `samples` at the settings' sample rate.
     pub fn compute(&self, samples: &[f32]) -> LogMel {
-        let MelSettings { n_fft, hop_length, n_mels, .. } = self.settings;
+        let MelSettings { n_mels, .. } = self.settings;
+        let n_frames = self.settings.frames_for(samples.len());
+        let mut values = vec![0.0f32; n_mels * n_frames];
+        let mut column = vec![0.0f32; n_mels];
+        self.for_each_power_frame(samples, |t, power| {
+            self.log_mel_of(power, &mut column);
+            for (m, &v) in column.iter().enumerate() {
+                values[m * n_frames + t] = v;
+            }
+        });
+        LogMel { n_mels, n_frames, values }
+    }
+
+    /// Calls `visit(frame index, power spectrum)` for every centred STFT frame of `samples`, in
+    /// order: the framing every analysis of a song shares (the log-mel, the classic descriptors).
+    pub fn for_each_power_frame(&self, samples: &[f32], mut visit: impl FnMut(usize, &[f32])) {
+        let MelSettings { n_fft, hop_length, .. } = self.settings;
         let n_frames = self.settings.frames_for(samples.len());
         let pad = n_fft / 2;
-        let mut values = vec![0.0f32; n_mels * n_frames];
-
         let mut frame = self.fft.make_input_vec();
         let mut spectrum = self.fft.make_output_vec();
         let mut scratch = self.fft.make_scratch_vec();
@@ -122,13 +155,17 @@ impl MelExtractor {
             for (p, c) in power.iter_mut().zip(&spectrum) {
                 *p = c.re * c.re + c.im * c.im;
             }
-            for (m, filter) in self.filters.iter().enumerate() {
-                let bins = &power[filter.first_bin..filter.first_bin + filter.weights.len()];
-                let energy: f32 = bins.iter().zip(&filter.weights).map(|(p, w)| p * w).sum();
-                values[m * n_frames + t] = 10.0 * energy.max(POWER_FLOOR).log10();
-            }
+            visit(t, &power);
         }
-        LogMel { n_mels, n_frames, values }
+    }
+
+    /// One frame's log-mel values (dB) from its power spectrum; `out` holds `n_mels` values.
+    pub fn log_mel_of(&self, power: &[f32], out: &mut [f32]) {
+        for (slot, filter) in out.iter_mut().zip(&self.filters) {
+            let bins = &power[filter.first_bin..filter.first_bin + filter.weights.len()];
+            let energy: f32 = bins.iter().zip(&filter.weights).map(|(p, w)| p * w).sum();
+            *slot = 10.0 * energy.max(POWER_FLOOR).log10();
+        }
     }
 }
 
@@ -179,6 +216,20 @@ pub fn slaney_mel_filters(settings: &MelSettings) -> Vec<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_from_a_file_are_checked_field_by_field() {
+        assert_eq!(MelSettings::default().check(), Ok(()));
+        let bad = |change: fn(&mut MelSettings)| {
+            let mut s = MelSettings::default();
+            change(&mut s);
+            s.check().expect_err("out of range")
+        };
+        assert_eq!(bad(|s| s.hop_length = 0), "analysis setting hop_length is 0, outside the allowed 1 to 2048");
+        assert!(bad(|s| s.sample_rate = 0).contains("sample_rate is 0"));
+        assert!(bad(|s| s.n_fft = 1000).contains("not a power of two"));
+        assert!(bad(|s| s.n_mels = 100_000).contains("n_mels is 100000, outside the allowed 1 to 512"));
+    }
 
     #[test]
     fn frame_count_matches_librosa_centred_frames() {

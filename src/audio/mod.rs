@@ -1,13 +1,16 @@
 //! Audio analysis: decoding to mono at the analysis rate, and the log-mel spectrogram.
 //! Plain Rust with no UI dependency, so the command line, tests and the app share it.
 
+mod classic;
 mod decode;
 mod mel;
 pub mod npy;
 mod stream;
 
+pub use classic::{CLASSIC_DIMS, ClassicAnalyser, classic_dimension_names, mfcc_statistics};
 pub use decode::{
-    ANALYSIS_SAMPLE_RATE, AUDIO_EXTENSIONS, DecodedAudio, Span, Tags, decode_file, is_audio_path, read_tags, resample,
+    ANALYSIS_SAMPLE_RATE, AUDIO_EXTENSIONS, CHANNEL_COUNTS, DecodedAudio, MAX_DECODED_FRAMES, SAMPLE_RATES, Span, Tags,
+    decode_file, is_audio_path, isolated, panic_is_isolated_here, read_tags, resample,
 };
 pub use mel::{LogMel, MelExtractor, MelSettings, slaney_mel_filters};
 pub use stream::{PcmChunk, PcmStream};

@@ -9,7 +9,7 @@ use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{SeekMode, SeekTo};
 use symphonia::core::units::Time;
 
-use super::decode::{Opened, open};
+use super::decode::{Opened, check_stated_format, isolated, open};
 use crate::error::AudioError;
 
 /// One decoded packet: interleaved samples and the format they are in.
@@ -36,8 +36,13 @@ pub struct PcmStream {
 impl PcmStream {
     /// Opens `path` and positions it at `start_seconds` (clamped to the file).
     pub fn open(path: &Path, start_seconds: f64) -> Result<Self, AudioError> {
+        isolated(path, || Self::open_unchecked(path, start_seconds))
+    }
+
+    fn open_unchecked(path: &Path, start_seconds: f64) -> Result<Self, AudioError> {
         let mut opened = open(path)?;
         let (track_id, params, mut decoder) = opened.audio_decoder()?;
+        check_stated_format(path, params.sample_rate, params.channels.map(|c| c.count()))?;
         let sample_rate = params.sample_rate.unwrap_or(0);
         let channels = params.channels.map(|c| c.count() as u16).unwrap_or(0);
         let duration_seconds = match (params.n_frames, sample_rate) {
@@ -77,6 +82,14 @@ impl PcmStream {
     /// The next packet's samples, interleaved, with the rate and channel count they are at
     /// (known for certain only once a packet is decoded). `None` at the end of the file.
     pub fn next_chunk(&mut self) -> Option<Result<PcmChunk, AudioError>> {
+        let path = self.opened.path.clone();
+        // A panic inside the decoder ends this stream with an error, not the player's thread.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.next_chunk_unchecked())).unwrap_or_else(|_| {
+            Some(Err(AudioError::Undecodable { path, detail: "the decoder failed on a packet".into() }))
+        })
+    }
+
+    fn next_chunk_unchecked(&mut self) -> Option<Result<PcmChunk, AudioError>> {
         loop {
             let packet = match self.opened.reader.next_packet() {
                 Ok(p) => p,
@@ -101,6 +114,9 @@ impl PcmStream {
             if frames == 0 || channels == 0 {
                 continue;
             }
+            if let Err(e) = check_stated_format(&self.opened.path, Some(spec.rate), Some(channels)) {
+                return Some(Err(e));
+            }
             let buffer = match self.buffer.as_mut() {
                 Some(b) if b.capacity() >= frames * channels => b,
                 _ => self.buffer.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
@@ -108,8 +124,13 @@ impl PcmStream {
             buffer.copy_interleaved_ref(decoded);
             self.sample_rate = spec.rate;
             self.channels = channels as u16;
+            // Speakers get silence where a file holds no numbers (NaN, infinity), and nothing
+            // beyond full scale.
+            let samples = buffer.samples()[..frames * channels]
+                .iter()
+                .map(|&v| if v.is_finite() { v.clamp(-1.0, 1.0) } else { 0.0 });
             return Some(Ok(PcmChunk {
-                samples: buffer.samples()[..frames * channels].to_vec(),
+                samples: samples.collect(),
                 sample_rate: spec.rate,
                 channels: channels as u16,
             }));

@@ -1,43 +1,141 @@
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::library::{load_library, resolve_library_path};
-use crate::model::default_model_dir;
-use crate::model::evaluate::evaluate_embeddings;
+use super::RecipeArgs;
+use crate::library::{Library, load_library, resolve_library_path};
+use crate::model::crossval::{CrossValidationEvent, cross_validate_training};
+use crate::model::evaluate::{EmbeddingsUnderTest, evaluate_library};
+use crate::model::yardstick::Protocol;
+use crate::model::{choose_device, default_model_dir};
 
-pub fn run(library: &Path, model: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> {
-    let library_path = resolve_library_path(library)?;
+pub struct Args {
+    pub library: PathBuf,
+    pub model: Option<PathBuf>,
+    pub library_embeddings: bool,
+    pub folds: usize,
+    pub seeds: Vec<u64>,
+    /// Cross-validate this training recipe instead of judging fixed embeddings.
+    pub train: Option<RecipeArgs>,
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let library_path = resolve_library_path(&args.library)?;
     let lib = load_library(&library_path)?;
-    let model_dir = match model {
-        Some(m) => m.to_path_buf(),
-        None => default_model_dir().context("no model given and no shipped model found (use --model)")?,
+    anyhow::ensure!(!args.seeds.is_empty(), "give at least one seed");
+    let protocol = Protocol { folds: args.folds, seeds: args.seeds.clone() };
+    if let Some(recipe) = &args.train {
+        return run_cross_validation(&lib, &library_path, recipe, &protocol, args.json);
+    }
+    let source = if args.library_embeddings {
+        EmbeddingsUnderTest::Library
+    } else {
+        EmbeddingsUnderTest::Model(match args.model {
+            Some(m) => m,
+            None => default_model_dir().context("no model given and no shipped model found (use --model)")?,
+        })
     };
-    let report = evaluate_embeddings(&lib, &library_path, &model_dir)?;
+    let report = evaluate_library(&lib, &library_path, &source, &protocol)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} songs, {} albums, {} genres ({}); {} album-disjoint folds × seeds {:?}",
+        report.songs,
+        report.albums,
+        report.labels.len(),
+        report.labels.join(", "),
+        report.protocol.folds,
+        report.protocol.seeds
+    );
+    println!("embeddings: {}", report.embeddings);
+    if !report.skipped.is_empty() {
+        println!("left out: {} songs (no genre, not analysed, or unreadable; --json lists them)", report.skipped.len());
+    }
+    println!("genre P@3 if neighbours from other albums were random: {:.3}", report.chance_p_at_3);
+    println!();
+    println!(
+        "| representation | dims | genre P@3, other albums | genre P@10, other albums | genre P@3, any album | same-album P@3 | logistic regression, album folds |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for r in &report.rows {
+        println!(
+            "| {} | {} | {} | {} | {:.3} | {:.3} | {} |",
+            r.name,
+            r.dims,
+            r.label_p_at_3,
+            r.label_p_at_10,
+            r.label_p_at_3_any_album,
+            r.same_album_p_at_3,
+            r.logistic_accuracy
+        );
+    }
+    println!();
+    println!("mean ± standard deviation over folds × seeds; neighbours are searched among all songs.");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_cross_validation(
+    library: &Library,
+    library_path: &std::path::Path,
+    recipe: &RecipeArgs,
+    protocol: &Protocol,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (compute, notice) = choose_device(recipe.device()?).map_err(anyhow::Error::msg)?;
+    if let Some(notice) = notice {
+        eprintln!("{notice}");
+    }
+    let scratch = std::env::temp_dir().join(format!("songspace-crossval-{}", std::process::id()));
+    let options = recipe.options(scratch.clone());
+    let cancel = super::cancel_on_ctrl_c("stopping after this step; the folds done so far are reported");
+    let bar = indicatif::ProgressBar::new(0);
+    let epochs = options.epochs;
+    eprintln!("training one model per fold and seed on {} (up to {epochs} epochs each)", compute.describe());
+    let mut on_event = |event: &CrossValidationEvent| {
+        match event {
+        CrossValidationEvent::FoldStarted { seed, fold, folds, test_songs } => {
+            bar.suspend(|| eprintln!("seed {seed}, fold {}/{folds}: {test_songs} held-out songs", fold + 1))
+        }
+        CrossValidationEvent::Training(event) => super::train::report_progress(&bar, event, epochs),
+        CrossValidationEvent::FoldDone(f) => bar.suspend(|| {
+            eprintln!(
+                "  best epoch {} of {}: P@3 model {:.3} classic {:.3}; head accuracy {:.3}; logistic model {:.3} classic {:.3} ({:.0} s)",
+                f.best_epoch, f.epochs, f.model_p_at_3, f.classic_p_at_3, f.head_accuracy, f.model_logistic, f.classic_logistic, f.seconds
+            )
+        }),
+    }
+    };
+    let result = cross_validate_training(&compute, library, library_path, &options, protocol, &cancel, &mut on_event);
+    bar.finish_and_clear();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = result?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "test split: {} tracks (neighbours searched among the {} test tracks, and among all {} tracks)",
-        report.test_tracks, report.test_tracks, report.all_tracks
+        "{} songs, {} albums, {} genres; {} folds of whole albums × seeds {:?}; {} models trained{}",
+        report.songs,
+        report.albums,
+        report.labels.len(),
+        report.protocol.folds,
+        report.protocol.seeds,
+        report.folds.len(),
+        if report.cancelled { " (interrupted)" } else { "" }
     );
-    println!("classifier head, test genre accuracy: {:.1}%", report.classifier_test_accuracy * 100.0);
+    println!("genre P@3 if neighbours from other albums were random: {:.3}", report.chance_p_at_3);
     println!();
-    println!(
-        "| representation | dims | test genre accuracy (3-NN vote) | 3-NN agreement within test | 3-NN agreement, test vs all |"
-    );
-    println!("|---|---:|---:|---:|---:|");
-    for r in &report.rows {
-        println!(
-            "| {} | {} | {:.1}% | {:.1}% | {:.1}% |",
-            r.name,
-            r.dims,
-            r.knn_test_accuracy * 100.0,
-            r.agreement_within_test * 100.0,
-            r.agreement_test_vs_all * 100.0
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    println!("| on held-out albums | trained model | classic descriptor |");
+    println!("|---|---:|---:|");
+    println!("| genre P@3, neighbours from other albums | {} | {} |", report.model_p_at_3, report.classic_p_at_3);
+    println!("| logistic regression accuracy | {} | {} |", report.model_logistic, report.classic_logistic);
+    println!("| the model's classifier head, accuracy | {} | – |", report.head_accuracy);
+    let best: Vec<String> = report.folds.iter().map(|f| f.best_epoch.to_string()).collect();
+    println!();
+    println!("best epochs: {}", best.join(", "));
+    Ok(if report.cancelled { ExitCode::from(130) } else { ExitCode::SUCCESS })
 }

@@ -5,15 +5,15 @@ use std::process::ExitCode;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::RecipeArgs;
 use crate::fsutil::write_atomically;
 use crate::library::{load_library, resolve_library_path};
-use crate::model::{DeviceChoice, LabelKind, TrainEvent, TrainOptions, TrainingMetrics, choose_device, train_on};
+use crate::model::{LabelKind, TrainEvent, TrainingMetrics, choose_device, train_on};
 
 pub struct Args {
     pub library: PathBuf,
     pub label: LabelKind,
-    pub device: DeviceChoice,
-    pub epochs: usize,
+    pub recipe: RecipeArgs,
     pub seed: u64,
     pub out: Option<PathBuf>,
     pub metrics_out: Option<PathBuf>,
@@ -24,13 +24,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let library_path = resolve_library_path(&args.library)?;
     let library = load_library(&library_path)?;
     let out_dir = args.out.clone().unwrap_or_else(|| library_path.with_file_name("model"));
-    let mut options = TrainOptions::new(out_dir.clone());
+    let mut options = args.recipe.options(out_dir.clone());
     options.label = args.label;
-    options.epochs = args.epochs;
     options.seed = args.seed;
     options.resume = args.resume;
 
-    let (compute, notice) = choose_device(args.device).map_err(anyhow::Error::msg)?;
+    let (compute, notice) = choose_device(args.recipe.device()?).map_err(anyhow::Error::msg)?;
     if let Some(notice) = notice {
         eprintln!("{notice}");
     }
@@ -129,5 +128,12 @@ fn print_summary(m: &TrainingMetrics, out_dir: &Path) {
     println!("model: {}", out_dir.display());
     if m.cancelled {
         println!("interrupted: continue with the same command and --resume");
+    }
+}
+
+/// Only the progress bar of a training run (no per-epoch lines): for runs inside another job.
+pub(super) fn report_progress(bar: &ProgressBar, event: &TrainEvent, epochs: usize) {
+    if let TrainEvent::Step { .. } = event {
+        report_event(bar, event, epochs);
     }
 }

@@ -273,7 +273,8 @@ pub fn import_folder(
                     if cancel.load(Ordering::Relaxed) {
                         return;
                     }
-                    let result = analyse_job(job, extractor, cache, &settings);
+                    // One file's panic is its own error: the batch goes on and is saved.
+                    let result = audio::isolated(&job.abs_path, || analyse_job(job, extractor, cache, &settings));
                     // The receiver only goes away if the main loop panicked.
                     let _ = tx.send((index, result));
                 });

@@ -161,6 +161,17 @@ pub struct RejectedFile {
     pub reason: String,
 }
 
+impl Track {
+    /// The album a song counts as, for keeping one album on one side of a split: its album
+    /// tag, else the folder it lies in (songs of one folder usually come from one release).
+    pub fn album_key(&self) -> String {
+        if !self.album.trim().is_empty() {
+            return format!("album:{}", self.album.trim());
+        }
+        format!("folder:{}", self.path.parent().map(|p| p.display().to_string()).unwrap_or_default())
+    }
+}
+
 impl Library {
     pub fn new(root: PathBuf, source: SourceKind) -> Self {
         Self {
@@ -217,5 +228,30 @@ impl Library {
         }
         let id = self.genres.iter().map(|g| g.id).max().map_or(1, |m| m + 1);
         self.genres.push(Genre { id, name: name.to_string(), parent: None });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn songs_without_an_album_tag_count_by_folder() {
+        let mut track = Track {
+            id: 1,
+            path: PathBuf::from("band/record/01.mp3"),
+            title: String::new(),
+            artist: String::new(),
+            album: "  ".into(),
+            genre: None,
+            genres: vec![],
+            duration_seconds: 1.0,
+            split: None,
+            fingerprint: FileFingerprint { size: 0, modified_ns: 0 },
+            features: None,
+        };
+        assert_eq!(track.album_key(), "folder:band/record");
+        track.album = "Record".into();
+        assert_eq!(track.album_key(), "album:Record");
     }
 }

@@ -50,6 +50,8 @@ pub fn load_library(path: &Path) -> Result<Library, FileError> {
     match ron::from_str::<LibraryFileIn>(&text) {
         Ok(file) if file.format == FORMAT_NAME && file.version <= LIBRARY_FORMAT_VERSION => {
             let mut library = file.library;
+            library.mel.check().map_err(bad)?;
+            library.map.tsne.check().map_err(bad)?;
             // A relative music folder is relative to the library file, so a library can travel
             // with its music (the bundled demo does).
             // So is the folder of the model that made its embeddings.
@@ -181,5 +183,26 @@ mod tests {
         std::fs::write(&path, &text[..text.len() / 2]).expect("write");
         let err = load_library(&path).expect_err("damaged").to_string();
         assert!(err.contains("lib.ron") && err.contains("damaged"), "{err}");
+    }
+
+    #[test]
+    fn settings_in_the_file_that_would_divide_by_zero_or_never_end_are_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("lib.ron");
+        let mut zero_hop = sample_library();
+        zero_hop.mel.hop_length = 0;
+        let mut zero_theta = sample_library();
+        zero_theta.map.tsne.theta = 0.0;
+        let mut endless = sample_library();
+        endless.map.tsne.iterations = 1_000_000_000;
+        for (library, expected) in [
+            (zero_hop, "hop_length is 0, outside the allowed 1 to 2048"),
+            (zero_theta, "theta is 0, outside the allowed 0.01 to 2"),
+            (endless, "iterations is 1000000000"),
+        ] {
+            save_library(&library, &path).expect("save");
+            let err = load_library(&path).expect_err(expected).to_string();
+            assert!(err.contains("lib.ron") && err.contains(expected), "{err}");
+        }
     }
 }

@@ -1,80 +1,221 @@
-//! How useful embeddings are on music the model has not been trained on, compared with simple
-//! hand-made features computed the same way:
+//! `songspace evaluate`: how well a library's embeddings (or a model's) group songs by genre,
+//! against hand-made features computed from the same audio, under the album-disjoint protocol
+//! of [`super::yardstick`].
 //!
-//! - MFCC statistics: mean and standard deviation of 20 MFCCs (librosa's `mfcc` from the same
-//!   log-mel: DCT-II, orthonormal);
-//! - log-mel statistics: mean and standard deviation of each of the 128 bands.
+//! Representations compared:
+//! - the embeddings under test: a model's (it embeds the cached log-mel), or the vectors saved
+//!   with the library (whatever made them);
+//! - the classic descriptor ([`crate::audio::ClassicAnalyser`]: MFCC with deltas, spectral
+//!   contrast, chroma, zero-crossing rate, coarse log-mel bands; 152 values), decoded again from
+//!   each song's file over the span its features cover: the strong baseline;
+//! - MFCC-20 mean and standard deviation (part of the classic descriptor) and log-mel (128
+//!   bands) mean and standard deviation from the cached features: the weak baselines.
 //!
-//! Each representation is judged on the library's test split by (a) genre accuracy of a 3-nearest-
-//! neighbour vote among the training tracks, and (b) neighbour agreement: the fraction of a test
-//! track's 3 nearest neighbours (itself excluded) that share its genre, among the test tracks and
-//! among all tracks. Baseline features are standardised per dimension (z-scores over the library)
-//! so that no dimension dominates the Euclidean distance; embeddings are used as they are.
+//! Hand-made features are standardised per dimension over the songs before neighbours are
+//! searched; embeddings are used as they are, as the map uses them.
 
-use std::path::Path;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::inference::Embedder;
 use super::store::check_compatible;
-use crate::audio::LogMel;
+use super::yardstick::{self, Protocol, RepresentationScores, SongGroups, standardise};
+use crate::audio::{CLASSIC_DIMS, ClassicAnalyser, LogMel, MAX_ANALYSIS_SECONDS, Span, decode_file, mfcc_statistics};
 use crate::error::TrainError;
-use crate::library::{FeatureCache, Library, Split};
+use crate::library::{EmbeddingSource, FeatureCache, Library, Track, embeddings_path, load_embeddings};
 
-pub const NEIGHBOURS: usize = 3;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RepresentationScores {
-    pub name: String,
-    pub dims: usize,
-    /// Genre accuracy on the test split by a 3-NN vote among training tracks.
-    pub knn_test_accuracy: f32,
-    /// Share of each test track's 3 nearest test tracks with its genre.
-    pub agreement_within_test: f32,
-    /// Share of each test track's 3 nearest tracks (any split) with its genre.
-    pub agreement_test_vs_all: f32,
+/// Which embeddings to judge.
+#[derive(Debug, Clone)]
+pub enum EmbeddingsUnderTest {
+    /// Embed every song with the model in this folder.
+    Model(PathBuf),
+    /// The vectors saved beside the library.
+    Library,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EvaluationReport {
-    pub test_tracks: usize,
-    pub all_tracks: usize,
-    /// The model's own classifier head on the test split (track level).
-    pub classifier_test_accuracy: f32,
+    pub songs: usize,
+    pub albums: usize,
+    pub labels: Vec<String>,
+    pub protocol: Protocol,
+    /// Label precision at 3 if neighbours from other albums were drawn at random.
+    pub chance_p_at_3: f32,
+    /// What the embeddings under test are.
+    pub embeddings: String,
+    /// Songs left out, with the reason (no genre, no features, undecodable file).
+    pub skipped: Vec<(PathBuf, String)>,
+    /// The embeddings first, then the classic descriptor, then the weak baselines.
     pub rows: Vec<RepresentationScores>,
 }
 
-/// Mean and standard deviation of `n_mfcc` MFCCs over the frames.
-pub fn mfcc_statistics(mel: &LogMel, n_mfcc: usize) -> Vec<f32> {
-    let m = mel.n_mels;
-    let basis: Vec<Vec<f32>> = (0..n_mfcc)
-        .map(|k| {
-            let scale = if k == 0 { (1.0 / m as f64).sqrt() } else { (2.0 / m as f64).sqrt() };
-            (0..m)
-                .map(|i| (scale * (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2 * m) as f64).cos()) as f32)
-                .collect()
+/// A function giving a song's embedding from its track and cached log-mel.
+pub type EmbedFn<'a> = dyn Fn(&Track, &LogMel) -> Option<Vec<f32>> + Sync + 'a;
+
+/// Every song of a library that has a genre and features, with its representations.
+pub struct MeasuredSongs {
+    pub track_ids: Vec<u64>,
+    pub songs: SongGroups,
+    pub labels: Vec<String>,
+    /// Empty vectors when no embedding was asked for.
+    pub embedded: Vec<Vec<f32>>,
+    /// Standardised over the songs.
+    pub classic: Vec<Vec<f32>>,
+    pub mfcc: Vec<Vec<f32>>,
+    pub logmel: Vec<Vec<f32>>,
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Decodes and analyses every song with a genre and features (each on its own: one that fails,
+/// or panics in a decoder, is left out with its reason), and embeds it with `embed` if given.
+pub fn measure_songs(
+    library: &Library,
+    library_path: &Path,
+    embed: Option<&EmbedFn<'_>>,
+) -> Result<MeasuredSongs, TrainError> {
+    let mut skipped: Vec<(PathBuf, String)> = Vec::new();
+    let candidates: Vec<&Track> = library
+        .tracks
+        .iter()
+        .filter(|t| {
+            let reason = match (&t.genre, &t.features) {
+                (None, _) => "no genre",
+                (_, None) => "not analysed",
+                _ => return true,
+            };
+            skipped.push((t.path.clone(), reason.into()));
+            false
         })
         .collect();
-    let mut stats = vec![0.0f32; 2 * n_mfcc];
-    let mut column = vec![0.0f32; m];
-    let mut sums = vec![(0.0f64, 0.0f64); n_mfcc];
-    for t in 0..mel.n_frames {
-        for (i, c) in column.iter_mut().enumerate() {
-            *c = mel.values[i * mel.n_frames + t];
+    let cache = FeatureCache::for_library(library_path);
+    let analyser = ClassicAnalyser::new(library.mel);
+    let measured: Vec<Result<SongRepresentations, String>> = candidates
+        .par_iter()
+        .map(|track| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| represent(library, &cache, &analyser, embed, track)))
+                .unwrap_or_else(|_| Err("the analysis panicked on this file".into()))
+        })
+        .collect();
+
+    let mut genre_names: Vec<String> = Vec::new();
+    let mut album_names: Vec<String> = Vec::new();
+    let index_of = |names: &mut Vec<String>, name: String| match names.iter().position(|n| *n == name) {
+        Some(i) => i,
+        None => {
+            names.push(name);
+            names.len() - 1
         }
-        for (k, row) in basis.iter().enumerate() {
-            let v = f64::from(row.iter().zip(&column).map(|(a, b)| a * b).sum::<f32>());
-            sums[k].0 += v;
-            sums[k].1 += v * v;
+    };
+    let (mut label, mut album, mut track_ids) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut embedded, mut classic, mut mfcc, mut logmel) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (track, result) in candidates.iter().zip(measured) {
+        match result {
+            Ok(r) => {
+                label.push(index_of(&mut genre_names, track.genre.clone().unwrap_or_default()));
+                album.push(index_of(&mut album_names, track.album_key()));
+                track_ids.push(track.id);
+                embedded.push(r.embedding);
+                classic.push(r.classic);
+                mfcc.push(r.mfcc);
+                logmel.push(r.logmel);
+            }
+            Err(reason) => skipped.push((track.path.clone(), reason)),
         }
     }
-    let n = mel.n_frames.max(1) as f64;
-    for (k, (s, sq)) in sums.into_iter().enumerate() {
-        let mean = s / n;
-        stats[k] = mean as f32;
-        stats[n_mfcc + k] = (sq / n - mean * mean).max(0.0).sqrt() as f32;
+    let songs = SongGroups { label, album };
+    if songs.albums() < 2 || songs.labels() < 2 {
+        return Err(TrainError::Data(format!(
+            "{}: evaluation needs songs of at least 2 genres from at least 2 albums (found {} songs, {} genres, {} albums)",
+            library_path.display(),
+            songs.len(),
+            songs.labels(),
+            songs.albums()
+        )));
     }
-    stats
+    standardise(&mut classic);
+    standardise(&mut mfcc);
+    standardise(&mut logmel);
+    Ok(MeasuredSongs { track_ids, songs, labels: genre_names, embedded, classic, mfcc, logmel, skipped })
+}
+
+/// Scores the chosen embeddings and the baselines on every song of `library` with a genre.
+pub fn evaluate_library(
+    library: &Library,
+    library_path: &Path,
+    source: &EmbeddingsUnderTest,
+    protocol: &Protocol,
+) -> Result<EvaluationReport, TrainError> {
+    let (embeddings_name, embed): (String, Box<EmbedFn<'static>>) = match source {
+        EmbeddingsUnderTest::Model(dir) => {
+            let embedder = Embedder::load(dir)?;
+            check_compatible(&embedder.info, dir, &library.mel)?;
+            (format!("model {}", dir.display()), Box::new(move |_, mel| Some(embedder.embed(mel))))
+        }
+        EmbeddingsUnderTest::Library => {
+            let Some(info) = &library.embeddings else {
+                return Err(TrainError::Data(format!(
+                    "{}: the library has no embeddings (embed it first, or give --model)",
+                    library_path.display()
+                )));
+            };
+            let vectors = load_embeddings(&embeddings_path(library_path))?;
+            let made_by = match &info.source {
+                EmbeddingSource::Model { id, .. } => format!("model {id}"),
+                EmbeddingSource::File { path } => format!("file {}", path.display()),
+            };
+            (format!("library embeddings ({made_by})"), Box::new(move |t, _| vectors.get(t.id).map(<[f32]>::to_vec)))
+        }
+    };
+    let m = measure_songs(library, library_path, Some(&*embed))?;
+    let rows = vec![
+        yardstick::score("embeddings", &m.embedded, &m.songs, protocol),
+        yardstick::score("classic: MFCC+Δ, contrast, chroma, ZCR, bands", &m.classic, &m.songs, protocol),
+        yardstick::score("MFCC-20 mean+std", &m.mfcc, &m.songs, protocol),
+        yardstick::score("log-mel mean+std", &m.logmel, &m.songs, protocol),
+    ];
+    Ok(EvaluationReport {
+        songs: m.songs.len(),
+        albums: m.songs.albums(),
+        labels: m.labels,
+        protocol: protocol.clone(),
+        chance_p_at_3: yardstick::chance_p_at_3(&m.songs),
+        embeddings: embeddings_name,
+        skipped: m.skipped,
+        rows,
+    })
+}
+
+struct SongRepresentations {
+    embedding: Vec<f32>,
+    classic: Vec<f32>,
+    mfcc: Vec<f32>,
+    logmel: Vec<f32>,
+}
+
+fn represent(
+    library: &Library,
+    cache: &FeatureCache,
+    analyser: &ClassicAnalyser,
+    embed: Option<&EmbedFn<'_>>,
+    track: &Track,
+) -> Result<SongRepresentations, String> {
+    let mel = cache.load(track.id, &library.mel).map_err(|e| e.to_string())?;
+    let embedding = match embed {
+        Some(embed) => embed(track, &mel).ok_or("no embedding saved for this song")?,
+        None => Vec::new(),
+    };
+    // The same span the features were computed from (the middle of the file).
+    let audio = decode_file(&library.absolute_path(track), Span::Middle { max_seconds: MAX_ANALYSIS_SECONDS })
+        .map_err(|e| e.to_string())?;
+    let classic = analyser.describe(&audio.samples);
+    debug_assert_eq!(classic.len(), CLASSIC_DIMS);
+    if !classic.iter().chain(&embedding).all(|v| v.is_finite()) {
+        return Err("a feature is not finite".into());
+    }
+    Ok(SongRepresentations { embedding, mfcc: mfcc_statistics(&classic), classic, logmel: logmel_statistics(&mel) })
 }
 
 /// Mean and standard deviation of every mel band over the frames.
@@ -91,158 +232,13 @@ pub fn logmel_statistics(mel: &LogMel) -> Vec<f32> {
     stats
 }
 
-/// Z-scores per dimension, in place.
-pub fn standardise(vectors: &mut [Vec<f32>]) {
-    let Some(dims) = vectors.first().map(Vec::len) else { return };
-    let n = vectors.len() as f64;
-    for d in 0..dims {
-        let mean = vectors.iter().map(|v| f64::from(v[d])).sum::<f64>() / n;
-        let std = (vectors.iter().map(|v| (f64::from(v[d]) - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-9);
-        for v in vectors.iter_mut() {
-            v[d] = ((f64::from(v[d]) - mean) / std) as f32;
-        }
-    }
-}
-
-fn distance(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
-
-/// The `k` candidates nearest to `query` (itself excluded), nearest first.
-fn nearest(vectors: &[Vec<f32>], query: usize, candidates: &[usize], k: usize) -> Vec<usize> {
-    let mut scored: Vec<(f32, usize)> =
-        candidates.iter().filter(|&&c| c != query).map(|&c| (distance(&vectors[query], &vectors[c]), c)).collect();
-    scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    scored.into_iter().take(k).map(|(_, c)| c).collect()
-}
-
-/// Fraction of the queries' `k` nearest candidates that share the query's genre.
-pub fn neighbour_agreement(
-    vectors: &[Vec<f32>],
-    genres: &[usize],
-    queries: &[usize],
-    candidates: &[usize],
-    k: usize,
-) -> f32 {
-    let (mut same, mut total) = (0usize, 0usize);
-    for &q in queries {
-        for n in nearest(vectors, q, candidates, k) {
-            same += usize::from(genres[n] == genres[q]);
-            total += 1;
-        }
-    }
-    same as f32 / total.max(1) as f32
-}
-
-/// Genre accuracy of a `k`-NN vote (ties go to the nearest neighbour's genre).
-pub fn knn_accuracy(vectors: &[Vec<f32>], genres: &[usize], queries: &[usize], candidates: &[usize], k: usize) -> f32 {
-    let mut correct = 0;
-    for &q in queries {
-        let found = nearest(vectors, q, candidates, k);
-        let mut votes: Vec<(usize, usize, usize)> = Vec::new(); // (genre, count, rank of first)
-        for (rank, &n) in found.iter().enumerate() {
-            match votes.iter_mut().find(|v| v.0 == genres[n]) {
-                Some(v) => v.1 += 1,
-                None => votes.push((genres[n], 1, rank)),
-            }
-        }
-        let winner = votes.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2))).map(|v| v.0);
-        correct += usize::from(winner == Some(genres[q]));
-    }
-    correct as f32 / queries.len().max(1) as f32
-}
-
-/// Scores the model's embeddings and the two baselines on `library`'s test split.
-pub fn evaluate_embeddings(
-    library: &Library,
-    library_path: &Path,
-    model_dir: &Path,
-) -> Result<EvaluationReport, TrainError> {
-    let embedder = Embedder::load(model_dir)?;
-    check_compatible(&embedder.info, model_dir, &library.mel)?;
-    let cache = FeatureCache::for_library(library_path);
-    let mut genre_names: Vec<String> = Vec::new();
-    let (mut embeddings, mut mfcc, mut logmel, mut genres, mut splits) = (vec![], vec![], vec![], vec![], vec![]);
-    let mut classifier_correct = 0;
-    for track in library.tracks.iter().filter(|t| t.features.is_some()) {
-        let Some(genre) = &track.genre else { continue };
-        let mel = cache.load(track.id, &library.mel)?;
-        let (embedding, probs) = embedder.embed_and_predict(&mel);
-        let genre_index = match genre_names.iter().position(|g| g == genre) {
-            Some(i) => i,
-            None => {
-                genre_names.push(genre.clone());
-                genre_names.len() - 1
-            }
-        };
-        if track.split == Some(Split::Test) {
-            let predicted =
-                probs.iter().enumerate().fold((0, f32::MIN), |b, (i, &p)| if p > b.1 { (i, p) } else { b }).0;
-            classifier_correct += usize::from(embedder.info.labels.get(predicted) == Some(genre));
-        }
-        embeddings.push(embedding);
-        mfcc.push(mfcc_statistics(&mel, 20));
-        logmel.push(logmel_statistics(&mel));
-        genres.push(genre_index);
-        splits.push(track.split);
-    }
-    let test: Vec<usize> = (0..splits.len()).filter(|&i| splits[i] == Some(Split::Test)).collect();
-    let training: Vec<usize> = (0..splits.len()).filter(|&i| splits[i] == Some(Split::Training)).collect();
-    let all: Vec<usize> = (0..splits.len()).collect();
-    if test.len() < NEIGHBOURS + 1 || training.is_empty() {
-        return Err(TrainError::Data(format!(
-            "{}: evaluation needs a training split and at least {} test tracks with a genre (found {} test tracks)",
-            library_path.display(),
-            NEIGHBOURS + 1,
-            test.len()
-        )));
-    }
-    standardise(&mut mfcc);
-    standardise(&mut logmel);
-    let score = |name: &str, vectors: &[Vec<f32>]| RepresentationScores {
-        name: name.into(),
-        dims: vectors.first().map_or(0, Vec::len),
-        knn_test_accuracy: knn_accuracy(vectors, &genres, &test, &training, NEIGHBOURS),
-        agreement_within_test: neighbour_agreement(vectors, &genres, &test, &test, NEIGHBOURS),
-        agreement_test_vs_all: neighbour_agreement(vectors, &genres, &test, &all, NEIGHBOURS),
-    };
-    Ok(EvaluationReport {
-        test_tracks: test.len(),
-        all_tracks: all.len(),
-        classifier_test_accuracy: classifier_correct as f32 / test.len() as f32,
-        rows: vec![
-            score("songspace embedding", &embeddings),
-            score("MFCC mean+std (20)", &mfcc),
-            score("log-mel mean+std (128)", &logmel),
-        ],
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn mfcc_of_a_flat_spectrum_is_only_the_first_coefficient() {
-        let mel = LogMel { n_mels: 128, n_frames: 3, values: vec![-20.0; 384] };
-        let stats = mfcc_statistics(&mel, 20);
-        // DCT-II (ortho) of a constant c over M bands: c * sqrt(M) at k = 0, zero elsewhere.
-        assert!((stats[0] - (-20.0 * 128f32.sqrt())).abs() < 1e-3, "{}", stats[0]);
-        assert!(stats[1..20].iter().all(|v| v.abs() < 1e-3));
-        assert!(stats[20..].iter().all(|v| v.abs() < 1e-3), "no variation over time");
-    }
-
-    #[test]
-    fn agreement_and_knn_vote_on_two_clean_clusters() {
-        let vectors: Vec<Vec<f32>> =
-            vec![vec![0.0], vec![0.1], vec![0.2], vec![0.3], vec![10.0], vec![10.1], vec![10.2], vec![10.3]];
-        let genres = vec![0, 0, 0, 0, 1, 1, 1, 1];
-        let all: Vec<usize> = (0..8).collect();
-        assert_eq!(neighbour_agreement(&vectors, &genres, &all, &all, 3), 1.0);
-        // Mislabel one point: its neighbours disagree with it, and it spoils 2 other votes of 3.
-        let noisy = vec![0, 0, 0, 1, 1, 1, 1, 1];
-        let a = neighbour_agreement(&vectors, &noisy, &all, &all, 3);
-        assert!(a < 1.0 && a > 0.5, "{a}");
-        assert_eq!(knn_accuracy(&vectors, &genres, &[0, 7], &[1, 2, 3, 4, 5, 6], 3), 1.0);
+    fn log_mel_statistics_are_each_bands_mean_and_spread() {
+        let mel = LogMel { n_mels: 2, n_frames: 2, values: vec![-10.0, -30.0, -5.0, -5.0] };
+        assert_eq!(logmel_statistics(&mel), vec![-20.0, -5.0, 10.0, 0.0]);
     }
 }

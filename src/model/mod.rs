@@ -1,6 +1,7 @@
 //! The song model: a CNN over log-mel patches (burn), trained to recognise genre; its last
 //! hidden layer gives every track a 32-dimensional embedding. Plain Rust, no UI dependency.
 
+pub mod crossval;
 pub mod data;
 pub mod device;
 mod embed;
@@ -9,6 +10,7 @@ mod inference;
 mod net;
 mod store;
 mod training;
+pub mod yardstick;
 
 pub use device::{Adapter, Compute, DeviceChoice, choose as choose_device, gpu_adapters};
 pub use embed::{

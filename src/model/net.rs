@@ -32,6 +32,10 @@ pub struct NetConfig {
     pub n_classes: usize,
     #[config(default = 0.3)]
     pub dropout: f64,
+    /// Pool over time with mean and standard deviation (statistics pooling: how much each
+    /// channel varies, not only its peak) instead of mean and max. An Option so that the
+    /// model.json of older models, which lacks it, still loads (as mean and max).
+    pub std_pooling: Option<bool>,
 }
 
 /// A 1-D convolution over time as unfold + matrix product, with layer normalisation over
@@ -82,6 +86,7 @@ pub struct EmbeddingNet<B: Backend> {
     embedding: Linear<B>,
     dropout: Dropout,
     classifier: Linear<B>,
+    std_pooling: bool,
 }
 
 impl NetConfig {
@@ -98,6 +103,7 @@ impl NetConfig {
             embedding: LinearConfig::new(2 * input, self.embedding_dim).init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
             classifier: LinearConfig::new(self.embedding_dim, self.n_classes).init(device),
+            std_pooling: self.std_pooling.unwrap_or(false),
         }
     }
 }
@@ -109,11 +115,17 @@ impl<B: Backend> EmbeddingNet<B> {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        // Pool over time: which timbres occur (mean) and their strongest moment (max), not when.
+        // Pool over time: which timbres occur (mean) and their strongest moment (max) or how
+        // much they vary (standard deviation), not when.
         let [batch, _, channels] = x.dims();
-        let mean = x.clone().mean_dim(1).reshape([batch, channels]);
-        let max = x.max_dim(1).reshape([batch, channels]);
-        self.embedding.forward(Tensor::cat(vec![mean, max], 1))
+        let mean = x.clone().mean_dim(1);
+        let second = if self.std_pooling {
+            let centred = x - mean.clone();
+            (centred.clone() * centred).mean_dim(1).add_scalar(1e-5).sqrt()
+        } else {
+            x.max_dim(1)
+        };
+        self.embedding.forward(Tensor::cat(vec![mean.reshape([batch, channels]), second.reshape([batch, channels])], 1))
     }
 
     /// [batch, mels, frames] -> (embeddings [batch, embedding_dim], logits [batch, classes])
@@ -138,6 +150,20 @@ mod tests {
         let (embedding, logits) = net.forward(input);
         assert_eq!(embedding.dims(), [3, 32]);
         assert_eq!(logits.dims(), [3, 5]);
+    }
+
+    #[test]
+    fn statistics_pooling_gives_the_same_shapes_and_older_configs_load_without_it() {
+        let device = Default::default();
+        let net = NetConfig::new(64, 32, 3).with_std_pooling(Some(true)).init::<NdArray>(&device);
+        let (embedding, logits) = net.forward(Tensor::<NdArray, 3>::ones([2, 64, 32], &device));
+        assert_eq!((embedding.dims(), logits.dims()), ([2, 32], [2, 3]));
+        let values = embedding.into_data().to_vec::<f32>().expect("values");
+        assert!(values.iter().all(|v| v.is_finite()), "a constant input has zero spread, not NaN");
+        let json = r#"{"n_mels":128,"patch_frames":128,"channels":[128,128,256,256],"kernel":3,"embedding_dim":32,"n_classes":4,"dropout":0.3}"#;
+        let old: NetConfig = serde_json::from_str(json).expect("an older model.json's net");
+        assert_eq!(old.std_pooling, None);
+        assert_eq!(old, NetConfig::new(128, 128, 4), "the same network as before");
     }
 
     #[test]

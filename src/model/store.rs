@@ -107,6 +107,9 @@ pub fn load_model_info(dir: &Path) -> Result<ModelInfo, ModelError> {
         problem: format!("incomplete model description ({e})"),
     })?;
     let mismatch = |what: String| Err(ModelError::Mismatch { path: path.clone(), what });
+    let corrupt = |problem: String| ModelError::Corrupt { path: path.clone(), problem };
+    info.mel.check().map_err(corrupt)?;
+    check_network(&info).map_err(corrupt)?;
     if info.net.embedding_dim != EMBEDDING_DIM {
         return mismatch(format!(
             "makes {}-dimensional embeddings; songspace uses {EMBEDDING_DIM}",
@@ -126,6 +129,37 @@ pub fn load_model_info(dir: &Path) -> Result<ModelInfo, ModelError> {
         return mismatch(format!("patch length {} is not a multiple of 8 (three poolings)", info.net.patch_frames));
     }
     Ok(info)
+}
+
+/// Checks the network and normalisation a model.json describes before a network is built from
+/// them (a huge channel count would abort on allocation, a dropout of 2 panics in burn).
+fn check_network(info: &ModelInfo) -> Result<(), String> {
+    let net = &info.net;
+    let within = |field: &str, value: usize, low: usize, high: usize| {
+        if (low..=high).contains(&value) {
+            Ok(())
+        } else {
+            Err(format!("net.{field} is {value}, outside the allowed {low} to {high}"))
+        }
+    };
+    within("n_mels", net.n_mels, 1, 512)?;
+    within("patch_frames", net.patch_frames, 8, 4096)?;
+    within("kernel", net.kernel, 1, 15)?;
+    for &channels in &net.channels {
+        within("channels", channels, 1, 2048)?;
+    }
+    within("n_classes", net.n_classes, 1, 100_000)?;
+    if !(0.0..1.0).contains(&net.dropout) {
+        return Err(format!("net.dropout is {}, outside the allowed [0, 1)", net.dropout));
+    }
+    let normaliser = &info.normaliser;
+    if normaliser.mean.iter().chain(&normaliser.std).any(|v| !v.is_finite()) {
+        return Err("normaliser holds a value that is not a number".into());
+    }
+    if normaliser.std.iter().any(|&s| s <= 0.0) {
+        return Err("normaliser.std holds a value that is not above 0".into());
+    }
+    Ok(())
 }
 
 /// Loads a model for `device`, checking its description and that the weights fit it.
@@ -253,5 +287,28 @@ mod tests {
         let other_mel = MelSettings { hop_length: 256, ..MelSettings::default() };
         let err = check_compatible(&info, dir.path(), &other_mel).expect_err("hop").to_string();
         assert!(err.contains("hop 512") && err.contains("hop 256"), "{err}");
+    }
+
+    #[test]
+    fn values_a_model_json_states_are_checked_before_a_network_is_built() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (info, net) = tiny();
+        let cases: [(fn(&mut ModelInfo), &str); 5] = [
+            (|i| i.net.dropout = 2.0, "net.dropout is 2, outside the allowed [0, 1)"),
+            (|i| i.net.channels[1] = 1 << 40, "net.channels is 1099511627776, outside the allowed 1 to 2048"),
+            (|i| i.mel.hop_length = 0, "hop_length is 0"),
+            (|i| i.normaliser.std[3] = 0.0, "normaliser.std"),
+            // Written as 1e39 below: a number JSON allows that no f32 holds (it reads as infinity).
+            (|i| i.normaliser.mean[0] = 12345.5, "not a number"),
+        ];
+        for (change, expected) in cases {
+            let mut bad = info.clone();
+            change(&mut bad);
+            save_model(dir.path(), &info, &net).expect("save");
+            let json = serde_json::to_string(&bad).expect("json").replace("12345.5", "1e39");
+            std::fs::write(info_path(dir.path()), json).expect("write");
+            let err = load_model::<NdArray>(dir.path(), &Default::default()).expect_err(expected).to_string();
+            assert!(err.contains(expected) && err.contains("model.json"), "{err}");
+        }
     }
 }

@@ -76,8 +76,20 @@ pub struct TrainOptions {
     pub learning_rate: f64,
     /// Patches drawn per training track and epoch.
     pub patches_per_track: usize,
-    /// Epochs without a better validation loss before stopping.
+    /// Epochs without a better (smoothed) validation loss before stopping.
     pub patience: usize,
+    /// Epochs of warm-up: the model is saved after each, but the choice of the best epoch and
+    /// early stopping start only after them. On a small validation set the loss is noisy and
+    /// often lowest after 2 or 3 epochs, long before the embedding has formed; choosing that
+    /// epoch is what left some seeds with a collapsed model.
+    pub min_epochs: usize,
+    /// Weight of the past in the exponential smoothing of the validation loss that picks the
+    /// best epoch (0: no smoothing). Smoothing keeps one lucky epoch from being chosen.
+    pub loss_smoothing: f32,
+    /// Statistics pooling (mean and standard deviation over time) instead of mean and max.
+    pub std_pooling: bool,
+    /// Weight of the cross-album contrastive term beside the cross-entropy (0: none).
+    pub contrastive_weight: f32,
     pub patch_frames: usize,
     pub out_dir: PathBuf,
     pub resume: bool,
@@ -93,6 +105,10 @@ impl TrainOptions {
             learning_rate: 1e-3,
             patches_per_track: 8,
             patience: 8,
+            min_epochs: 8,
+            loss_smoothing: 0.5,
+            std_pooling: false,
+            contrastive_weight: 0.0,
             patch_frames: 128,
             out_dir,
             resume: false,
@@ -177,11 +193,16 @@ struct CheckpointState {
     best_epoch: usize,
     stale_epochs: usize,
     history: Vec<EpochMetrics>,
+    /// The smoothed validation loss after the last epoch (absent in older checkpoints).
+    #[serde(default)]
+    smoothed_loss: Option<f32>,
 }
 
 struct Example {
     mel: LogMel,
     class: usize,
+    /// Index of the song's album ([`Track::album_key`]) among the library's.
+    album: usize,
 }
 
 struct Dataset {
@@ -236,7 +257,8 @@ pub fn train<B: AutodiffBackend>(
 ) -> Result<TrainingMetrics, TrainError> {
     let (dataset, prepared) = prepare(library, library_path, options)?;
     let normaliser = Normaliser::fit(dataset.train.iter().map(|e| &e.mel), library.mel.n_mels);
-    let net_config = NetConfig::new(library.mel.n_mels, options.patch_frames, dataset.labels.len());
+    let net_config = NetConfig::new(library.mel.n_mels, options.patch_frames, dataset.labels.len())
+        .with_std_pooling(options.std_pooling.then_some(true));
     let info =
         ModelInfo::new(net_config.clone(), library.mel, options.label.name(), dataset.labels.clone(), normaliser);
 
@@ -254,6 +276,7 @@ pub fn train<B: AutodiffBackend>(
         best_epoch: 0,
         stale_epochs: 0,
         history: Vec::new(),
+        smoothed_loss: None,
     };
     let mut resumed_after_epoch = None;
     if options.resume {
@@ -299,19 +322,26 @@ pub fn train<B: AutodiffBackend>(
             }
             let mut inputs = vec![0.0f32; options.batch_size * patch_len];
             let mut targets = Vec::with_capacity(options.batch_size);
+            let mut albums = Vec::with_capacity(options.batch_size);
             for chunk in inputs.chunks_exact_mut(patch_len) {
                 let example = &dataset.train[class_sampler.draw(&mut state.rng)];
                 augmented_patch(&example.mel, options.patch_frames, &mut state.rng, chunk);
                 info.normaliser.apply(chunk, options.patch_frames);
                 targets.push(example.class as i64);
+                albums.push(example.album);
             }
             let input = Tensor::<B, 3>::from_data(
                 TensorData::new(inputs, [options.batch_size, library.mel.n_mels, options.patch_frames]),
                 device,
             );
             let target = Tensor::<B, 1, Int>::from_data(TensorData::new(targets.clone(), [targets.len()]), device);
-            let (_, logits) = model.forward(input);
-            let loss = loss_fn.forward(logits.clone(), target);
+            let (embedding, logits) = model.forward(input);
+            let mut loss = loss_fn.forward(logits.clone(), target);
+            if options.contrastive_weight > 0.0
+                && let Some(term) = cross_album_contrastive(embedding, &targets, &albums, CONTRASTIVE_TEMPERATURE)
+            {
+                loss = loss + term.mul_scalar(options.contrastive_weight);
+            }
             let loss_value =
                 loss.clone().into_data().to_vec::<f32>().ok().and_then(|v| v.first().copied()).unwrap_or(f32::NAN);
             if !loss_value.is_finite() {
@@ -349,10 +379,23 @@ pub fn train<B: AutodiffBackend>(
             seconds: epoch_started.elapsed().as_secs_f32(),
         };
         // Early stopping follows the validation loss (the training loss when there is no
-        // validation set, as in a tiny library).
+        // validation set, as in a tiny library), smoothed over epochs.
         let watched = metrics.validation_loss.unwrap_or(metrics.train_loss);
-        if watched < state.best_loss {
-            state.best_loss = watched;
+        let smoothed = match state.smoothed_loss {
+            Some(previous) if previous.is_finite() => {
+                options.loss_smoothing * previous + (1.0 - options.loss_smoothing) * watched
+            }
+            _ => watched,
+        };
+        state.smoothed_loss = Some(smoothed);
+        if epoch < options.min_epochs.min(options.epochs) {
+            // Warm-up: keep the latest model, so a cancelled run still leaves one, but choose
+            // none yet.
+            state.best_loss = f32::INFINITY;
+            state.best_epoch = epoch;
+            save_model(&options.out_dir, &info, &valid)?;
+        } else if smoothed < state.best_loss {
+            state.best_loss = smoothed;
             state.best_epoch = epoch;
             state.stale_epochs = 0;
             save_model(&options.out_dir, &info, &valid)?;
@@ -398,6 +441,56 @@ pub fn train<B: AutodiffBackend>(
         cancelled,
         history: state.history,
     })
+}
+
+/// Temperature of the contrastive term's cosine similarities (Khosla et al. use 0.07 to 0.1).
+const CONTRASTIVE_TEMPERATURE: f32 = 0.1;
+
+/// A supervised contrastive loss (Khosla et al., 2020) on the L2-normalised embeddings of a
+/// batch, with one change for small libraries: a song's positives are the songs of its label
+/// from *other* albums, and pairs from one album are left out of the comparison entirely
+/// (neither pulled together nor pushed apart). What it rewards is then exactly what the map
+/// needs: songs of one style from different sources close together, rather than each album a
+/// tight clump of its own. `None` when no song in the batch has such a positive.
+fn cross_album_contrastive<B: Backend>(
+    embedding: Tensor<B, 2>,
+    labels: &[i64],
+    albums: &[usize],
+    temperature: f32,
+) -> Option<Tensor<B, 1>> {
+    let n = labels.len();
+    let mut positive = vec![0.0f32; n * n];
+    let mut excluded = vec![0.0f32; n * n];
+    let mut anchors = 0usize;
+    for i in 0..n {
+        let mut has_positive = false;
+        for j in 0..n {
+            if i == j || albums[i] == albums[j] {
+                excluded[i * n + j] = 1.0;
+            } else if labels[i] == labels[j] {
+                positive[i * n + j] = 1.0;
+                has_positive = true;
+            }
+        }
+        anchors += usize::from(has_positive);
+    }
+    if anchors == 0 {
+        return None;
+    }
+    let device = embedding.device();
+    let norm = embedding.clone().powi_scalar(2).sum_dim(1).add_scalar(1e-8).sqrt();
+    let unit = embedding / norm;
+    let similarity = unit.clone().matmul(unit.transpose()).div_scalar(temperature);
+    let excluded = Tensor::<B, 2>::from_data(TensorData::new(excluded, [n, n]), &device);
+    let positive = Tensor::<B, 2>::from_data(TensorData::new(positive, [n, n]), &device);
+    // Excluded pairs get a logit so low that they vanish from each row's softmax.
+    let logits = similarity - excluded.mul_scalar(1e4);
+    let top = logits.clone().max_dim(1).detach();
+    let log_denominator = (logits.clone() - top.clone()).exp().sum_dim(1).log() + top;
+    let log_probability = logits - log_denominator;
+    let positives_per_anchor = positive.clone().sum_dim(1).clamp_min(1.0);
+    let per_anchor = (log_probability * positive).sum_dim(1) / positives_per_anchor;
+    Some(per_anchor.sum().neg().div_scalar(anchors as f32))
 }
 
 /// Draws training examples so small classes are seen more often than their share: a class is
@@ -527,9 +620,12 @@ fn prepare(
     let mut dataset = Dataset { labels: labels.clone(), train: Vec::new(), validation: Vec::new(), test: Vec::new() };
     let mut class_counts: Vec<ClassCounts> =
         labels.iter().map(|l| ClassCounts { label: l.clone(), training: 0, validation: 0, test: 0 }).collect();
+    let mut albums: HashMap<String, usize> = HashMap::new();
     for (track, class) in &used {
         let mel = cache.load(track.id, &library.mel)?;
-        let example = Example { mel, class: *class };
+        let next = albums.len();
+        let album = *albums.entry(track.album_key()).or_insert(next);
+        let example = Example { mel, class: *class, album };
         match splits[&track.id] {
             Split::Training => {
                 class_counts[*class].training += 1;
@@ -642,6 +738,26 @@ fn load_checkpoint<B: AutodiffBackend, O: Optimizer<EmbeddingNet<B>, B>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn contrastive(rows: &[[f32; 2]], labels: &[i64], albums: &[usize]) -> Option<f32> {
+        use burn::backend::NdArray;
+        let data: Vec<f32> = rows.iter().flatten().copied().collect();
+        let embedding = Tensor::<NdArray, 2>::from_data(TensorData::new(data, [rows.len(), 2]), &Default::default());
+        cross_album_contrastive(embedding, labels, albums, 0.1).map(|t| t.into_scalar())
+    }
+
+    #[test]
+    fn the_contrastive_term_rewards_style_across_albums_and_never_pairs_album_mates() {
+        // Two labels, each on two albums.
+        let (labels, albums) = ([0, 0, 1, 1], [0, 1, 2, 3]);
+        let aligned = contrastive(&[[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]], &labels, &albums).expect("loss");
+        let crossed = contrastive(&[[1.0, 0.0], [0.0, 1.0], [0.1, 1.0], [1.0, 0.1]], &labels, &albums).expect("loss");
+        assert!(aligned < 0.1 && crossed > 5.0, "aligned {aligned}, crossed {crossed}");
+        // No positive anywhere: labels that differ, or one label on one album only (album
+        // mates are never positives).
+        assert_eq!(contrastive(&[[1.0, 0.0], [0.0, 1.0]], &[0, 1], &[0, 1]), None);
+        assert_eq!(contrastive(&[[1.0, 0.0], [0.0, 1.0]], &[0, 0], &[4, 4]), None);
+    }
 
     #[test]
     fn argmax_picks_the_largest_per_row() {

@@ -65,6 +65,27 @@ impl Default for TsneSettings {
 }
 
 impl TsneSettings {
+    /// Checks settings read from a library file before t-SNE runs with them: the first value
+    /// outside its allowed range, named, with the range (bhtsne asserts on a theta of 0, and a
+    /// billion iterations would never end).
+    pub fn check(&self) -> Result<(), String> {
+        let within = |field: &str, value: f32, low: f32, high: f32| {
+            if value.is_finite() && (low..=high).contains(&value) {
+                Ok(())
+            } else {
+                Err(format!("map setting {field} is {value}, outside the allowed {low} to {high}"))
+            }
+        };
+        within("perplexity", self.perplexity, 1.0, 1000.0)?;
+        if let Some(rate) = self.learning_rate {
+            within("learning_rate", rate, 1.0, 1e6)?;
+        }
+        within("iterations", self.iterations as f32, 1.0, 100_000.0)?;
+        within("exaggeration_iterations", self.exaggeration_iterations as f32, 0.0, self.iterations as f32)?;
+        within("early_exaggeration", self.early_exaggeration, 1.0, 1000.0)?;
+        within("theta", self.theta, 0.01, 2.0)
+    }
+
     /// The perplexity actually used for `n` points: bhtsne needs 3 × perplexity neighbours.
     pub fn effective_perplexity(&self, n: usize) -> f32 {
         let largest = (n.saturating_sub(1) / 3).max(1) as f32;

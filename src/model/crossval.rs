@@ -1,0 +1,166 @@
+//! Cross-validating the training recipe on albums it never saw: for each seed and each fold of
+//! whole albums, a model is trained on the other folds (one of them as the validation set that
+//! chooses the best epoch), every song is embedded with it, and the held-out albums' songs are
+//! judged: genre precision of their 3 nearest songs from other albums, the classifier head's
+//! accuracy, and logistic regression on the embedding; beside them, the classic descriptor on
+//! exactly the same folds. This is what a user sees when music from a new source is added to a
+//! library the model was trained on.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::evaluate::measure_songs;
+use super::inference::Embedder;
+use super::training::{TrainEvent, TrainOptions, train_on};
+use super::yardstick::{Protocol, Spread, album_folds, chance_p_at_3, label_precision, logistic_fold_accuracy};
+use crate::error::TrainError;
+use crate::library::{FeatureCache, Library, Split};
+
+/// One trained fold.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldResult {
+    pub seed: u64,
+    pub fold: usize,
+    pub test_songs: usize,
+    pub epochs: usize,
+    pub best_epoch: usize,
+    /// Genre precision of the 3 nearest songs from other albums, for the held-out songs.
+    pub model_p_at_3: f32,
+    pub classic_p_at_3: f32,
+    /// The trained classifier head on the held-out songs.
+    pub head_accuracy: f32,
+    /// Logistic regression fitted on the training folds' embeddings (or classic descriptors).
+    pub model_logistic: f32,
+    pub classic_logistic: f32,
+    pub seconds: f32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CrossValidationReport {
+    pub songs: usize,
+    pub albums: usize,
+    pub labels: Vec<String>,
+    pub protocol: Protocol,
+    pub chance_p_at_3: f32,
+    pub folds: Vec<FoldResult>,
+    pub model_p_at_3: Spread,
+    pub classic_p_at_3: Spread,
+    pub head_accuracy: Spread,
+    pub model_logistic: Spread,
+    pub classic_logistic: Spread,
+    pub cancelled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum CrossValidationEvent {
+    FoldStarted { seed: u64, fold: usize, folds: usize, test_songs: usize },
+    Training(TrainEvent),
+    FoldDone(FoldResult),
+}
+
+/// Runs the recipe in `base` (its label must be genre; its out_dir is a scratch folder that is
+/// created per fold and removed) over every seed and fold of `protocol`.
+pub fn cross_validate_training(
+    compute: &super::Compute,
+    library: &Library,
+    library_path: &Path,
+    base: &TrainOptions,
+    protocol: &Protocol,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(&CrossValidationEvent),
+) -> Result<CrossValidationReport, TrainError> {
+    if protocol.folds < 3 {
+        return Err(TrainError::Data(
+            "cross-validating training needs at least 3 folds (training, validation and test albums)".into(),
+        ));
+    }
+    let measured = measure_songs(library, library_path, None)?;
+    let songs = &measured.songs;
+    let cache = FeatureCache::for_library(library_path);
+    let mut folds_done: Vec<FoldResult> = Vec::new();
+    let mut cancelled = false;
+    'seeds: for &seed in &protocol.seeds {
+        let fold_of = album_folds(&songs.album, protocol.folds, seed);
+        let folds = fold_of.iter().max().map_or(0, |m| m + 1);
+        for fold in 0..folds {
+            if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                cancelled = true;
+                break 'seeds;
+            }
+            let started = Instant::now();
+            let validation_fold = (fold + 1) % folds;
+            let split_of = |i: usize| match fold_of[i] {
+                f if f == fold => Split::Test,
+                f if f == validation_fold => Split::Validation,
+                _ => Split::Training,
+            };
+            let splits: HashMap<u64, Split> =
+                measured.track_ids.iter().enumerate().map(|(i, &id)| (id, split_of(i))).collect();
+            let mut fold_library = library.clone();
+            fold_library.tracks.retain(|t| splits.contains_key(&t.id));
+            for track in &mut fold_library.tracks {
+                track.split = splits.get(&track.id).copied();
+            }
+            let test: Vec<usize> = (0..songs.len()).filter(|&i| fold_of[i] == fold).collect();
+            let seen: Vec<usize> = (0..songs.len()).filter(|&i| fold_of[i] != fold).collect();
+            on_event(&CrossValidationEvent::FoldStarted { seed, fold, folds, test_songs: test.len() });
+
+            let mut options = base.clone();
+            options.seed = seed;
+            options.resume = false;
+            options.out_dir = base.out_dir.join(format!("seed{seed}-fold{fold}"));
+            let metrics = train_on(compute, &fold_library, library_path, &options, cancel, &mut |event| {
+                on_event(&CrossValidationEvent::Training(event.clone()))
+            });
+            let result = metrics.and_then(|metrics| {
+                let embedder = Embedder::load(&options.out_dir)?;
+                let mut vectors = Vec::with_capacity(songs.len());
+                for &id in &measured.track_ids {
+                    vectors.push(embedder.embed(&cache.load(id, &library.mel)?));
+                }
+                Ok((metrics, vectors))
+            });
+            // The fold's model is only a means to its figures.
+            let _ = std::fs::remove_dir_all(&options.out_dir);
+            let (metrics, vectors) = result?;
+            if metrics.cancelled {
+                cancelled = true;
+                break 'seeds;
+            }
+            let done = FoldResult {
+                seed,
+                fold,
+                test_songs: test.len(),
+                epochs: metrics.epochs,
+                best_epoch: metrics.best_epoch,
+                model_p_at_3: label_precision(&vectors, songs, &test, 3),
+                classic_p_at_3: label_precision(&measured.classic, songs, &test, 3),
+                head_accuracy: metrics.test_accuracy.unwrap_or(0.0),
+                model_logistic: logistic_fold_accuracy(&vectors, songs, &seen, &test),
+                classic_logistic: logistic_fold_accuracy(&measured.classic, songs, &seen, &test),
+                seconds: started.elapsed().as_secs_f32(),
+            };
+            on_event(&CrossValidationEvent::FoldDone(done.clone()));
+            folds_done.push(done);
+        }
+    }
+    let spread = |f: fn(&FoldResult) -> f32| Spread::of(&folds_done.iter().map(f).collect::<Vec<_>>());
+    Ok(CrossValidationReport {
+        songs: songs.len(),
+        albums: songs.albums(),
+        labels: measured.labels.clone(),
+        protocol: protocol.clone(),
+        chance_p_at_3: chance_p_at_3(songs),
+        model_p_at_3: spread(|f| f.model_p_at_3),
+        classic_p_at_3: spread(|f| f.classic_p_at_3),
+        head_accuracy: spread(|f| f.head_accuracy),
+        model_logistic: spread(|f| f.model_logistic),
+        classic_logistic: spread(|f| f.classic_logistic),
+        folds: folds_done,
+        cancelled,
+    })
+}
