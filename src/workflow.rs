@@ -144,13 +144,28 @@ impl Job {
 
 /// Starts a job on its own thread.
 pub fn start(kind: JobKind) -> std::io::Result<Job> {
+    spawn(kind, run)
+}
+
+/// Runs `work` for `kind` on its own thread; its result (or its panic) is the last event.
+fn spawn(kind: JobKind, work: fn(&JobKind, &Reporter<'_>) -> Outcome) -> std::io::Result<Job> {
     let (sender, events) = channel();
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&cancel);
-    let work = kind.clone();
+    let job_kind = kind.clone();
     std::thread::Builder::new().name("songspace job".into()).spawn(move || {
         let reporter = Reporter { events: sender.clone(), cancel: &flag };
-        let last = match run(&work, &reporter) {
+        // A panic is this job's failure, reported like any other, never a job that never ends.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&job_kind, &reporter)))
+            .unwrap_or_else(|panic| {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown".into());
+                Err(format!("an internal error stopped it ({why}); the library on disk is as the last completed step left it"))
+            });
+        let last = match outcome {
             Ok(Some(event)) => event,
             Ok(None) => JobEvent::Cancelled,
             Err(_) if flag.load(Ordering::SeqCst) => JobEvent::Cancelled,
@@ -507,5 +522,20 @@ mod tests {
         assert_ne!(first, second);
         assert_eq!(first.parent(), Some(dir.path().join("songs.models").as_path()));
         assert!(first.file_name().is_some_and(|n| n.to_string_lossy().starts_with("genre-")));
+    }
+
+    #[test]
+    fn a_job_that_panics_ends_as_a_failed_job() {
+        fn panicking(_: &JobKind, report: &Reporter<'_>) -> Outcome {
+            report.progress(Step::Analysing, 1, 2);
+            panic!("a bug in a job");
+        }
+        let kind = JobKind::Open { library: PathBuf::from("/nowhere/library.ron") };
+        let job = spawn(kind, panicking).expect("spawn");
+        let events: Vec<JobEvent> = job.events.iter().collect();
+        assert_eq!(events.len(), 2, "its progress, then its end");
+        assert!(matches!(events.first(), Some(JobEvent::Progress { .. })));
+        let Some(JobEvent::Failed(message)) = events.last() else { panic!("the last event is not a failure") };
+        assert!(message.contains("internal error") && message.contains("a bug in a job"), "{message}");
     }
 }

@@ -340,4 +340,14 @@ fn evaluate_train_judges_the_recipe_on_albums_each_fold_never_saw() {
     assert!(report["model_p_at_3"]["mean"].as_f64().expect("p3") > 0.8, "{report}");
     assert!(report["classic_p_at_3"]["mean"].as_f64().expect("p3") > 0.8, "{report}");
     assert_eq!(report["model_p_at_3"]["samples"], 4);
+
+    // A plain training run ends with the same comparison on its own held-out (test) songs.
+    let metrics = train(home.path(), &library, &home.path().join("model"), "3", &["--min-epochs", "2"]);
+    let comparison = &metrics["against_classic"];
+    assert_eq!(comparison["split"], "test", "{metrics}");
+    assert!(comparison["songs"].as_u64().expect("songs") >= 2, "{comparison}");
+    for key in ["model_p_at_3", "classic_p_at_3", "model_logistic", "classic_logistic"] {
+        let value = comparison[key].as_f64().expect("figure");
+        assert!((0.0..=1.0).contains(&value), "{key}: {comparison}");
+    }
 }

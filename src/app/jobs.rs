@@ -59,6 +59,9 @@ pub struct RunningJob {
     pub skipped: usize,
     pub cancelling: bool,
     pub frame_times: Vec<f32>,
+    /// The furthest the progress bar has gone: it never moves back, even when a later step's
+    /// share starts below where an earlier step ended.
+    pub reached: f32,
     /// A Mutex only to make the resource Sync; one system at a time uses it.
     job: std::sync::Mutex<Job>,
 }
@@ -71,8 +74,21 @@ impl RunningJob {
         self.cancelling = true;
     }
 
-    /// Overall progress in 0..=1, each step weighted by how long it usually takes in this job.
+    /// Overall progress in 0..=1, as far as it has ever reached.
     pub fn fraction(&self) -> f32 {
+        self.reached
+    }
+
+    /// Takes in a progress report.
+    fn progress(&mut self, step: Step, done: usize, total: usize) {
+        self.step = Some(step);
+        self.done = done;
+        self.total = total;
+        self.reached = self.reached.max(self.step_fraction());
+    }
+
+    /// Where the last report puts the job, each step weighted by how long it usually takes.
+    fn step_fraction(&self) -> f32 {
         let Some(step) = self.step else { return 0.0 };
         let within = if self.total == 0 { 0.0 } else { self.done as f32 / self.total as f32 };
         let (start, span) = match (&self.kind, step) {
@@ -158,6 +174,7 @@ pub fn run_jobs(
                     skipped: 0,
                     cancelling: false,
                     frame_times: Vec::new(),
+                    reached: 0.0,
                     job: std::sync::Mutex::new(job),
                 });
             }
@@ -168,14 +185,17 @@ pub fn run_jobs(
     let Some(running) = jobs.running.as_mut() else { return };
     running.frame_times.push(time.delta_secs());
     let mut ended: Option<Result<(Box<Explorer>, String), String>> = None;
-    let events: Vec<JobEvent> = running.job.lock().map(|job| job.events.try_iter().collect()).unwrap_or_default();
+    let (events, gone) = running
+        .job
+        .lock()
+        .map(|job| {
+            let events: Vec<JobEvent> = job.events.try_iter().collect();
+            (events, matches!(job.events.try_recv(), Err(std::sync::mpsc::TryRecvError::Disconnected)))
+        })
+        .unwrap_or_default();
     for event in events {
         match event {
-            JobEvent::Progress { step, done, total } => {
-                running.step = Some(step);
-                running.done = done;
-                running.total = total;
-            }
+            JobEvent::Progress { step, done, total } => running.progress(step, done, total),
             JobEvent::Skipped(text) => {
                 running.skipped += 1;
                 view.notify(text);
@@ -191,6 +211,11 @@ pub fn run_jobs(
             }
             JobEvent::Failed(message) => ended = Some(Err(format!("{} failed: {message}", running.title))),
         }
+    }
+    if ended.is_none() && gone {
+        // The job's thread ended without its last word (it died): the window must not wait for
+        // it forever with its menus disabled.
+        ended = Some(Err(format!("{} failed: its worker stopped without finishing", running.title)));
     }
     let Some(ended) = ended else { return };
     let Some(finished) = jobs.running.take() else { return };

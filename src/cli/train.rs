@@ -125,6 +125,12 @@ fn print_summary(m: &TrainingMetrics, out_dir: &Path) {
         let cells: Vec<String> = row.iter().map(|n| format!("{n:>4}")).collect();
         println!("  {label:<width$} {}", cells.join(""));
     }
+    if let Some(c) = &m.against_classic {
+        println!(
+            "on the {} {} songs, against the classic descriptor (MFCC+Δ, contrast, chroma, ZCR): genre P@3 from other albums {:.3} vs {:.3} (chance {:.3}); logistic regression {:.3} vs {:.3}",
+            c.songs, c.split, c.model_p_at_3, c.classic_p_at_3, c.chance_p_at_3, c.model_logistic, c.classic_logistic
+        );
+    }
     println!("model: {}", out_dir.display());
     if m.cancelled {
         println!("interrupted: continue with the same command and --resume");

@@ -112,6 +112,8 @@ pub fn cross_validate_training(
             let mut options = base.clone();
             options.seed = seed;
             options.resume = false;
+            // The fold's own figures below are that comparison.
+            options.compare_with_classic = false;
             options.out_dir = base.out_dir.join(format!("seed{seed}-fold{fold}"));
             let metrics = train_on(compute, &fold_library, library_path, &options, cancel, &mut |event| {
                 on_event(&CrossValidationEvent::Training(event.clone()))

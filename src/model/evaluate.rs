@@ -188,6 +188,52 @@ pub fn evaluate_library(
     })
 }
 
+/// A trained model's embeddings against the classic descriptor on a library's held-out songs.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldOutComparison {
+    /// Which songs were held out: "test" or "validation".
+    pub split: String,
+    pub songs: usize,
+    /// Genre precision of each held-out song's 3 nearest songs from other albums.
+    pub model_p_at_3: f32,
+    pub classic_p_at_3: f32,
+    pub chance_p_at_3: f32,
+    /// Logistic regression fitted on every other song, tested on the held-out ones.
+    pub model_logistic: f32,
+    pub classic_logistic: f32,
+}
+
+/// Compares the model in `model_dir` with the classic descriptor on the songs in `held_out`.
+/// `None` when fewer than 2 of them can be judged or the library lacks 2 genres or albums.
+pub fn compare_on_held_out(
+    library: &Library,
+    library_path: &Path,
+    model_dir: &Path,
+    held_out: &std::collections::HashSet<u64>,
+    split: &str,
+) -> Result<Option<HeldOutComparison>, TrainError> {
+    if held_out.len() < 2 {
+        return Ok(None);
+    }
+    let embedder = Embedder::load(model_dir)?;
+    let embed = move |_: &Track, mel: &LogMel| Some(embedder.embed(mel));
+    let m = measure_songs(library, library_path, Some(&embed))?;
+    let (queries, others): (Vec<usize>, Vec<usize>) =
+        (0..m.songs.len()).partition(|&i| held_out.contains(&m.track_ids[i]));
+    if queries.len() < 2 || others.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(HeldOutComparison {
+        split: split.into(),
+        songs: queries.len(),
+        model_p_at_3: yardstick::label_precision(&m.embedded, &m.songs, &queries, 3),
+        classic_p_at_3: yardstick::label_precision(&m.classic, &m.songs, &queries, 3),
+        chance_p_at_3: yardstick::chance_p_at_3(&m.songs),
+        model_logistic: yardstick::logistic_fold_accuracy(&m.embedded, &m.songs, &others, &queries),
+        classic_logistic: yardstick::logistic_fold_accuracy(&m.classic, &m.songs, &others, &queries),
+    }))
+}
+
 struct SongRepresentations {
     embedding: Vec<f32>,
     classic: Vec<f32>,

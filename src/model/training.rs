@@ -2,7 +2,7 @@
 //! command line and the window can both drive it. Generic over the backend, so the GPU (wgpu) and
 //! the CPU (NdArray) run the same code.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +18,7 @@ use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use super::data::{Normaliser, Prng, augmented_patch, track_patches};
+use super::evaluate::{HeldOutComparison, compare_on_held_out};
 use super::net::{EmbeddingNet, NetConfig};
 use super::store::{ModelInfo, load_model, save_model};
 use crate::audio::LogMel;
@@ -90,6 +91,9 @@ pub struct TrainOptions {
     pub std_pooling: bool,
     /// Weight of the cross-album contrastive term beside the cross-entropy (0: none).
     pub contrastive_weight: f32,
+    /// After training, compare the model with the classic descriptor on the held-out songs
+    /// (decodes every song once more; cross-validation, which measures this itself, turns it off).
+    pub compare_with_classic: bool,
     pub patch_frames: usize,
     pub out_dir: PathBuf,
     pub resume: bool,
@@ -109,6 +113,7 @@ impl TrainOptions {
             loss_smoothing: 0.5,
             std_pooling: false,
             contrastive_weight: 0.0,
+            compare_with_classic: true,
             patch_frames: 128,
             out_dir,
             resume: false,
@@ -179,6 +184,9 @@ pub struct TrainingMetrics {
     pub stopped_early: bool,
     pub cancelled: bool,
     pub history: Vec<EpochMetrics>,
+    /// The new model's embeddings against the classic descriptor on the held-out songs (genre
+    /// training only; absent when there are too few held-out songs or albums to judge).
+    pub against_classic: Option<HeldOutComparison>,
 }
 
 /// State kept beside the checkpoint so `--resume` continues exactly.
@@ -199,6 +207,7 @@ struct CheckpointState {
 }
 
 struct Example {
+    id: u64,
     mel: LogMel,
     class: usize,
     /// Index of the song's album ([`Track::album_key`]) among the library's.
@@ -421,8 +430,22 @@ pub fn train<B: AutodiffBackend>(
         (None, Some(v)) => ("validation", v),
         (None, None) => ("training", &train_eval),
     };
+    // The model against the classic descriptor on the songs it neither trained on nor was
+    // chosen by (else the validation songs): what the map will make of music it has not heard.
+    let held_out_ids: HashSet<u64> = match (dataset.test.is_empty(), dataset.validation.is_empty()) {
+        (false, _) => dataset.test.iter().map(|e| e.id).collect(),
+        (true, false) => dataset.validation.iter().map(|e| e.id).collect(),
+        (true, true) => HashSet::new(),
+    };
+    let against_classic = if options.compare_with_classic && options.label == LabelKind::Genre {
+        let split = if dataset.test.is_empty() { "validation" } else { "test" };
+        compare_on_held_out(library, library_path, &options.out_dir, &held_out_ids, split).ok().flatten()
+    } else {
+        None
+    };
     let epochs_run = state.history.len();
     Ok(TrainingMetrics {
+        against_classic,
         train_accuracy: train_eval.accuracy,
         validation_accuracy: validation_eval.as_ref().map(|v| v.accuracy),
         test_accuracy: test_eval.as_ref().map(|v| v.accuracy),
@@ -625,7 +648,7 @@ fn prepare(
         let mel = cache.load(track.id, &library.mel)?;
         let next = albums.len();
         let album = *albums.entry(track.album_key()).or_insert(next);
-        let example = Example { mel, class: *class, album };
+        let example = Example { id: track.id, mel, class: *class, album };
         match splits[&track.id] {
             Split::Training => {
                 class_counts[*class].training += 1;
