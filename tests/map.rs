@@ -129,6 +129,18 @@ fn a_located_file_lands_by_its_kind_and_add_keeps_it() {
     assert!(!twice.status.success());
     assert!(stderr(&twice).contains("already in the library"), "{}", stderr(&twice));
 
+    // A song added from outside the music folder survives the folder's next import...
+    let music = home.join("music");
+    let again = ok(home, &["import", s(&music), "--library", s(&library)]);
+    assert!(again.contains("0 removed"), "{again}");
+    assert_eq!(info(home, &library)["tracks"], 21);
+    // ...and leaves only once its file is gone.
+    std::fs::remove_file(&outside).expect("remove");
+    let gone = ok(home, &["import", s(&music), "--library", s(&library)]);
+    assert!(gone.contains("1 removed"), "{gone}");
+    assert_eq!(info(home, &library)["tracks"], 20);
+    ok(home, &["project", s(&library)]);
+
     // Bad input: named, explained, nothing changed.
     let library_bytes = std::fs::read(&library).expect("library");
     let broken = home.join("broken.mp3");

@@ -218,6 +218,22 @@ pub fn import_folder(
         jobs.push(Job { id, rel_path, abs_path, fingerprint });
     }
 
+    // Songs the user added from outside the music folder (a drop, `locate --add`) are not the
+    // folder walk's to remove: they stay while their file exists, re-analysed if it changed.
+    for (i, track) in library.tracks.iter().enumerate() {
+        let abs_path = library.absolute_path(track);
+        if keep_tracks[i] || ids_in_use.contains_key(&track.id) || abs_path.starts_with(&root) {
+            continue;
+        }
+        let Ok(fingerprint) = FileFingerprint::of(&abs_path) else { continue };
+        ids_in_use.insert(track.id, track.path.clone());
+        if track.fingerprint == fingerprint && track.features.is_some() && cache.contains(track.id) {
+            keep_tracks[i] = true;
+        } else {
+            jobs.push(Job { id: track.id, rel_path: track.path.clone(), abs_path, fingerprint });
+        }
+    }
+
     // Tracks whose file disappeared (or changed and is re-analysed below) leave the library.
     let mut kept = Vec::with_capacity(library.tracks.len());
     for (track, keep) in library.tracks.drain(..).zip(keep_tracks) {
