@@ -71,6 +71,8 @@ pub enum FileProblem {
     Format(String),
     #[error("written by a newer songspace (format version {found}; this build reads up to {supported})")]
     TooNew { found: u32, supported: u32 },
+    #[error("being changed right now by: {0}; try again when that is done")]
+    Busy(String),
 }
 
 /// Errors of library operations (import, load, save).

@@ -53,7 +53,8 @@ pub fn load_settings(path: &Path) -> Result<Settings, FileError> {
         .map_err(|e| FileError::new(path, FileProblem::Format(format!("damaged settings ({e})"))))?;
     settings.volume = if settings.volume.is_finite() { settings.volume.clamp(0.0, 1.0) } else { 0.8 };
     // A remembered size no screen has is forgotten rather than asked of the window system.
-    settings.window_size = settings.window_size.filter(|&(w, h)| (200..=16_384).contains(&w) && (200..=16_384).contains(&h));
+    settings.window_size =
+        settings.window_size.filter(|&(w, h)| (200..=16_384).contains(&w) && (200..=16_384).contains(&h));
     Ok(settings)
 }
 

@@ -163,7 +163,9 @@ fn spawn(kind: JobKind, work: fn(&JobKind, &Reporter<'_>) -> Outcome) -> std::io
                     .map(|s| (*s).to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown".into());
-                Err(format!("an internal error stopped it ({why}); the library on disk is as the last completed step left it"))
+                Err(format!(
+                    "an internal error stopped it ({why}); the library on disk is as the last completed step left it"
+                ))
             });
         let last = match outcome {
             Ok(Some(event)) => event,
@@ -467,6 +469,7 @@ fn train_embed_map(library_path: &Path, request: &TrainRequest, report: &Reporte
 /// analysed features, then opens the copy.
 fn save_as(library_path: &Path, to: &Path, report: &Reporter<'_>) -> Outcome {
     let library = load(library_path)?;
+    let _lock = crate::library::lock_library(to, "saving a copy of a library").map_err(|e| e.to_string())?;
     let same = |a: &Path, b: &Path| a.canonicalize().ok().is_some_and(|a| b.canonicalize().is_ok_and(|b| a == b));
     if same(library_path, to) {
         save_library(&library, to).map_err(|e| e.to_string())?;

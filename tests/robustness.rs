@@ -132,3 +132,35 @@ fn a_reader_that_goes_away_ends_a_command_quietly() {
     assert_eq!(output.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn a_second_writer_is_refused_with_the_holders_name_and_readers_do_not_wait() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let music = home.path().join("music");
+    write_tones(&music, "t", "Tone", 4, 220.0, 50.0);
+    let library = home.path().join("lib/library.ron");
+    assert!(songspace(home.path(), &["import", s(&music), "--library", s(&library)]).status.success());
+    let before = std::fs::read(&library).expect("library");
+
+    // Another process (this test) holds the library's lock, as a running import would.
+    let lock_path = home.path().join("lib/library.lock");
+    std::fs::write(&lock_path, "importing music (songspace, process 4242, since 0 s)").expect("holder");
+    let holder = std::fs::File::open(&lock_path).expect("open");
+    holder.try_lock().expect("lock");
+
+    write_tones(&music, "u", "Tone", 1, 700.0, 0.0);
+    for args in [vec!["import", s(&music), "--library", s(&library)], vec!["project", s(&library)]] {
+        let run = songspace(home.path(), &args);
+        assert_eq!(run.status.code(), Some(1), "{args:?}: {}", stdout(&run));
+        let err = stderr(&run);
+        assert!(err.contains("being changed right now by: importing music (songspace, process 4242"), "{err}");
+    }
+    assert_eq!(std::fs::read(&library).expect("library"), before, "nothing was written");
+    let info = songspace(home.path(), &["info", s(&library), "--json"]);
+    assert!(info.status.success(), "a reader does not wait: {}", stderr(&info));
+
+    drop(holder);
+    let run = songspace(home.path(), &["import", s(&music), "--library", s(&library)]);
+    assert!(run.status.success(), "free again: {}", stderr(&run));
+    assert!(stdout(&run).contains("5 tracks in the library"), "{}", stdout(&run));
+}

@@ -340,8 +340,9 @@ pub fn view_settings_write(explorer: &Explorer) -> impl FnOnce() -> Result<(), S
     let path = explorer.library_path().to_path_buf();
     let wanted = explorer.view_settings();
     move || {
-        load_library(&path)
-            .and_then(|mut library| {
+        crate::library::lock_library(&path, "saving the view settings")
+            .and_then(|_lock| {
+                let mut library = load_library(&path)?;
                 library.view = Some(wanted);
                 save_library(&library, &path)
             })

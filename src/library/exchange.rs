@@ -165,6 +165,7 @@ pub fn adopt_embeddings_file(
     library_path: &Path,
     file: &Path,
 ) -> Result<ImportedEmbeddings, FileError> {
+    let _lock = super::lock_library(library_path, "adopting an embeddings file")?;
     let imported = read_embeddings_file(file, library)?;
     if imported.embeddings.is_empty() {
         return Err(FileError::new(

@@ -107,6 +107,7 @@ pub fn import_folder(
     if !dir.is_dir() {
         return Err(LibraryError::NotADirectory(dir.to_path_buf()));
     }
+    let _lock = super::lock_library(library_path, "importing music")?;
     let root = dir
         .canonicalize()
         .map_err(|e| LibraryError::File(crate::error::FileError::new(dir, crate::error::FileProblem::Io(e))))?;

@@ -7,6 +7,7 @@ mod exchange;
 mod features;
 mod fma;
 mod import;
+mod lock;
 mod store;
 mod view;
 
@@ -31,6 +32,7 @@ pub use features::{FeatureCache, FeatureHeader, FeatureSource, read_feature_head
 pub use fma::{FmaLayout, FmaMetadata, FmaTrack, detect_fma_layout, read_fma_metadata};
 pub(crate) use import::title_from_file_name;
 pub use import::{ImportEvent, ImportOptions, ImportReport, Rejection, import_folder};
+pub use lock::{LibraryLock, lock_library, lock_path};
 pub use store::{
     LIBRARY_FORMAT_VERSION, data_dir, default_library_path, load_library, resolve_library_path, save_library,
 };

@@ -90,6 +90,7 @@ pub fn embed_library(
     cancel: &AtomicBool,
     on_progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<EmbedReport, ModelError> {
+    let _lock = crate::library::lock_library(library_path, "embedding songs")?;
     let embedder = Embedder::load(model_dir)?;
     check_compatible(&embedder.info, model_dir, &library.mel)?;
     let id = model_id(model_dir)?;

@@ -145,6 +145,7 @@ pub fn save_added_track(
     embedding: &[f32],
     position: [f32; 3],
 ) -> Result<(), SpaceError> {
+    let _lock = crate::library::lock_library(library_path, "adding a song")?;
     let mut library = load_library(library_path)?;
     if library.track(track.id).is_some() {
         return Err(SpaceError::AlreadyInLibrary { path: library.absolute_path(track), id: track.id });

@@ -41,6 +41,7 @@ pub fn project_library(
     cancel: &AtomicBool,
     on_event: &mut (dyn FnMut(ProjectEvent<'_>) + Send),
 ) -> Result<ProjectOutcome, SpaceError> {
+    let _lock = crate::library::lock_library(library_path, "laying out the map")?;
     if library.embeddings.is_none() {
         return Err(SpaceError::NoEmbeddings { path: library_path.to_path_buf() });
     }
