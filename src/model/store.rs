@@ -293,7 +293,8 @@ mod tests {
     fn values_a_model_json_states_are_checked_before_a_network_is_built() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (info, net) = tiny();
-        let cases: [(fn(&mut ModelInfo), &str); 5] = [
+        type Case = (fn(&mut ModelInfo), &'static str);
+        let cases: [Case; 5] = [
             (|i| i.net.dropout = 2.0, "net.dropout is 2, outside the allowed [0, 1)"),
             (|i| i.net.channels[1] = 1 << 40, "net.channels is 1099511627776, outside the allowed 1 to 2048"),
             (|i| i.mel.hop_length = 0, "hop_length is 0"),
