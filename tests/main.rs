@@ -5,6 +5,7 @@ mod util;
 mod app;
 mod cli;
 mod demo;
+mod fuzz;
 mod import;
 mod jobs;
 mod map;
