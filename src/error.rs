@@ -3,6 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
+/// The text a panic was raised with (`panic!("...")` gives a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown failure".into())
+}
+
 /// Why a file could not be decoded or analysed. One line each, starting with the file's path.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {

@@ -24,12 +24,7 @@ fn quiet_panic_reports() {
         if songspace::audio::panic_is_isolated_here() {
             return;
         }
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("");
+        let message = songspace::error::panic_message(info.payload());
         if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
             // As ripgrep does: the reader has what it wanted, so this is success.
             std::process::exit(0);

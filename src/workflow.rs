@@ -158,11 +158,7 @@ fn spawn(kind: JobKind, work: fn(&JobKind, &Reporter<'_>) -> Outcome) -> std::io
         // A panic is this job's failure, reported like any other, never a job that never ends.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&job_kind, &reporter)))
             .unwrap_or_else(|panic| {
-                let why = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown".into());
+                let why = crate::error::panic_message(&*panic);
                 Err(format!(
                     "an internal error stopped it ({why}); the library on disk is as the last completed step left it"
                 ))

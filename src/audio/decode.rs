@@ -104,11 +104,7 @@ pub fn isolated<T>(path: &Path, work: impl FnOnce() -> Result<T, AudioError>) ->
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
     ISOLATING.with(|depth| depth.set(depth.get() - 1));
     outcome.unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown failure".into());
+        let message = crate::error::panic_message(&*panic);
         Err(AudioError::Undecodable { path: path.to_path_buf(), detail: format!("the decoder failed ({message})") })
     })
 }
