@@ -19,6 +19,8 @@ use songspace::model::data::Prng;
 use songspace::model::load_model_info;
 use songspace::settings::load_settings;
 
+use crate::util::write_raw_wav;
+
 const CI_ITERATIONS: usize = 3000;
 
 fn extreme(rng: &mut Prng) -> u32 {
@@ -89,36 +91,16 @@ fn mutate_text(text: &str, rng: &mut Prng) -> Vec<u8> {
     }
 }
 
+/// One second of a 330 Hz tone (short, so decoding stays fast).
 fn wav(path: &Path, float: bool, channels: u16) {
     let rate = 22_050u32;
-    let frames = rate as usize; // 1 s: decoding stays fast
-    let mut data = Vec::new();
-    for i in 0..frames {
-        let v = 0.4 * (2.0 * std::f32::consts::PI * 330.0 * i as f32 / rate as f32).sin();
-        for _ in 0..channels {
-            if float {
-                data.extend_from_slice(&v.to_le_bytes());
-            } else {
-                data.extend_from_slice(&((v * 32767.0) as i16).to_le_bytes());
-            }
-        }
-    }
-    let bytes_per_sample: u16 = if float { 4 } else { 2 };
-    let mut body = b"WAVEfmt ".to_vec();
-    body.extend_from_slice(&16u32.to_le_bytes());
-    body.extend_from_slice(&(if float { 3u16 } else { 1u16 }).to_le_bytes());
-    body.extend_from_slice(&channels.to_le_bytes());
-    body.extend_from_slice(&rate.to_le_bytes());
-    body.extend_from_slice(&(rate * u32::from(channels * bytes_per_sample)).to_le_bytes());
-    body.extend_from_slice(&(channels * bytes_per_sample).to_le_bytes());
-    body.extend_from_slice(&(bytes_per_sample * 8).to_le_bytes());
-    body.extend_from_slice(b"data");
-    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    body.extend_from_slice(&data);
-    let mut file = b"RIFF".to_vec();
-    file.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    file.extend_from_slice(&body);
-    std::fs::write(path, file).expect("write wav");
+    let samples: Vec<f32> = (0..rate as usize)
+        .flat_map(|i| {
+            let v = 0.4 * (2.0 * std::f32::consts::PI * 330.0 * i as f32 / rate as f32).sin();
+            std::iter::repeat_n(v, usize::from(channels))
+        })
+        .collect();
+    write_raw_wav(path, rate, channels, float, &samples);
 }
 
 /// Real files of every kind songspace reads (OGG and FLAC made by ffmpeg, which the setup

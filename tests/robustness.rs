@@ -5,41 +5,10 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::util::{songspace, stderr, stdout, write_tones};
+use crate::util::{songspace, stderr, stdout, write_raw_wav, write_tones};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf8 path")
-}
-
-/// A WAV file with the given header values over `samples` (16-bit PCM, or 32-bit float when
-/// `float`), written whatever the values are.
-fn wav_with_header(path: &Path, sample_rate: u32, channels: u16, float: bool, samples: &[f32]) {
-    let bytes_per_sample: u16 = if float { 4 } else { 2 };
-    let mut data = Vec::new();
-    for &v in samples {
-        if float {
-            data.extend_from_slice(&v.to_le_bytes());
-        } else {
-            data.extend_from_slice(&((v * 32767.0) as i16).to_le_bytes());
-        }
-    }
-    let mut body = b"WAVEfmt ".to_vec();
-    body.extend_from_slice(&16u32.to_le_bytes());
-    body.extend_from_slice(&(if float { 3u16 } else { 1u16 }).to_le_bytes());
-    body.extend_from_slice(&channels.to_le_bytes());
-    body.extend_from_slice(&sample_rate.to_le_bytes());
-    let block = channels.wrapping_mul(bytes_per_sample);
-    body.extend_from_slice(&sample_rate.wrapping_mul(u32::from(block)).to_le_bytes());
-    body.extend_from_slice(&block.to_le_bytes());
-    body.extend_from_slice(&(bytes_per_sample * 8).to_le_bytes());
-    body.extend_from_slice(b"data");
-    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    body.extend_from_slice(&data);
-    let mut file = b"RIFF".to_vec();
-    file.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    file.extend_from_slice(&body);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, file).expect("write");
 }
 
 fn tone(frames: usize, rate: f32) -> Vec<f32> {
@@ -53,14 +22,14 @@ fn lying_headers_and_nan_samples_are_refused_by_name_and_the_import_goes_on() {
     write_tones(&music, "good", "Tone", 3, 220.0, 50.0);
     // 5 s of audio at 22,050 Hz, each with a header that lies.
     let audio = tone(22_050 * 5, 22_050.0);
-    wav_with_header(&music.join("rate zero.wav"), 0, 1, false, &audio);
-    wav_with_header(&music.join("rate one.wav"), 1, 1, false, &audio);
-    wav_with_header(&music.join("rate max.wav"), u32::MAX, 1, false, &audio);
-    wav_with_header(&music.join("channels 300.wav"), 22_050, 300, false, &audio[..22_050 * 3]);
+    write_raw_wav(&music.join("rate zero.wav"), 0, 1, false, &audio);
+    write_raw_wav(&music.join("rate one.wav"), 1, 1, false, &audio);
+    write_raw_wav(&music.join("rate max.wav"), u32::MAX, 1, false, &audio);
+    write_raw_wav(&music.join("channels 300.wav"), 22_050, 300, false, &audio[..22_050 * 3]);
     let mut nan = audio.clone();
     nan[1000] = f32::NAN;
     nan[2000] = f32::INFINITY;
-    wav_with_header(&music.join("nan.wav"), 22_050, 1, true, &nan);
+    write_raw_wav(&music.join("nan.wav"), 22_050, 1, true, &nan);
 
     let library = home.path().join("lib/library.ron");
     let started = std::time::Instant::now();
@@ -100,7 +69,7 @@ fn a_stereo_song_whose_channels_cancel_is_analysed_from_one_channel() {
     let music = home.path().join("music");
     let left = tone(22_050 * 5, 22_050.0);
     let interleaved: Vec<f32> = left.iter().flat_map(|&v| [v, -v]).collect();
-    wav_with_header(&music.join("inverted.wav"), 22_050, 2, false, &interleaved);
+    write_raw_wav(&music.join("inverted.wav"), 22_050, 2, false, &interleaved);
     let library = home.path().join("lib/library.ron");
     let run = songspace(home.path(), &["import", s(&music), "--library", s(&library)]);
     assert!(run.status.success(), "{}", stderr(&run));

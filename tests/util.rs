@@ -130,3 +130,36 @@ pub fn write_wav(path: &Path, sample_rate: u32, channels: u16, seconds: f32, kin
     }
     std::fs::write(path, file).expect("write wav");
 }
+
+/// A WAV file with exactly these header values over interleaved `samples` (16-bit PCM, or
+/// 32-bit float when `float`), written whatever the values are: for files that lie.
+pub fn write_raw_wav(path: &Path, sample_rate: u32, channels: u16, float: bool, samples: &[f32]) {
+    let bytes_per_sample: u16 = if float { 4 } else { 2 };
+    let mut data = Vec::with_capacity(samples.len() * usize::from(bytes_per_sample));
+    for &v in samples {
+        if float {
+            data.extend_from_slice(&v.to_le_bytes());
+        } else {
+            data.extend_from_slice(&((v * 32767.0) as i16).to_le_bytes());
+        }
+    }
+    let mut body = b"WAVEfmt ".to_vec();
+    body.extend_from_slice(&16u32.to_le_bytes());
+    body.extend_from_slice(&(if float { 3u16 } else { 1u16 }).to_le_bytes());
+    body.extend_from_slice(&channels.to_le_bytes());
+    body.extend_from_slice(&sample_rate.to_le_bytes());
+    let block = channels.wrapping_mul(bytes_per_sample);
+    body.extend_from_slice(&sample_rate.wrapping_mul(u32::from(block)).to_le_bytes());
+    body.extend_from_slice(&block.to_le_bytes());
+    body.extend_from_slice(&(bytes_per_sample * 8).to_le_bytes());
+    body.extend_from_slice(b"data");
+    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    body.extend_from_slice(&data);
+    let mut file = b"RIFF".to_vec();
+    file.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    file.extend_from_slice(&body);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(path, file).expect("write wav");
+}

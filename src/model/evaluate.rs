@@ -228,7 +228,7 @@ pub fn compare_on_held_out(
         songs: queries.len(),
         model_p_at_3: yardstick::label_precision(&m.embedded, &m.songs, &queries, 3),
         classic_p_at_3: yardstick::label_precision(&m.classic, &m.songs, &queries, 3),
-        chance_p_at_3: yardstick::chance_p_at_3(&m.songs),
+        chance_p_at_3: yardstick::chance_p_at_3_for(&m.songs, &queries),
         model_logistic: yardstick::logistic_fold_accuracy(&m.embedded, &m.songs, &others, &queries),
         classic_logistic: yardstick::logistic_fold_accuracy(&m.classic, &m.songs, &others, &queries),
     }))

@@ -207,14 +207,19 @@ pub fn score(name: &str, vectors: &[Vec<f32>], songs: &SongGroups, protocol: &Pr
 /// Label precision at 3 of a representation that put neighbours at random among other albums:
 /// what a score must beat to mean anything.
 pub fn chance_p_at_3(songs: &SongGroups) -> f32 {
-    let n = songs.len();
-    let per_song: Vec<f32> = (0..n)
-        .map(|q| {
-            let others: Vec<usize> = (0..n).filter(|&c| songs.album[c] != songs.album[q]).collect();
+    chance_p_at_3_for(songs, &(0..songs.len()).collect::<Vec<_>>())
+}
+
+/// The same, averaged over `queries` only.
+pub fn chance_p_at_3_for(songs: &SongGroups, queries: &[usize]) -> f32 {
+    let per_song: Vec<f32> = queries
+        .iter()
+        .map(|&q| {
+            let others: Vec<usize> = (0..songs.len()).filter(|&c| songs.album[c] != songs.album[q]).collect();
             share(&others, |c| songs.label[c] == songs.label[q])
         })
         .collect();
-    per_song.iter().sum::<f32>() / n.max(1) as f32
+    per_song.iter().sum::<f32>() / per_song.len().max(1) as f32
 }
 
 /// Mean label precision of each query's `k` nearest songs from other albums (all songs are
