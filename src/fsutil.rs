@@ -23,12 +23,26 @@ pub fn write_atomically(
         write(&mut out)?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        fs::rename(&temp, path)
+        fs::rename(&temp, path)?;
+        sync_folder(path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
     result.map_err(io_err)
+}
+
+/// Makes a rename in `path`'s folder durable: until the folder itself is synced, a power cut
+/// may bring back the old name after the rename returned.
+fn sync_folder(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        File::open(folder)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// An XDG base folder: `$variable` when set and not empty, else `under_home` in the home folder

@@ -52,6 +52,8 @@ pub struct TrainRequest {
     pub device: DeviceChoice,
     pub epochs: usize,
     pub seed: u64,
+    /// Start from random weights rather than fine-tuning the shipped model.
+    pub from_scratch: bool,
 }
 
 /// A job and what it works on.
@@ -411,6 +413,12 @@ fn train_embed_map(library_path: &Path, request: &TrainRequest, report: &Reporte
     options.label = request.label;
     options.epochs = request.epochs;
     options.seed = request.seed;
+    if !request.from_scratch {
+        match crate::model::fine_tuning_base(&library.mel) {
+            Ok(base) => options.base = Some(base),
+            Err(why) => report.send(JobEvent::Notice(format!("training from random weights: {why}"))),
+        }
+    }
     let device = compute.describe();
     let mut on_train = |event: &TrainEvent| match event {
         TrainEvent::Prepared { classes, dropped, unlabelled, .. } => {
@@ -449,13 +457,20 @@ fn train_embed_map(library_path: &Path, request: &TrainRequest, report: &Reporte
     // The checkpoint is only for resuming an interrupted run; this one finished.
     let _ = std::fs::remove_dir_all(out_dir.join("checkpoint"));
     let accuracy = metrics.validation_accuracy.or(metrics.test_accuracy).unwrap_or(metrics.train_accuracy);
-    let summary = format!(
-        "Trained on {} ({} classes, {:.0}% accuracy{}); the map is laid out anew",
-        request.label.name(),
-        metrics.labels.len(),
-        accuracy * 100.0,
-        if metrics.validation_accuracy.is_some() { " on validation songs" } else { "" }
-    );
+    let on_validation = if metrics.validation_accuracy.is_some() { " on validation songs" } else { "" };
+    let summary = if request.label == LabelKind::None {
+        format!(
+            "Learnt from the music itself, without labels ({:.0}% of excerpts found their song's other excerpt{on_validation}); the map is laid out anew",
+            accuracy * 100.0
+        )
+    } else {
+        format!(
+            "Trained on {} ({} classes, {:.0}% accuracy{on_validation}); the map is laid out anew",
+            request.label.name(),
+            metrics.labels.len(),
+            accuracy * 100.0,
+        )
+    };
     report.send(JobEvent::Trained(Box::new(metrics)));
     let Some(()) = embed(&mut library, library_path, &out_dir, report)? else { return Ok(None) };
     map_and_open(&mut library, library_path, true, report, summary)
@@ -490,12 +505,17 @@ fn save_as(library_path: &Path, to: &Path, report: &Reporter<'_>) -> Outcome {
         }
         report.progress(Step::Copying, done + 1, with_features.len());
     }
-    for companion in [embeddings_path, positions_path] {
-        let from = companion(library_path);
+    let companions = [
+        (library.embeddings_file(library_path), embeddings_path(to)),
+        (library.positions_file(library_path), positions_path(to)),
+    ];
+    for (from, to_file) in companions {
         if from.is_file() {
-            copy_atomically(&from, &companion(to))?;
+            copy_atomically(&from, &to_file)?;
         }
     }
+    let mut library = library;
+    library.forget_sidecar_names();
     // Last, so that a copy interrupted before this is no library at all.
     save_library(&library, to).map_err(|e| e.to_string())?;
     open(to, report, format!("Saved a copy as {}; it is the library open now", to.display()))

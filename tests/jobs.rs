@@ -62,7 +62,7 @@ fn drawn_on_the_map(explorer: &Explorer) -> bool {
 }
 
 fn cpu_training(epochs: usize) -> TrainRequest {
-    TrainRequest { label: LabelKind::Genre, device: DeviceChoice::Cpu, epochs, seed: 7 }
+    TrainRequest { label: LabelKind::Genre, device: DeviceChoice::Cpu, epochs, seed: 7, from_scratch: false }
 }
 
 fn model_dir_of(library: &Path) -> Option<PathBuf> {

@@ -133,3 +133,178 @@ fn a_second_writer_is_refused_with_the_holders_name_and_readers_do_not_wait() {
     assert!(run.status.success(), "free again: {}", stderr(&run));
     assert!(stdout(&run).contains("5 tracks in the library"), "{}", stdout(&run));
 }
+
+/// The track's vector in a `track_id,e0,…` CSV as `export` writes it.
+fn csv_vectors(path: &Path) -> std::collections::HashMap<u64, Vec<f32>> {
+    std::fs::read_to_string(path)
+        .expect("csv")
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let mut fields = line.split(',');
+            let id = fields.next().expect("id").parse().expect("id");
+            (id, fields.map(|v| v.parse().expect("value")).collect())
+        })
+        .collect()
+}
+
+/// What a killed change may leave: the library opens, holds every song it held before, and its
+/// files agree with it (counts, and vectors of the source it names: never another's).
+fn check_library_after_kill(
+    library_path: &Path,
+    saved: &std::collections::HashSet<u64>,
+    probe: u64,
+    by_model: &[f32],
+    by_file: &[f32],
+    what: &str,
+) -> std::collections::HashSet<u64> {
+    use songspace::library::{EmbeddingSource, load_embeddings, load_library, load_positions};
+    let library = load_library(library_path).unwrap_or_else(|e| panic!("after killing {what}: {e}"));
+    let ids: std::collections::HashSet<u64> = library.tracks.iter().map(|t| t.id).collect();
+    let lost: Vec<&u64> = saved.difference(&ids).collect();
+    assert!(lost.is_empty(), "after killing {what}: songs saved before are gone: {lost:?}");
+    if let Some(info) = &library.embeddings {
+        let vectors = load_embeddings(&library.embeddings_file(library_path))
+            .unwrap_or_else(|e| panic!("after killing {what}: the embeddings the library names: {e}"));
+        assert_eq!((vectors.len(), vectors.dim), (info.count, info.dim), "after killing {what}");
+        let expected = match info.source {
+            EmbeddingSource::Model { .. } => by_model,
+            EmbeddingSource::File { .. } => by_file,
+        };
+        if let Some(v) = vectors.get(probe) {
+            let off = v.iter().zip(expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(off < 1e-3, "after killing {what}: vectors of another source under {:?} ({off})", info.source);
+        }
+    }
+    if let Some(projection) = &library.projection {
+        let positions = load_positions(&library.positions_file(library_path))
+            .unwrap_or_else(|e| panic!("after killing {what}: the positions the library names: {e}"));
+        assert_eq!(positions.len(), projection.count, "after killing {what}");
+    }
+    ids
+}
+
+#[test]
+fn a_kill_at_any_instant_leaves_the_library_as_it_was_or_as_it_became() {
+    // 200 kills by default (a tenth of them during training, the rest shared by import,
+    // embedding, layout and adding a song); SONGSPACE_KILL_ITERATIONS for more.
+    let iterations: usize =
+        std::env::var("SONGSPACE_KILL_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let home = tempfile::tempdir().expect("tempdir");
+    let music = home.path().join("music");
+    write_tones(&music, "a", "Tone", 6, 200.0, 60.0);
+    write_tones(&music, "n", "Hum", 6, 900.0, 80.0);
+    let library = home.path().join("lib/library.ron");
+    let run = songspace(home.path(), &["import", s(&music), "--library", s(&library)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(songspace(home.path(), &["project", s(&library)]).status.success());
+    // Two sources of vectors that differ everywhere: the shipped model's, and a file of their
+    // negatives. A library naming one while holding the other is the mix a kill must not leave.
+    let model_csv = home.path().join("model.csv");
+    let run = songspace(home.path(), &["export", s(&library), "--what", "embeddings", "-o", s(&model_csv)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let by_model = csv_vectors(&model_csv);
+    let file_csv = home.path().join("negated.csv");
+    let text = std::fs::read_to_string(&model_csv).expect("csv");
+    let mut lines = text.lines();
+    let mut negated = format!("{}\n", lines.next().expect("header"));
+    for line in lines {
+        let mut fields = line.split(',');
+        let id = fields.next().expect("id");
+        let values: Vec<String> = fields.map(|v| format!("{}", -v.parse::<f32>().expect("value"))).collect();
+        negated.push_str(&format!("{id},{}\n", values.join(",")));
+    }
+    std::fs::write(&file_csv, negated).expect("write");
+    let probe = *by_model.keys().min().expect("a track");
+    let by_file: Vec<f32> = by_model[&probe].iter().map(|v| -v).collect();
+    let outside = home.path().join("dropped");
+    let model_out = home.path().join("trained");
+
+    let mut saved = check_library_after_kill(&library, &Default::default(), probe, &by_model[&probe], &by_file, "nothing");
+    let mut rng = 0x5eed_u64;
+    let mut next = |n: u64| {
+        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (rng >> 33) % n.max(1)
+    };
+    // How long each kind of change takes uninterrupted, measured once: kills fall anywhere in it.
+    let mut took_ms = [0u64; 5];
+    let (mut killed, mut finished) = (0usize, 0usize);
+    for i in 0..iterations {
+        let kind = if i % 10 == 9 { 4 } else { i % 4 };
+        let args: Vec<String> = match kind {
+            0 => {
+                write_tones(&music, &format!("new{i}"), "Tone", 1, 300.0 + i as f32, 0.0);
+                vec!["import".into(), s(&music).into(), "--library".into(), s(&library).into()]
+            }
+            1 if i % 8 == 5 => vec!["import-embeddings".into(), s(&library).into(), s(&file_csv).into()],
+            1 => vec!["embed".into(), s(&library).into()],
+            2 => vec!["project".into(), s(&library).into(), "--force".into(), "--seed".into(), i.to_string()],
+            3 => {
+                let file = outside.join(format!("drop{i}.wav"));
+                crate::util::write_wav(&file, 22_050, 1, 4.0, "tone", 500.0 + i as f32, &Default::default());
+                vec!["locate".into(), s(&library).into(), s(&file).into(), "--add".into()]
+            }
+            _ => vec![
+                "train".into(),
+                s(&library).into(),
+                "--device".into(),
+                "cpu".into(),
+                "--epochs".into(),
+                "2".into(),
+                "--min-epochs".into(),
+                "1".into(),
+                "--out".into(),
+                s(&model_out).into(),
+            ],
+        };
+        let started = std::time::Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_songspace"))
+            .args(&args)
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            // Every other run waits 40 ms between writing its new files and the switch: many
+            // kills land exactly there.
+            .env("SONGSPACE_PAUSE_BEFORE_SWITCH_MS", if i % 2 == 0 { "40" } else { "0" })
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        if took_ms[kind] == 0 {
+            // The first run of each kind finishes, and times the kind.
+            let output = child.wait_with_output().expect("wait");
+            took_ms[kind] = started.elapsed().as_millis().max(1) as u64;
+            assert!(output.status.success(), "{args:?} failed uninterrupted: {}", stderr(&output));
+            finished += 1;
+        } else {
+            std::thread::sleep(std::time::Duration::from_millis(next(took_ms[kind] * 9 / 10)));
+            match child.try_wait().expect("try_wait") {
+                Some(_) => finished += 1,
+                None => {
+                    child.kill().expect("SIGKILL");
+                    killed += 1;
+                }
+            }
+            let _ = child.wait_with_output();
+        }
+        saved = check_library_after_kill(&library, &saved, probe, &by_model[&probe], &by_file, &args.join(" "));
+        if kind == 4 && model_out.join("model.json").is_file() {
+            let model = songspace::model::load_model::<songspace::model::CpuBackend>(&model_out, &Default::default());
+            assert!(model.is_ok(), "after killing training: {:?}", model.err());
+        }
+        // A lock left by a killed writer never blocks the next one (the kernel drops it).
+    }
+    eprintln!("{killed} changes killed midway, {finished} finished first; runs took {took_ms:?} ms uninterrupted");
+    assert!(killed * 3 >= iterations, "most runs were killed midway: {killed} of {iterations}");
+    // Orphans of killed changes do not pile up: the last change removed them.
+    let run = songspace(home.path(), &["project", s(&library), "--force"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let sidecars = std::fs::read_dir(library.parent().expect("folder"))
+        .expect("folder")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.ends_with(".embeddings") || name.ends_with(".positions")
+        })
+        .count();
+    assert_eq!(sidecars, 2, "one embeddings file and one positions file remain");
+}

@@ -19,6 +19,8 @@ pub struct TrainingPanel {
     pub epochs: usize,
     /// The seed of the weights and the shuffling: the same seed on the CPU trains the same model.
     pub seed: u64,
+    /// Start from random weights instead of the shipped model.
+    pub from_scratch: bool,
     /// The GPU adapters wgpu sees, asked once when the panel first opens.
     adapters: Option<Vec<Adapter>>,
     /// A run is going on (or its results are shown).
@@ -37,6 +39,7 @@ impl Default for TrainingPanel {
             device: DeviceChoice::Auto,
             epochs: 20,
             seed: 42,
+            from_scratch: false,
             adapters: None,
             running: false,
             device_in_use: None,
@@ -76,7 +79,13 @@ impl TrainingPanel {
     }
 
     fn request(&self) -> TrainRequest {
-        TrainRequest { label: self.label, device: self.device, epochs: self.epochs, seed: self.seed }
+        TrainRequest {
+            label: self.label,
+            device: self.device,
+            epochs: self.epochs,
+            seed: self.seed,
+            from_scratch: self.from_scratch,
+        }
     }
 }
 
@@ -139,10 +148,24 @@ pub fn training_window(
 fn settings(ui: &mut egui::Ui, panel: &mut TrainingPanel) {
     egui::Grid::new("training settings").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
         ui.label("Learn to tell apart");
-        egui::ComboBox::from_id_salt("label").selected_text(panel.label.name()).show_ui(ui, |ui| {
-            for label in [LabelKind::Genre, LabelKind::Artist, LabelKind::Album] {
-                ui.selectable_value(&mut panel.label, label, label.name());
+        let describe = |label: LabelKind| match label {
+            LabelKind::None => "no labels: learn from the music itself",
+            other => other.name(),
+        };
+        egui::ComboBox::from_id_salt("label").selected_text(describe(panel.label)).show_ui(ui, |ui| {
+            for label in [LabelKind::Genre, LabelKind::Artist, LabelKind::Album, LabelKind::None] {
+                ui.selectable_value(&mut panel.label, label, describe(label));
             }
+        })
+        .response
+        .on_hover_text("No labels: two excerpts of one song are taught to lie close, songs of other albums apart; for music without genre tags");
+        ui.end_row();
+
+        ui.label("Start from");
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut panel.from_scratch, false, "the shipped model")
+                .on_hover_text("Fine-tune: keep what the shipped model learnt and adjust it to this library");
+            ui.radio_value(&mut panel.from_scratch, true, "scratch").on_hover_text("Random weights");
         });
         ui.end_row();
 

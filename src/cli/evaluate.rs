@@ -18,6 +18,8 @@ pub struct Args {
     pub seeds: Vec<u64>,
     /// Cross-validate this training recipe instead of judging fixed embeddings.
     pub train: Option<RecipeArgs>,
+    /// What the fold models learn with --train (genre or none).
+    pub label: crate::model::LabelKind,
     pub json: bool,
 }
 
@@ -27,7 +29,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(!args.seeds.is_empty(), "give at least one seed");
     let protocol = Protocol { folds: args.folds, seeds: args.seeds.clone() };
     if let Some(recipe) = &args.train {
-        return run_cross_validation(&lib, &library_path, recipe, &protocol, args.json);
+        return run_cross_validation(&lib, &library_path, recipe, args.label, &protocol, args.json);
     }
     let source = if args.library_embeddings {
         EmbeddingsUnderTest::Library
@@ -82,6 +84,7 @@ fn run_cross_validation(
     library: &Library,
     library_path: &std::path::Path,
     recipe: &RecipeArgs,
+    label: crate::model::LabelKind,
     protocol: &Protocol,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -90,7 +93,12 @@ fn run_cross_validation(
         eprintln!("{notice}");
     }
     let scratch = std::env::temp_dir().join(format!("songspace-crossval-{}", std::process::id()));
-    let options = recipe.options(scratch.clone());
+    let mut options = recipe.options(scratch.clone());
+    options.label = label;
+    let (base, start) = recipe.base_for(library)?;
+    options.base = base;
+    // A base model that learnt from these very songs would judge itself: say which one it is.
+    eprintln!("each fold model starts {start}; it must not have been trained on this library's songs");
     let cancel = super::cancel_on_ctrl_c("stopping after this step; the folds done so far are reported");
     let bar = indicatif::ProgressBar::new(0);
     let epochs = options.epochs;

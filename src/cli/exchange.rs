@@ -2,7 +2,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::library::{
-    ExchangeFormat, adopt_embeddings_file, embeddings_path, export_embeddings, load_embeddings, load_library,
+    ExchangeFormat, adopt_embeddings_file, export_embeddings, load_embeddings, load_library,
     resolve_library_path,
 };
 
@@ -12,7 +12,7 @@ pub fn export(library: &Path, format: ExchangeFormat, out: &Path) -> anyhow::Res
     if lib.embeddings.is_none() {
         anyhow::bail!("{}: no embeddings yet; run `songspace embed` first", library_path.display());
     }
-    let embeddings = load_embeddings(&embeddings_path(&library_path))?;
+    let embeddings = load_embeddings(&lib.embeddings_file(&library_path))?;
     let written = export_embeddings(out, format, &lib, &embeddings)?;
     for file in written {
         println!("wrote {}", file.display());

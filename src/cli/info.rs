@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use crate::library::{
-    FeatureCache, Library, SourceKind, Split, embeddings_path, load_embeddings, load_library, positions_path,
+    FeatureCache, Library, SourceKind, Split, load_embeddings, load_library,
     resolve_library_path,
 };
 use crate::space::{ProjectionMethod, embeddings_digest};
@@ -35,9 +35,9 @@ impl Summary {
         Self {
             features: library.tracks.iter().filter(|t| t.features.is_some() && cache.contains(t.id)).count(),
             map: library.projection.as_ref().map(|p| {
-                let current = load_embeddings(&embeddings_path(path))
+                let current = load_embeddings(&library.embeddings_file(path))
                     .is_ok_and(|e| embeddings_digest(&e) == p.embeddings_digest)
-                    && positions_path(path).is_file();
+                    && library.positions_file(path).is_file();
                 (p.count, current)
             }),
             missing: library.missing_files().iter().map(|t| t.path.display().to_string()).collect(),

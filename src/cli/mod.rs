@@ -158,7 +158,9 @@ pub enum Command {
     /// layer becomes the 32-dim embedding. Checkpoints every epoch; Ctrl-C, then --resume.
     Train {
         library: PathBuf,
-        #[arg(long, default_value = "genre", value_parser = ["genre", "artist", "album"])]
+        /// What to learn: a tag (genre, artist, album), or none: learn from the music itself,
+        /// two excerpts of one song as a pair (self-supervised; for libraries without tags).
+        #[arg(long, default_value = "genre", value_parser = ["genre", "artist", "album", "none"])]
         label: String,
         #[command(flatten)]
         recipe: RecipeArgs,
@@ -215,6 +217,10 @@ pub enum Command {
         /// per fold and seed).
         #[arg(long, conflicts_with_all = ["model", "library_embeddings"])]
         train: bool,
+        /// With --train: what the fold models learn (genre, or none: self-supervised, judged on
+        /// the genres all the same).
+        #[arg(long, default_value = "genre", value_parser = ["genre", "none"], requires = "train")]
+        label: String,
         #[command(flatten)]
         recipe: RecipeArgs,
         #[arg(long)]
@@ -292,6 +298,12 @@ pub struct RecipeArgs {
     /// together (0: cross-entropy alone).
     #[arg(long, default_value_t = 0.0)]
     pub contrastive_weight: f32,
+    /// Start from random weights instead of fine-tuning the shipped model.
+    #[arg(long)]
+    pub from_scratch: bool,
+    /// Fine-tune this model folder instead of the shipped model.
+    #[arg(long, conflicts_with = "from_scratch")]
+    pub base: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -312,6 +324,26 @@ impl RecipeArgs {
         options.std_pooling = self.pooling == Pooling::MeanStd;
         options.contrastive_weight = self.contrastive_weight;
         options
+    }
+
+    /// The model to start from for `library`: --base, else the shipped model when its analysis
+    /// settings are the library's, else none (with a line saying why) or --from-scratch.
+    pub fn base_for(&self, library: &crate::library::Library) -> anyhow::Result<(Option<PathBuf>, String)> {
+        if self.from_scratch {
+            return Ok((None, "from random weights (--from-scratch)".into()));
+        }
+        if let Some(base) = &self.base {
+            let info = crate::model::load_model_info(base)?;
+            crate::model::check_compatible(&info, base, &library.mel)?;
+            return Ok((Some(base.clone()), format!("fine-tuning {}", base.display())));
+        }
+        Ok(match crate::model::fine_tuning_base(&library.mel) {
+            Ok(shipped) => {
+                let line = format!("fine-tuning the shipped model {}", shipped.display());
+                (Some(shipped), line)
+            }
+            Err(why) => (None, format!("from random weights: {why}")),
+        })
     }
 
     pub fn device(&self) -> anyhow::Result<DeviceChoice> {
@@ -403,7 +435,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
             anyhow::bail!("positions are exported as csv only (track_id,x,y,z): use --format csv")
         }
         Command::ImportEmbeddings { library, file } => exchange::import(&library, &file),
-        Command::Evaluate { library, model, library_embeddings, folds, seeds, train, recipe, json } => {
+        Command::Evaluate { library, model, library_embeddings, folds, seeds, train, label, recipe, json } => {
             evaluate::run(evaluate::Args {
                 library,
                 model,
@@ -411,6 +443,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
                 folds: usize::from(folds),
                 seeds,
                 train: train.then_some(recipe),
+                label: label.parse::<LabelKind>().map_err(anyhow::Error::msg)?,
                 json,
             })
         }

@@ -28,6 +28,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     options.label = args.label;
     options.seed = args.seed;
     options.resume = args.resume;
+    let (base, start) = args.recipe.base_for(&library)?;
+    options.base = base;
 
     let (compute, notice) = choose_device(args.recipe.device()?).map_err(anyhow::Error::msg)?;
     if let Some(notice) = notice {
@@ -45,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut on_event = |event: &TrainEvent| report_event(&bar, event, epochs);
     let device_name = compute.describe();
     println!(
-        "training on {device_name}, labels: {}, up to {} epochs, model -> {}",
+        "training on {device_name}, labels: {}, up to {} epochs, {start}, model -> {}",
         args.label.name(),
         epochs,
         out_dir.display()

@@ -84,6 +84,7 @@ pub fn run(args: WindowArgs) -> anyhow::Result<ExitCode> {
                 device: args.train_device,
                 epochs,
                 seed: 42,
+                from_scratch: false,
             }),
             dialog: args.dialog,
             show: args.show.clone(),

@@ -56,13 +56,17 @@ pub fn open_demo_from(bundle: &Path, copy: &Path) -> Result<PathBuf, LibraryErro
     }
     // The bundle's library names its audio folder relative to itself; the copy names it
     // absolutely, because it lives elsewhere.
-    let library = load_library(&bundled_library)?;
-    for companion in [embeddings_path, positions_path] {
-        let from = companion(&bundled_library);
+    let mut library = load_library(&bundled_library)?;
+    let companions = [
+        (library.embeddings_file(&bundled_library), embeddings_path(copy)),
+        (library.positions_file(&bundled_library), positions_path(copy)),
+    ];
+    for (from, to) in companions {
         let bytes = std::fs::read(&from).map_err(|e| FileError::new(&from, FileProblem::Io(e)))?;
-        let to = companion(copy);
         write_atomically(&to, |out| std::io::Write::write_all(out, &bytes))?;
     }
+    // The copy's vectors have the plain names; its library file, written last, names them.
+    library.forget_sidecar_names();
     save_library(&library, copy)?;
     // Written last: a copy interrupted before this is simply made again next time.
     write_atomically(&stamp_path, |out| std::io::Write::write_all(out, stamp.as_bytes()))?;
@@ -76,7 +80,8 @@ fn bundle_stamp(bundle: &Path) -> Result<String, LibraryError> {
     let library = bundle.join("library.ron");
     let text = std::fs::read(&library).map_err(|e| FileError::new(&library, FileProblem::Io(e)))?;
     let mut stamp = format!("{}\nlibrary {:016x}\n", bundle.display(), fnv1a(&text));
-    for file in [embeddings_path(&library), positions_path(&library)] {
+    let described = load_library(&library)?;
+    for file in [described.embeddings_file(&library), described.positions_file(&library)] {
         let meta = std::fs::metadata(&file).map_err(|e| FileError::new(&file, FileProblem::Io(e)))?;
         stamp.push_str(&format!("{} {}\n", file.display(), meta.len()));
     }

@@ -27,6 +27,10 @@ pub struct EmbeddingsInfo {
     pub source: EmbeddingSource,
     pub dim: usize,
     pub count: usize,
+    /// The file beside the library that holds the vectors (see [`super::commit_library`]);
+    /// `None` in libraries written before files were named: `<stem>.embeddings`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// One vector per track id.
@@ -85,12 +89,15 @@ impl Embeddings {
     }
 }
 
+/// The legacy place of a library's embeddings, `<stem>.embeddings` (libraries now name their
+/// file: [`super::Library::embeddings_file`]).
 pub fn embeddings_path(library_path: &Path) -> PathBuf {
     let stem = library_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     library_path.with_file_name(format!("{stem}.embeddings"))
 }
 
-/// The map's 3D positions, one per track id, beside the library (`<stem>.positions`).
+/// The legacy place of the map's 3D positions, one per track id, beside the library
+/// (`<stem>.positions`; libraries now name their file: [`super::Library::positions_file`]).
 pub fn positions_path(library_path: &Path) -> PathBuf {
     let stem = library_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     library_path.with_file_name(format!("{stem}.positions"))

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{EmbeddingSource, Embeddings, EmbeddingsInfo, Library, embeddings_path, save_embeddings, save_library};
+use super::{EmbeddingSource, Embeddings, EmbeddingsInfo, Library};
 use crate::error::{FileError, FileProblem};
 use crate::fsutil::write_atomically;
 
@@ -177,13 +177,13 @@ pub fn adopt_embeddings_file(
             )),
         ));
     }
-    save_embeddings(&embeddings_path(library_path), &imported.embeddings)?;
     library.embeddings = Some(EmbeddingsInfo {
         source: EmbeddingSource::File { path: file.to_path_buf() },
         dim: imported.embeddings.dim,
         count: imported.embeddings.len(),
+        file: None,
     });
-    save_library(library, library_path)?;
+    super::commit_library(library, library_path, Some(&imported.embeddings), None)?;
     Ok(imported)
 }
 

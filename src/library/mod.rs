@@ -1,6 +1,7 @@
 //! The music library: tracks with their metadata and analysis state, saved as a versioned RON
 //! file. Plain Rust with no UI dependency.
 
+mod commit;
 mod demo;
 mod embeddings;
 mod exchange;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::audio::MelSettings;
 use crate::space::{MapSettings, ProjectionInfo};
 
+pub use commit::commit_library;
 pub use demo::{bundled_demo_dir, demo_library_path, is_demo_library, open_demo, open_demo_from};
 pub use embeddings::{
     EmbeddingSource, Embeddings, EmbeddingsInfo, embeddings_path, load_embeddings, load_positions, positions_path,

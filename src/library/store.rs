@@ -10,7 +10,10 @@ use crate::error::{FileError, FileProblem, LibraryError};
 use crate::fsutil::write_atomically;
 
 /// The library file format this build writes. Older files are read; newer ones are refused.
-pub const LIBRARY_FORMAT_VERSION: u32 = 1;
+/// 2: the vector files beside a library are named in it (`EmbeddingsInfo::file`,
+/// `ProjectionInfo::file`), so a change can switch to new ones in one step; version 1 files
+/// (plain `<stem>.embeddings`) still load.
+pub const LIBRARY_FORMAT_VERSION: u32 = 2;
 const FORMAT_NAME: &str = "songspace-library";
 
 #[derive(Serialize)]
@@ -52,6 +55,18 @@ pub fn load_library(path: &Path) -> Result<Library, FileError> {
             let mut library = file.library;
             library.mel.check().map_err(bad)?;
             library.map.tsne.check().map_err(bad)?;
+            let files = [
+                ("embeddings.file", library.embeddings.as_ref().and_then(|e| e.file.as_deref())),
+                ("projection.file", library.projection.as_ref().and_then(|p| p.file.as_deref())),
+            ];
+            for (field, name) in files {
+                // A name, not a path: a library file never points outside its own folder.
+                if let Some(name) = name
+                    && (Path::new(name).file_name() != Some(std::ffi::OsStr::new(name)) || name.starts_with('.'))
+                {
+                    return Err(bad(format!("{field} {name:?} is not a plain file name beside the library")));
+                }
+            }
             // A relative music folder is relative to the library file, so a library can travel
             // with its music (the bundled demo does).
             // So is the folder of the model that made its embeddings.
@@ -168,7 +183,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("lib.ron");
         save_library(&sample_library(), &path).expect("save");
-        let text = std::fs::read_to_string(&path).expect("read").replace("version: 1", "version: 99");
+        let text = std::fs::read_to_string(&path).expect("read").replace(&format!("version: {LIBRARY_FORMAT_VERSION}"), "version: 99");
         std::fs::write(&path, text).expect("write");
         let err = load_library(&path).expect_err("newer").to_string();
         assert!(err.contains("lib.ron") && err.contains("99"), "{err}");
@@ -195,10 +210,18 @@ mod tests {
         zero_theta.map.tsne.theta = 0.0;
         let mut endless = sample_library();
         endless.map.tsne.iterations = 1_000_000_000;
+        let mut elsewhere = sample_library();
+        elsewhere.embeddings = Some(crate::library::EmbeddingsInfo {
+            source: crate::library::EmbeddingSource::File { path: "x.csv".into() },
+            dim: 32,
+            count: 1,
+            file: Some("../../home/someone/.ssh/id_rsa".into()),
+        });
         for (library, expected) in [
             (zero_hop, "hop_length is 0, outside the allowed 1 to 2048"),
             (zero_theta, "theta is 0, outside the allowed 0.01 to 2"),
             (endless, "iterations is 1000000000"),
+            (elsewhere, "embeddings.file \"../../home/someone/.ssh/id_rsa\" is not a plain file name"),
         ] {
             save_library(&library, &path).expect("save");
             let err = load_library(&path).expect_err(expected).to_string();

@@ -147,6 +147,23 @@ pub fn augmented_patch(mel: &LogMel, patch_frames: usize, rng: &mut Prng, out: &
     }
 }
 
+/// Masks one random band of mel bins and one random stretch of time in a normalised patch
+/// (SpecAugment, Park et al. 2019): each up to an eighth of the patch, set to the mean (0). Two
+/// views of a song then differ in what they hide, and the network must recognise the song from
+/// what is left.
+pub fn mask_patch(patch: &mut [f32], n_mels: usize, frames: usize, rng: &mut Prng) {
+    let bands = rng.below(n_mels / 8 + 1);
+    let first_band = rng.below(n_mels - bands + 1);
+    for row in patch.chunks_exact_mut(frames).skip(first_band).take(bands) {
+        row.fill(0.0);
+    }
+    let steps = rng.below(frames / 8 + 1);
+    let first_step = rng.below(frames - steps + 1);
+    for row in patch.chunks_exact_mut(frames) {
+        row[first_step..first_step + steps].fill(0.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +178,22 @@ mod tests {
         assert_eq!(starts.len(), 16);
         assert_eq!(patch_starts(200, 128), vec![0, 36, 72]);
         assert!(patch_starts(100_000, 128).len() <= MAX_PATCHES_PER_TRACK);
+    }
+
+    #[test]
+    fn masking_hides_at_most_an_eighth_of_bands_and_frames() {
+        let (n_mels, frames) = (64, 128);
+        let mut rng = Prng::new(3);
+        let mut hid_something = false;
+        for _ in 0..200 {
+            let mut patch = vec![1.0f32; n_mels * frames];
+            mask_patch(&mut patch, n_mels, frames, &mut rng);
+            let full_rows = patch.chunks(frames).filter(|r| r.iter().all(|v| *v == 0.0)).count();
+            let zero_columns = (0..frames).filter(|&t| (0..n_mels).all(|m| patch[m * frames + t] == 0.0)).count();
+            assert!(full_rows <= n_mels / 8 && zero_columns <= frames / 8, "{full_rows} {zero_columns}");
+            hid_something |= patch.contains(&0.0);
+        }
+        assert!(hid_something);
     }
 
     #[test]

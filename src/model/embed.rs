@@ -9,8 +9,7 @@ use super::inference::Embedder;
 use super::store::{check_compatible, model_id};
 use crate::error::{FileError, ModelError};
 use crate::library::{
-    EmbeddingSource, Embeddings, EmbeddingsInfo, FeatureCache, Library, embeddings_path, load_embeddings,
-    save_embeddings, save_library,
+    EmbeddingSource, Embeddings, EmbeddingsInfo, FeatureCache, Library, commit_library, load_embeddings,
 };
 
 /// The folder of the model shipped with songspace: `$SONGSPACE_MODEL` if set, else the first of
@@ -27,6 +26,15 @@ pub fn default_model_dir() -> Option<PathBuf> {
         Some(PathBuf::from("/usr/share/songspace/models/genre-cnn")),
     ];
     candidates.into_iter().flatten().find(|d| d.join("model.json").is_file())
+}
+
+/// The model training starts from by default: the shipped one, when there is one and it reads
+/// the features `mel` describes (else why not).
+pub fn fine_tuning_base(mel: &crate::audio::MelSettings) -> Result<PathBuf, String> {
+    let dir = default_model_dir().ok_or_else(|| "no shipped model found".to_string())?;
+    let info = super::store::load_model_info(&dir).map_err(|e| e.to_string())?;
+    check_compatible(&info, &dir, mel).map_err(|e| e.to_string())?;
+    Ok(dir)
 }
 
 /// The folder of the model that computed a library's embeddings (`id`): the folder the library
@@ -95,7 +103,7 @@ pub fn embed_library(
     check_compatible(&embedder.info, model_dir, &library.mel)?;
     let id = model_id(model_dir)?;
     let dim = embedder.info.net.embedding_dim;
-    let path = embeddings_path(library_path);
+    let path = library.embeddings_file(library_path);
     let same_model = matches!(&library.embeddings, Some(EmbeddingsInfo { source: EmbeddingSource::Model { id: old, .. }, .. }) if *old == id);
     let mut embeddings = if same_model && path.is_file() { load_embeddings(&path)? } else { Embeddings::new(dim) };
     let present: std::collections::HashSet<u64> = library.tracks.iter().map(|t| t.id).collect();
@@ -147,13 +155,13 @@ pub fn embed_library(
     if report.cancelled && !same_model {
         return Ok(report);
     }
-    save_embeddings(&path, &embeddings)?;
     library.embeddings = Some(EmbeddingsInfo {
         source: EmbeddingSource::Model { id, dir: model_dir.to_path_buf() },
         dim,
         count: embeddings.len(),
+        file: None,
     });
-    save_library(library, library_path)?;
+    commit_library(library, library_path, Some(&embeddings), None)?;
     Ok(report)
 }
 
@@ -170,7 +178,7 @@ mod tests {
 
         let file = PathBuf::from("/elsewhere/vectors.csv");
         library.embeddings =
-            Some(EmbeddingsInfo { source: EmbeddingSource::File { path: file.clone() }, dim: 32, count: 3 });
+            Some(EmbeddingsInfo { source: EmbeddingSource::File { path: file.clone() }, dim: 32, count: 3, file: None });
         assert_eq!(model_for_new_tracks(&library), ModelForNewTracks::EmbeddingsFromFile(file));
 
         // A model recorded on another machine: the shipped model stands in only if it is that model.
@@ -179,6 +187,7 @@ mod tests {
             source: EmbeddingSource::Model { id, dir: PathBuf::from("/gone/genre-cnn") },
             dim: 32,
             count: 3,
+            file: None,
         });
         assert_eq!(model_for_new_tracks(&library), ModelForNewTracks::Model(shipped));
         assert!(matches!(recorded_model_dir(Path::new("/gone/genre-cnn"), "0000"), Err(ModelError::Missing(_))));

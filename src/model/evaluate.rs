@@ -25,7 +25,7 @@ use super::store::check_compatible;
 use super::yardstick::{self, Protocol, RepresentationScores, SongGroups, standardise};
 use crate::audio::{CLASSIC_DIMS, ClassicAnalyser, LogMel, MAX_ANALYSIS_SECONDS, Span, decode_file, mfcc_statistics};
 use crate::error::TrainError;
-use crate::library::{EmbeddingSource, FeatureCache, Library, Track, embeddings_path, load_embeddings};
+use crate::library::{EmbeddingSource, FeatureCache, Library, Track, load_embeddings};
 
 /// Which embeddings to judge.
 #[derive(Debug, Clone)]
@@ -161,7 +161,7 @@ pub fn evaluate_library(
                     library_path.display()
                 )));
             };
-            let vectors = load_embeddings(&embeddings_path(library_path))?;
+            let vectors = load_embeddings(&library.embeddings_file(library_path))?;
             let made_by = match &info.source {
                 EmbeddingSource::Model { id, .. } => format!("model {id}"),
                 EmbeddingSource::File { path } => format!("file {}", path.display()),

@@ -128,6 +128,14 @@ impl<B: Backend> EmbeddingNet<B> {
         self.embedding.forward(Tensor::cat(vec![mean.reshape([batch, channels]), second.reshape([batch, channels])], 1))
     }
 
+    /// The same network with a fresh classifier head for `n_classes` labels: fine-tuning keeps
+    /// what the convolutions and the embedding layer learnt and learns the new labels on top.
+    pub fn with_new_classifier(mut self, n_classes: usize, device: &B::Device) -> Self {
+        let [_, embedding_dim] = self.embedding.weight.shape().dims();
+        self.classifier = LinearConfig::new(embedding_dim, n_classes).init(device);
+        self
+    }
+
     /// [batch, mels, frames] -> (embeddings [batch, embedding_dim], logits [batch, classes])
     pub fn forward(&self, patches: Tensor<B, 3>) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let embedding = self.embed(patches);

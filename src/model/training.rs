@@ -17,10 +17,10 @@ use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
-use super::data::{Normaliser, Prng, augmented_patch, track_patches};
+use super::data::{Normaliser, Prng, augmented_patch, mask_patch, track_patches};
 use super::evaluate::{HeldOutComparison, compare_on_held_out};
 use super::net::{EmbeddingNet, NetConfig};
-use super::store::{ModelInfo, load_model, save_model};
+use super::store::{ModelInfo, check_compatible, load_model, save_model};
 use crate::audio::LogMel;
 use crate::error::{FileError, FileProblem, ModelError, TrainError};
 use crate::fsutil::write_atomically;
@@ -32,6 +32,9 @@ pub enum LabelKind {
     Genre,
     Artist,
     Album,
+    /// No labels: learn from the music itself (two excerpts of one song are a positive pair;
+    /// songs of other albums are the negatives). For libraries without genre tags.
+    None,
 }
 
 impl LabelKind {
@@ -40,6 +43,7 @@ impl LabelKind {
             Self::Genre => "genre",
             Self::Artist => "artist",
             Self::Album => "album",
+            Self::None => "none",
         }
     }
 
@@ -48,6 +52,7 @@ impl LabelKind {
             Self::Genre => track.genre.clone()?,
             Self::Artist => track.artist.clone(),
             Self::Album => track.album.clone(),
+            Self::None => SELF_SUPERVISED_LABEL.to_string(),
         };
         Some(text).filter(|t| !t.trim().is_empty())
     }
@@ -60,10 +65,14 @@ impl std::str::FromStr for LabelKind {
             "genre" => Ok(Self::Genre),
             "artist" => Ok(Self::Artist),
             "album" => Ok(Self::Album),
-            other => Err(format!("unknown label {other:?} (use genre, artist or album)")),
+            "none" => Ok(Self::None),
+            other => Err(format!("unknown label {other:?} (use genre, artist, album or none)")),
         }
     }
 }
+
+/// The one class of a self-supervised model (its classifier head is not trained).
+const SELF_SUPERVISED_LABEL: &str = "music";
 
 /// Labels with fewer tracks than this cannot be split and learned; they are reported and left out.
 pub const MIN_TRACKS_PER_LABEL: usize = 3;
@@ -97,6 +106,14 @@ pub struct TrainOptions {
     pub patch_frames: usize,
     pub out_dir: PathBuf,
     pub resume: bool,
+    /// Start from this model's weights (fine-tuning) instead of random ones: its convolutions
+    /// and embedding layer are kept, its classifier head is replaced for the new labels, and
+    /// its input normalisation and pooling are used. Its analysis settings must be the
+    /// library's.
+    pub base: Option<PathBuf>,
+    /// Learning rate when starting from `base`: lower, so the new labels adjust what the base
+    /// learnt rather than overwrite it.
+    pub fine_tune_learning_rate: f64,
 }
 
 impl TrainOptions {
@@ -117,6 +134,8 @@ impl TrainOptions {
             patch_frames: 128,
             out_dir,
             resume: false,
+            base: None,
+            fine_tune_learning_rate: 3e-4,
         }
     }
 }
@@ -265,14 +284,29 @@ pub fn train<B: AutodiffBackend>(
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainingMetrics, TrainError> {
     let (dataset, prepared) = prepare(library, library_path, options)?;
-    let normaliser = Normaliser::fit(dataset.train.iter().map(|e| &e.mel), library.mel.n_mels);
-    let net_config = NetConfig::new(library.mel.n_mels, options.patch_frames, dataset.labels.len())
-        .with_std_pooling(options.std_pooling.then_some(true));
+    B::seed(device, options.seed);
+    // From a base model: its network shape, pooling and input normalisation, a new head.
+    let (net_config, normaliser, mut model, learning_rate) = match &options.base {
+        Some(base) => {
+            let (base_info, base_net) = load_model::<B>(base, device)?;
+            check_compatible(&base_info, base, &library.mel)?;
+            let mut net_config = base_info.net.clone();
+            net_config.n_classes = dataset.labels.len();
+            let model = base_net.with_new_classifier(dataset.labels.len(), device);
+            (net_config, base_info.normaliser, model, options.fine_tune_learning_rate)
+        }
+        None => {
+            let normaliser = Normaliser::fit(dataset.train.iter().map(|e| &e.mel), library.mel.n_mels);
+            let net_config = NetConfig::new(library.mel.n_mels, options.patch_frames, dataset.labels.len())
+                .with_std_pooling(options.std_pooling.then_some(true));
+            let model: EmbeddingNet<B> = net_config.init(device);
+            (net_config, normaliser, model, options.learning_rate)
+        }
+    };
+    let patch_frames = net_config.patch_frames;
     let info =
         ModelInfo::new(net_config.clone(), library.mel, options.label.name(), dataset.labels.clone(), normaliser);
-
-    B::seed(device, options.seed);
-    let mut model: EmbeddingNet<B> = net_config.init(device);
+    let self_supervised = options.label == LabelKind::None;
     let mut optimizer = AdamConfig::new().with_weight_decay(Some(WeightDecayConfig::new(1e-4))).init();
     let checkpoint_dir = options.out_dir.join("checkpoint");
     let mut state = CheckpointState {
@@ -311,7 +345,9 @@ pub fn train<B: AutodiffBackend>(
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let class_sampler = ClassSampler::new(&dataset);
     let steps = (dataset.train.len() * options.patches_per_track).div_ceil(options.batch_size).max(1);
-    let patch_len = library.mel.n_mels * options.patch_frames;
+    let patch_len = library.mel.n_mels * patch_frames;
+    // Self-supervised batches are pairs: two views of each song, side by side.
+    let batch_size = if self_supervised { options.batch_size.max(4) / 2 * 2 } else { options.batch_size };
     let mut stopped_early = false;
     let mut cancelled = false;
     let run_started = Instant::now();
@@ -329,39 +365,56 @@ pub fn train<B: AutodiffBackend>(
                 cancelled = true;
                 break;
             }
-            let mut inputs = vec![0.0f32; options.batch_size * patch_len];
-            let mut targets = Vec::with_capacity(options.batch_size);
-            let mut albums = Vec::with_capacity(options.batch_size);
-            for chunk in inputs.chunks_exact_mut(patch_len) {
-                let example = &dataset.train[class_sampler.draw(&mut state.rng)];
-                augmented_patch(&example.mel, options.patch_frames, &mut state.rng, chunk);
-                info.normaliser.apply(chunk, options.patch_frames);
+            let mut inputs = vec![0.0f32; batch_size * patch_len];
+            let mut targets = Vec::with_capacity(batch_size);
+            let mut albums = Vec::with_capacity(batch_size);
+            let mut example = &dataset.train[0];
+            for (i, chunk) in inputs.chunks_exact_mut(patch_len).enumerate() {
+                // A self-supervised pair shares its song; every other patch draws a new one.
+                if !self_supervised || i % 2 == 0 {
+                    example = &dataset.train[class_sampler.draw(&mut state.rng)];
+                }
+                augmented_patch(&example.mel, patch_frames, &mut state.rng, chunk);
+                info.normaliser.apply(chunk, patch_frames);
+                if self_supervised {
+                    mask_patch(chunk, library.mel.n_mels, patch_frames, &mut state.rng);
+                }
                 targets.push(example.class as i64);
                 albums.push(example.album);
             }
             let input = Tensor::<B, 3>::from_data(
-                TensorData::new(inputs, [options.batch_size, library.mel.n_mels, options.patch_frames]),
+                TensorData::new(inputs, [batch_size, library.mel.n_mels, patch_frames]),
                 device,
             );
-            let target = Tensor::<B, 1, Int>::from_data(TensorData::new(targets.clone(), [targets.len()]), device);
             let (embedding, logits) = model.forward(input);
-            let mut loss = loss_fn.forward(logits.clone(), target);
-            if options.contrastive_weight > 0.0
-                && let Some(term) = cross_album_contrastive(embedding, &targets, &albums, CONTRASTIVE_TEMPERATURE)
-            {
-                loss = loss + term.mul_scalar(options.contrastive_weight);
-            }
+            let (loss, batch_correct) = if self_supervised {
+                let (loss, correct) = pair_contrastive(embedding, &albums, SELF_SUPERVISED_TEMPERATURE);
+                (loss, correct)
+            } else {
+                let target =
+                    Tensor::<B, 1, Int>::from_data(TensorData::new(targets.clone(), [targets.len()]), device);
+                let mut loss = loss_fn.forward(logits.clone(), target);
+                if options.contrastive_weight > 0.0
+                    && let Some(term) =
+                        cross_album_contrastive(embedding, &targets, &albums, CONTRASTIVE_TEMPERATURE)
+                {
+                    loss = loss + term.mul_scalar(options.contrastive_weight);
+                }
+                let predicted =
+                    argmax_rows(&logits.into_data().to_vec::<f32>().unwrap_or_default(), dataset.labels.len());
+                let correct = predicted.iter().zip(&targets).filter(|(p, t)| **p as i64 == **t).count();
+                (loss, correct)
+            };
             let loss_value =
                 loss.clone().into_data().to_vec::<f32>().ok().and_then(|v| v.first().copied()).unwrap_or(f32::NAN);
             if !loss_value.is_finite() {
                 return Err(TrainError::Diverged { epoch, loss: loss_value });
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(options.learning_rate, model, grads);
+            model = optimizer.step(learning_rate, model, grads);
 
             loss_sum += f64::from(loss_value) * targets.len() as f64;
-            let predicted = argmax_rows(&logits.into_data().to_vec::<f32>().unwrap_or_default(), dataset.labels.len());
-            correct += predicted.iter().zip(&targets).filter(|(p, t)| **p as i64 == **t).count();
+            correct += batch_correct;
             seen += targets.len();
             let seconds = run_started.elapsed().as_secs_f32();
             let done = (epoch - first_epoch) * steps + step + 1;
@@ -378,7 +431,8 @@ pub fn train<B: AutodiffBackend>(
             break;
         }
         let valid = model.valid();
-        let validation = (!dataset.validation.is_empty()).then(|| evaluate(&valid, &info, &dataset.validation));
+        let validation =
+            (!dataset.validation.is_empty()).then(|| evaluate(&valid, &info, &dataset.validation, options.label));
         let metrics = EpochMetrics {
             epoch,
             train_loss: (loss_sum / seen.max(1) as f64) as f32,
@@ -422,9 +476,10 @@ pub fn train<B: AutodiffBackend>(
     }
     on_event(&TrainEvent::Evaluating);
     let (info, best) = load_model::<B::InnerBackend>(&options.out_dir, device)?;
-    let train_eval = evaluate(&best, &info, &dataset.train);
-    let validation_eval = (!dataset.validation.is_empty()).then(|| evaluate(&best, &info, &dataset.validation));
-    let test_eval = (!dataset.test.is_empty()).then(|| evaluate(&best, &info, &dataset.test));
+    let train_eval = evaluate(&best, &info, &dataset.train, options.label);
+    let validation_eval =
+        (!dataset.validation.is_empty()).then(|| evaluate(&best, &info, &dataset.validation, options.label));
+    let test_eval = (!dataset.test.is_empty()).then(|| evaluate(&best, &info, &dataset.test, options.label));
     let (confusion_split, confusion_source) = match (&test_eval, &validation_eval) {
         (Some(t), _) => ("test", t),
         (None, Some(v)) => ("validation", v),
@@ -437,7 +492,9 @@ pub fn train<B: AutodiffBackend>(
         (true, false) => dataset.validation.iter().map(|e| e.id).collect(),
         (true, true) => HashSet::new(),
     };
-    let against_classic = if options.compare_with_classic && options.label == LabelKind::Genre {
+    // A self-supervised model is judged on the genres the library has, if it has them.
+    let against_classic = if options.compare_with_classic && matches!(options.label, LabelKind::Genre | LabelKind::None)
+    {
         let split = if dataset.test.is_empty() { "validation" } else { "test" };
         compare_on_held_out(library, library_path, &options.out_dir, &held_out_ids, split).ok().flatten()
     } else {
@@ -500,20 +557,109 @@ fn cross_album_contrastive<B: Backend>(
     if anchors == 0 {
         return None;
     }
+    Some(masked_contrastive(embedding, positive, excluded, anchors, temperature).0)
+}
+
+/// Temperature of the self-supervised loss (SimCLR's NT-Xent; 0.1 to 0.5 are usual).
+const SELF_SUPERVISED_TEMPERATURE: f32 = 0.2;
+
+/// The self-supervised loss (NT-Xent, Chen et al. 2020) on a batch laid out as pairs: rows 2i
+/// and 2i+1 are two views of one song. A view's positive is its partner; its negatives are the
+/// songs of *other* albums: songs of one album (and excerpts of one track) usually share their
+/// style, and pushing them apart would teach the map to split what belongs together. A view
+/// with no song of another album in its batch (a library that is one folder) takes the other
+/// songs of its own album as negatives instead. Returns the loss and how many views found their
+/// partner as their nearest.
+fn pair_contrastive<B: Backend>(embedding: Tensor<B, 2>, albums: &[usize], temperature: f32) -> (Tensor<B, 1>, usize) {
+    let (positive, excluded) = pair_masks(albums);
+    masked_contrastive(embedding, positive, excluded, albums.len(), temperature)
+}
+
+/// The positive and excluded pairs of [`pair_contrastive`], row-major `n × n`.
+fn pair_masks(albums: &[usize]) -> (Vec<f32>, Vec<f32>) {
+    let n = albums.len();
+    let mut positive = vec![0.0f32; n * n];
+    let mut excluded = vec![0.0f32; n * n];
+    for i in 0..n {
+        let partner = i ^ 1;
+        let other_albums = albums.iter().any(|&a| a != albums[i]);
+        for j in 0..n {
+            if j == partner {
+                positive[i * n + j] = 1.0;
+            } else if i == j || (other_albums && albums[i] == albums[j]) {
+                excluded[i * n + j] = 1.0;
+            }
+        }
+    }
+    (positive, excluded)
+}
+
+/// Contrastive loss over the batch's cosine similarities: for every anchor row, the mean log
+/// probability of its positives in a softmax over the pairs that are not excluded. Returns the
+/// loss and the number of anchors whose most similar non-excluded row is a positive.
+fn masked_contrastive<B: Backend>(
+    embedding: Tensor<B, 2>,
+    positive: Vec<f32>,
+    excluded: Vec<f32>,
+    anchors: usize,
+    temperature: f32,
+) -> (Tensor<B, 1>, usize) {
+    let n = embedding.dims()[0];
     let device = embedding.device();
     let norm = embedding.clone().powi_scalar(2).sum_dim(1).add_scalar(1e-8).sqrt();
     let unit = embedding / norm;
     let similarity = unit.clone().matmul(unit.transpose()).div_scalar(temperature);
     let excluded = Tensor::<B, 2>::from_data(TensorData::new(excluded, [n, n]), &device);
-    let positive = Tensor::<B, 2>::from_data(TensorData::new(positive, [n, n]), &device);
+    let positive_mask = Tensor::<B, 2>::from_data(TensorData::new(positive.clone(), [n, n]), &device);
     // Excluded pairs get a logit so low that they vanish from each row's softmax.
     let logits = similarity - excluded.mul_scalar(1e4);
+    let nearest = argmax_rows(&logits.clone().into_data().to_vec::<f32>().unwrap_or_default(), n);
+    let found = nearest.iter().enumerate().filter(|(i, j)| positive[i * n + **j] > 0.0).count();
     let top = logits.clone().max_dim(1).detach();
     let log_denominator = (logits.clone() - top.clone()).exp().sum_dim(1).log() + top;
     let log_probability = logits - log_denominator;
-    let positives_per_anchor = positive.clone().sum_dim(1).clamp_min(1.0);
-    let per_anchor = (log_probability * positive).sum_dim(1) / positives_per_anchor;
-    Some(per_anchor.sum().neg().div_scalar(anchors as f32))
+    let positives_per_anchor = positive_mask.clone().sum_dim(1).clamp_min(1.0);
+    let per_anchor = (log_probability * positive_mask).sum_dim(1) / positives_per_anchor;
+    (per_anchor.sum().neg().div_scalar(anchors as f32), found)
+}
+
+/// Songs per batch when the self-supervised loss is measured on held-out songs.
+const SELF_SUPERVISED_EVAL_SONGS: usize = 32;
+
+/// The self-supervised loss and partner accuracy on held-out songs, with views drawn from a
+/// fixed seed per song so every epoch is measured on the same pairs.
+fn evaluate_self_supervised<B: Backend>(net: &EmbeddingNet<B>, info: &ModelInfo, examples: &[Example]) -> Evaluation {
+    let device = net.devices().into_iter().next().unwrap_or_default();
+    let (n_mels, frames) = (info.net.n_mels, info.net.patch_frames);
+    let patch_len = n_mels * frames;
+    let (mut loss_sum, mut batches, mut found, mut views) = (0.0f64, 0usize, 0usize, 0usize);
+    for chunk in examples.chunks(SELF_SUPERVISED_EVAL_SONGS) {
+        if chunk.len() < 2 {
+            continue;
+        }
+        let mut inputs = vec![0.0f32; 2 * chunk.len() * patch_len];
+        let mut albums = Vec::with_capacity(2 * chunk.len());
+        for (pair, example) in inputs.chunks_exact_mut(2 * patch_len).zip(chunk) {
+            let mut rng = Prng::new(example.id ^ 0x0e7a_1a7e);
+            for view in pair.chunks_exact_mut(patch_len) {
+                augmented_patch(&example.mel, frames, &mut rng, view);
+                info.normaliser.apply(view, frames);
+                mask_patch(view, n_mels, frames, &mut rng);
+                albums.push(example.album);
+            }
+        }
+        let input = Tensor::<B, 3>::from_data(TensorData::new(inputs, [albums.len(), n_mels, frames]), &device);
+        let (loss, correct) = pair_contrastive(net.embed(input), &albums, SELF_SUPERVISED_TEMPERATURE);
+        loss_sum += f64::from(loss.into_data().to_vec::<f32>().ok().and_then(|v| v.first().copied()).unwrap_or(0.0));
+        batches += 1;
+        found += correct;
+        views += albums.len();
+    }
+    Evaluation {
+        loss: (loss_sum / batches.max(1) as f64) as f32,
+        accuracy: found as f32 / views.max(1) as f32,
+        confusion: vec![vec![0; info.labels.len()]; info.labels.len()],
+    }
 }
 
 /// Draws training examples so small classes are seen more often than their share: a class is
@@ -559,8 +705,12 @@ struct Evaluation {
 }
 
 /// Track-level evaluation: every track's patches go through the network; the loss is the mean
-/// over patches, the prediction the argmax of the track's mean probabilities.
-fn evaluate<B: Backend>(net: &EmbeddingNet<B>, info: &ModelInfo, examples: &[Example]) -> Evaluation {
+/// over patches, the prediction the argmax of the track's mean probabilities. Without labels:
+/// the self-supervised loss and how often a song's other view is its nearest.
+fn evaluate<B: Backend>(net: &EmbeddingNet<B>, info: &ModelInfo, examples: &[Example], label: LabelKind) -> Evaluation {
+    if label == LabelKind::None {
+        return evaluate_self_supervised(net, info, examples);
+    }
     let device = net.devices().into_iter().next().unwrap_or_default();
     let n = info.labels.len();
     let mut confusion = vec![vec![0usize; n]; n];
@@ -621,7 +771,8 @@ fn prepare(
     let dropped: Vec<(String, usize)> =
         counts.iter().filter(|(_, n)| **n < MIN_TRACKS_PER_LABEL).map(|(l, n)| (l.clone(), *n)).collect();
     let labels: Vec<String> = counts.keys().filter(|l| counts[*l] >= MIN_TRACKS_PER_LABEL).cloned().collect();
-    if labels.len() < 2 {
+    let needed = if options.label == LabelKind::None { 1 } else { 2 };
+    if labels.len() < needed {
         return Err(TrainError::Data(format!(
             "{}: training needs at least two {} labels with {MIN_TRACKS_PER_LABEL}+ tracks each; found {}",
             library_path.display(),
@@ -780,6 +931,37 @@ mod tests {
         // mates are never positives).
         assert_eq!(contrastive(&[[1.0, 0.0], [0.0, 1.0]], &[0, 1], &[0, 1]), None);
         assert_eq!(contrastive(&[[1.0, 0.0], [0.0, 1.0]], &[0, 0], &[4, 4]), None);
+    }
+
+    #[test]
+    fn self_supervised_pairs_pull_partners_and_push_only_other_albums() {
+        // Views 0,1 of song A (album 0), 2,3 of song B (album 0), 4,5 of song C (album 1).
+        let albums = [0, 0, 0, 0, 1, 1];
+        let (positive, excluded) = pair_masks(&albums);
+        let at = |m: &[f32], i: usize, j: usize| m[i * 6 + j];
+        assert_eq!(at(&positive, 0, 1), 1.0);
+        assert_eq!(at(&positive, 5, 4), 1.0);
+        assert_eq!(at(&excluded, 0, 2), 1.0, "an album mate is not a negative");
+        assert_eq!(at(&excluded, 0, 4), 0.0, "another album's song is");
+        assert_eq!(positive.iter().sum::<f32>(), 6.0);
+        // One album only: the other songs are the negatives.
+        let (_, excluded) = pair_masks(&[0, 0, 0, 0]);
+        assert_eq!((excluded[2], excluded[0]), (0.0, 1.0));
+
+        let loss = |rows: &[[f32; 2]]| {
+            let device: burn::backend::ndarray::NdArrayDevice = Default::default();
+            let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+            let e = Tensor::<burn::backend::NdArray, 2>::from_data(TensorData::new(flat, [rows.len(), 2]), &device);
+            let (loss, found) = pair_contrastive(e, &albums, 0.2);
+            (loss.into_data().to_vec::<f32>().expect("loss")[0], found)
+        };
+        let partners_close = [[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0], [-1.0, 0.0], [-1.0, 0.1]];
+        let partners_apart = [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [-1.0, 0.1], [0.1, 1.0]];
+        let (close, found_close) = loss(&partners_close);
+        let (apart, found_apart) = loss(&partners_apart);
+        assert!(close < apart, "{close} vs {apart}");
+        assert_eq!(found_close, 6);
+        assert!(found_apart < 6);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use super::{ProjectionInfo, SpaceError};
 use crate::audio::{self, MelExtractor, Tags};
 use crate::error::{AudioError, FileError, FileProblem};
 use crate::library::{
-    EmbeddingsInfo, FeatureInfo, FileFingerprint, Library, Track, embeddings_path, load_embeddings, load_library,
-    load_positions, positions_path, save_embeddings, save_library, save_positions,
+    EmbeddingsInfo, FeatureInfo, FileFingerprint, Library, Track, commit_library, load_embeddings, load_library,
+    load_positions,
 };
 use crate::model::Embedder;
 
@@ -150,12 +150,10 @@ pub fn save_added_track(
     if library.track(track.id).is_some() {
         return Err(SpaceError::AlreadyInLibrary { path: library.absolute_path(track), id: track.id });
     }
-    let mut embeddings = load_embeddings(&embeddings_path(library_path))?;
-    let mut positions = load_positions(&positions_path(library_path))?;
+    let mut embeddings = load_embeddings(&library.embeddings_file(library_path))?;
+    let mut positions = load_positions(&library.positions_file(library_path))?;
     embeddings.insert(track.id, embedding);
     positions.insert(track.id, &position);
-    save_embeddings(&embeddings_path(library_path), &embeddings)?;
-    save_positions(&positions_path(library_path), &positions)?;
 
     library.add_track(track.clone());
     if let Some(info) = &mut library.embeddings {
@@ -166,7 +164,7 @@ pub fn save_added_track(
         *digest = embeddings_digest(&embeddings);
         *count = embeddings.len();
     }
-    save_library(&library, library_path)?;
+    commit_library(&mut library, library_path, Some(&embeddings), Some(&positions))?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::neighbours::{EmbeddingIndex, IndexError, Metric, Neighbour, PositionIndex};
 use super::place::{Placement, place_point};
 use super::{ProjectionMethod, SpaceError};
-use crate::library::{Embeddings, Library, embeddings_path, load_embeddings, load_positions, positions_path};
+use crate::library::{Embeddings, Library, load_embeddings, load_positions};
 
 /// A fingerprint of embeddings (ids and values), to tell whether a map is still theirs.
 pub fn embeddings_digest(embeddings: &Embeddings) -> u64 {
@@ -51,11 +51,11 @@ impl Map {
             return Err(SpaceError::NoEmbeddings { path: path() });
         }
         let Some(projection) = &library.projection else { return Err(SpaceError::NoMap { path: path() }) };
-        let embeddings = load_embeddings(&embeddings_path(library_path))?;
+        let embeddings = load_embeddings(&library.embeddings_file(library_path))?;
         if embeddings_digest(&embeddings) != projection.embeddings_digest {
             return Err(SpaceError::StaleMap { path: path() });
         }
-        let positions = load_positions(&positions_path(library_path))?;
+        let positions = load_positions(&library.positions_file(library_path))?;
         if positions.ids != embeddings.ids {
             return Err(SpaceError::StaleMap { path: path() });
         }

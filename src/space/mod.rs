@@ -66,6 +66,10 @@ pub struct ProjectionInfo {
     /// The perplexity actually used (clamped for small libraries).
     pub perplexity: f32,
     pub seconds: f32,
+    /// The file beside the library that holds the positions (see
+    /// [`crate::library::commit_library`]); `None` in older libraries: `<stem>.positions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// Errors of the map commands; each says which file or what is missing.

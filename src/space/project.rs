@@ -8,9 +8,7 @@ use super::map::embeddings_digest;
 use super::pca::pca_3d;
 use super::tsne::{TsneEvent, TsneStage, tsne_3d};
 use super::{ProjectionInfo, ProjectionMethod, SpaceError};
-use crate::library::{
-    Embeddings, Library, embeddings_path, load_embeddings, positions_path, save_library, save_positions,
-};
+use crate::library::{Embeddings, Library, commit_library, load_embeddings};
 
 /// What a projection is doing, for a progress bar or an animated view.
 pub enum ProjectEvent<'a> {
@@ -45,14 +43,14 @@ pub fn project_library(
     if library.embeddings.is_none() {
         return Err(SpaceError::NoEmbeddings { path: library_path.to_path_buf() });
     }
-    let embeddings = load_embeddings(&embeddings_path(library_path))?;
+    let embeddings = load_embeddings(&library.embeddings_file(library_path))?;
     let digest = embeddings_digest(&embeddings);
     let settings = library.map.clone();
     if !force
         && let Some(info) = &library.projection
         && info.embeddings_digest == digest
         && info.settings == settings
-        && positions_path(library_path).is_file()
+        && library.positions_file(library_path).is_file()
     {
         return Ok(ProjectOutcome {
             method: settings.method,
@@ -89,9 +87,14 @@ pub fn project_library(
     for (id, position) in embeddings.ids.iter().zip(&positions) {
         stored.insert(*id, position);
     }
-    save_positions(&positions_path(library_path), &stored)?;
-    library.projection =
-        Some(ProjectionInfo { settings: settings.clone(), embeddings_digest: digest, count: n, perplexity, seconds });
-    save_library(library, library_path)?;
+    library.projection = Some(ProjectionInfo {
+        settings: settings.clone(),
+        embeddings_digest: digest,
+        count: n,
+        perplexity,
+        seconds,
+        file: None,
+    });
+    commit_library(library, library_path, None, Some(&stored))?;
     Ok(ProjectOutcome { method: settings.method, points: n, reused: false, perplexity, seconds })
 }
