@@ -351,3 +351,104 @@ fn evaluate_train_judges_the_recipe_on_albums_each_fold_never_saw() {
         assert!((0.0..=1.0).contains(&value), "{key}: {comparison}");
     }
 }
+
+#[test]
+fn training_starts_from_the_shipped_model_unless_told_otherwise() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let library = tones_and_noise(home.path());
+    let run = songspace(
+        home.path(),
+        &[
+            "train",
+            s(&library),
+            "--device",
+            "cpu",
+            "--epochs",
+            "1",
+            "--min-epochs",
+            "1",
+            "--out",
+            s(&home.path().join("a")),
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stdout(&run).contains("fine-tuning the shipped model"), "{}", stdout(&run));
+    let run = songspace(
+        home.path(),
+        &[
+            "train",
+            s(&library),
+            "--device",
+            "cpu",
+            "--epochs",
+            "1",
+            "--min-epochs",
+            "1",
+            "--from-scratch",
+            "--out",
+            s(&home.path().join("b")),
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stdout(&run).contains("from random weights (--from-scratch)"), "{}", stdout(&run));
+    // The two runs start from different weights, so they end with different models.
+    let a = std::fs::read(home.path().join("a/model.mpk")).expect("a");
+    let b = std::fs::read(home.path().join("b/model.mpk")).expect("b");
+    assert_ne!(a, b);
+    // Fine-tuning keeps the base's input normalisation: the shipped model's.
+    let info = |dir: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join("model.json")).expect("model.json")).expect("json")
+    };
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-cnn");
+    assert_eq!(info(&home.path().join("a"))["normaliser"], info(&shipped)["normaliser"]);
+    assert_ne!(info(&home.path().join("b"))["normaliser"], info(&shipped)["normaliser"]);
+}
+
+#[test]
+fn without_labels_the_model_learns_from_the_music_itself() {
+    // No genre, artist or album tags at all: tones and noise in one folder.
+    let home = tempfile::tempdir().expect("tempdir");
+    let music = home.path().join("music");
+    for i in 0..8 {
+        write_wav(
+            &music.join(format!("tone{i}.wav")),
+            22_050,
+            1,
+            3.5,
+            "tone",
+            150.0 + 90.0 * i as f32,
+            &WavTags::default(),
+        );
+        write_wav(&music.join(format!("noise{i}.wav")), 22_050, 1, 3.5, "noise", 1.0 + i as f32, &WavTags::default());
+    }
+    let library = home.path().join("lib/library.ron");
+    assert!(songspace(home.path(), &["import", s(&music), "--library", s(&library)]).status.success());
+    let model = home.path().join("model");
+    let metrics =
+        train(home.path(), &library, &model, "6", &["--label", "none", "--from-scratch", "--min-epochs", "3"]);
+    assert_eq!(metrics["label"], "none");
+    assert_eq!(metrics["train_tracks"], 12, "every song takes part, labelled or not: {metrics}");
+    // How often a view's nearest (of the batch) is the other view of its own song: above chance.
+    let accuracy = metrics["train_accuracy"].as_f64().expect("accuracy");
+    assert!(accuracy > 0.3, "{metrics}");
+    let run = songspace(home.path(), &["embed", s(&library), "--model", s(&model)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let csv = home.path().join("e.csv");
+    assert!(songspace(home.path(), &["export", s(&library), "--what", "embeddings", "-o", s(&csv)]).status.success());
+    let rows = read_csv(&csv);
+    let lib = songspace::library::load_library(&library).expect("library");
+    let is_tone = |id: u64| lib.track(id).expect("track").path.to_string_lossy().contains("tone");
+    // Without ever being told, the nearest song of each is of its own kind, nearly always.
+    let mut agree = 0;
+    for (id, v) in &rows {
+        let nearest = rows
+            .iter()
+            .filter(|(o, _)| o != id)
+            .map(|(o, w)| (v.iter().zip(w).map(|(a, b)| (a - b) * (a - b)).sum::<f32>(), *o))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .expect("neighbour")
+            .1;
+        agree += usize::from(is_tone(nearest) == is_tone(*id));
+    }
+    assert!(agree >= 14, "{agree} of 16 nearest neighbours of the same kind");
+}

@@ -188,8 +188,7 @@ fn check_library_after_kill(
 fn a_kill_at_any_instant_leaves_the_library_as_it_was_or_as_it_became() {
     // 200 kills by default (a tenth of them during training, the rest shared by import,
     // embedding, layout and adding a song); SONGSPACE_KILL_ITERATIONS for more.
-    let iterations: usize =
-        std::env::var("SONGSPACE_KILL_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let iterations: usize = std::env::var("SONGSPACE_KILL_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let home = tempfile::tempdir().expect("tempdir");
     let music = home.path().join("music");
     write_tones(&music, "a", "Tone", 6, 200.0, 60.0);
@@ -220,7 +219,8 @@ fn a_kill_at_any_instant_leaves_the_library_as_it_was_or_as_it_became() {
     let outside = home.path().join("dropped");
     let model_out = home.path().join("trained");
 
-    let mut saved = check_library_after_kill(&library, &Default::default(), probe, &by_model[&probe], &by_file, "nothing");
+    let mut saved =
+        check_library_after_kill(&library, &Default::default(), probe, &by_model[&probe], &by_file, "nothing");
     let mut rng = 0x5eed_u64;
     let mut next = |n: u64| {
         rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

@@ -2,8 +2,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::library::{
-    ExchangeFormat, adopt_embeddings_file, export_embeddings, load_embeddings, load_library,
-    resolve_library_path,
+    ExchangeFormat, adopt_embeddings_file, export_embeddings, load_embeddings, load_library, resolve_library_path,
 };
 
 pub fn export(library: &Path, format: ExchangeFormat, out: &Path) -> anyhow::Result<ExitCode> {

@@ -3,10 +3,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use crate::library::{
-    FeatureCache, Library, SourceKind, Split, load_embeddings, load_library,
-    resolve_library_path,
-};
+use crate::library::{FeatureCache, Library, SourceKind, Split, load_embeddings, load_library, resolve_library_path};
 use crate::space::{ProjectionMethod, embeddings_digest};
 
 pub fn run(arg: &Path, as_json: bool) -> anyhow::Result<ExitCode> {

@@ -55,7 +55,10 @@ pub fn commit_library(
     positions: Option<&Embeddings>,
 ) -> Result<(), FileError> {
     let undescribed = |what: &str| {
-        FileError::new(library_path, FileProblem::Format(format!("new {what} without their description in the library")))
+        FileError::new(
+            library_path,
+            FileProblem::Format(format!("new {what} without their description in the library")),
+        )
     };
     let tag = fresh_tag();
     if let Some(vectors) = embeddings {
@@ -194,8 +197,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("lib.ron");
         let mut library = Library::new(dir.path().to_path_buf(), SourceKind::Folder);
-        library.embeddings =
-            Some(EmbeddingsInfo { source: EmbeddingSource::File { path: "x.csv".into() }, dim: 2, count: 1, file: None });
+        library.embeddings = Some(EmbeddingsInfo {
+            source: EmbeddingSource::File { path: "x.csv".into() },
+            dim: 2,
+            count: 1,
+            file: None,
+        });
         commit_library(&mut library, &path, Some(&vectors(&[1], 1.0)), None).expect("commit");
         let current = library.embeddings_file(&path);
         // A change killed after writing its vectors, before its switch.

@@ -183,7 +183,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("lib.ron");
         save_library(&sample_library(), &path).expect("save");
-        let text = std::fs::read_to_string(&path).expect("read").replace(&format!("version: {LIBRARY_FORMAT_VERSION}"), "version: 99");
+        let text = std::fs::read_to_string(&path)
+            .expect("read")
+            .replace(&format!("version: {LIBRARY_FORMAT_VERSION}"), "version: 99");
         std::fs::write(&path, text).expect("write");
         let err = load_library(&path).expect_err("newer").to_string();
         assert!(err.contains("lib.ron") && err.contains("99"), "{err}");

@@ -177,8 +177,12 @@ mod tests {
         assert_eq!(model_for_new_tracks(&library), ModelForNewTracks::Model(shipped.clone()));
 
         let file = PathBuf::from("/elsewhere/vectors.csv");
-        library.embeddings =
-            Some(EmbeddingsInfo { source: EmbeddingSource::File { path: file.clone() }, dim: 32, count: 3, file: None });
+        library.embeddings = Some(EmbeddingsInfo {
+            source: EmbeddingSource::File { path: file.clone() },
+            dim: 32,
+            count: 3,
+            file: None,
+        });
         assert_eq!(model_for_new_tracks(&library), ModelForNewTracks::EmbeddingsFromFile(file));
 
         // A model recorded on another machine: the shipped model stands in only if it is that model.

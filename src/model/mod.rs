@@ -14,7 +14,8 @@ pub mod yardstick;
 
 pub use device::{Adapter, Compute, DeviceChoice, choose as choose_device, gpu_adapters};
 pub use embed::{
-    EmbedReport, ModelForNewTracks, default_model_dir, embed_library, fine_tuning_base, model_for_new_tracks, recorded_model_dir,
+    EmbedReport, ModelForNewTracks, default_model_dir, embed_library, fine_tuning_base, model_for_new_tracks,
+    recorded_model_dir,
 };
 pub use inference::Embedder;
 pub use net::{EmbeddingNet, NetConfig};

@@ -391,12 +391,10 @@ pub fn train<B: AutodiffBackend>(
                 let (loss, correct) = pair_contrastive(embedding, &albums, SELF_SUPERVISED_TEMPERATURE);
                 (loss, correct)
             } else {
-                let target =
-                    Tensor::<B, 1, Int>::from_data(TensorData::new(targets.clone(), [targets.len()]), device);
+                let target = Tensor::<B, 1, Int>::from_data(TensorData::new(targets.clone(), [targets.len()]), device);
                 let mut loss = loss_fn.forward(logits.clone(), target);
                 if options.contrastive_weight > 0.0
-                    && let Some(term) =
-                        cross_album_contrastive(embedding, &targets, &albums, CONTRASTIVE_TEMPERATURE)
+                    && let Some(term) = cross_album_contrastive(embedding, &targets, &albums, CONTRASTIVE_TEMPERATURE)
                 {
                     loss = loss + term.mul_scalar(options.contrastive_weight);
                 }

@@ -40,9 +40,10 @@ cp -r "$work/music" "$out/music"
 library="$work/library/library.ron"
 "$bin" import "$out/music" --library "$library"
 # The demo's map comes from a model trained on the demo's own styles, as a user's library would
-# after `songspace train`: the shipped model (game soundtracks) mixes these styles up.
+# after `songspace train`: the shipped model (game soundtracks) mixes these styles up. From
+# scratch, as the bundled demo model was made (training now fine-tunes the shipped model by default).
 rm -rf "$work/model" "$out/model"
-"$bin" train "$library" --device cpu --epochs 40 --seed 42 --out "$work/model" --metrics-out "$work/metrics.json"
+"$bin" train "$library" --device cpu --epochs 40 --seed 42 --from-scratch --out "$work/model" --metrics-out "$work/metrics.json"
 mkdir -p "$out/model"
 cp "$work/model/model.json" "$work/model/model.mpk" "$out/model/"
 "$bin" embed "$library" --model "$out/model"
@@ -50,16 +51,20 @@ cp "$work/model/model.json" "$work/model/model.mpk" "$out/model/"
 # which t-SNE draws as a tight ball; at 5 the styles keep their inner structure.
 "$bin" project "$library" --perplexity 5
 # The bundle names its music and its model relative to itself (songspace reads relative paths
-# in a library file that way).
+# in a library file that way), and keeps its vectors under the plain names
+# (library.embeddings, library.positions) that a library without file names reads.
 python3 - "$library" "$out/library.ron" <<'PY'
-import re, sys
+import os, re, shutil, sys
 src, dst = sys.argv[1:]
 text = open(src).read()
 text = re.sub(r'root: "[^"]*"', 'root: "music"', text, count=1)
 text = re.sub(r'(source: Model\(id: "[0-9a-f]+", dir: )"[^"]*"', r'\1"model"', text)
+for ext in ("embeddings", "positions"):
+    named = re.search(r'file: Some\("([^"]+\.%s)"\)' % ext, text)
+    name = named.group(1) if named else "library." + ext
+    shutil.copyfile(os.path.join(os.path.dirname(src), name), os.path.join(os.path.dirname(dst), "library." + ext))
+text = re.sub(r'\s*file: Some\("[^"]+"\),', '', text)
 open(dst, "w").write(text)
 PY
-cp "$work/library/library.embeddings" "$out/library.embeddings"
-cp "$work/library/library.positions" "$out/library.positions"
 "$bin" info --demo
 du -sh "$out/music"
