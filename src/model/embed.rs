@@ -39,8 +39,9 @@ pub fn fine_tuning_base(mel: &crate::audio::MelSettings) -> Result<PathBuf, Stri
 
 /// The folder of the model that computed a library's embeddings (`id`): the folder the library
 /// records, or, when that holds another model or none (the library came from another machine, as
-/// the bundled demo does), the shipped model if it is that model. A recorded model that was
-/// retrained in place is still used, as before the check existed.
+/// the bundled demo does), the shipped model if it is that model. A folder that now holds another
+/// model (retrained in place, or a newer shipped model) is refused: a song embedded by another
+/// model would land in a space the map was not made from.
 pub fn recorded_model_dir(recorded: &Path, id: &str) -> Result<PathBuf, ModelError> {
     let is_that_model = |dir: &Path| dir.join("model.json").is_file() && model_id(dir).is_ok_and(|found| found == id);
     if is_that_model(recorded) {
@@ -50,7 +51,12 @@ pub fn recorded_model_dir(recorded: &Path, id: &str) -> Result<PathBuf, ModelErr
         return Ok(shipped);
     }
     if recorded.join("model.json").is_file() {
-        return Ok(recorded.to_path_buf());
+        return Err(ModelError::Mismatch {
+            path: recorded.to_path_buf(),
+            what: format!(
+                "holds another model than the one (id {id}) that made this library's embeddings; embed the library again with `songspace embed` (or import it again) to use it"
+            ),
+        });
     }
     Err(ModelError::Missing(recorded.to_path_buf()))
 }
