@@ -415,7 +415,7 @@ fn train_embed_map(library_path: &Path, request: &TrainRequest, report: &Reporte
     options.seed = request.seed;
     if !request.from_scratch {
         match crate::model::fine_tuning_base(&library.mel) {
-            Ok(base) => options.base = Some(base),
+            Ok(base) => options.fine_tune(base),
             Err(why) => report.send(JobEvent::Notice(format!("training from random weights: {why}"))),
         }
     }

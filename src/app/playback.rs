@@ -64,6 +64,18 @@ impl Playback {
 struct AudioOutput {
     device: MixerDeviceSink,
     player: Option<Player>,
+    /// A song being opened on a thread (the file probed, its first packet decoded): the frame
+    /// never waits on a slow disk or a long seek. Played when it is ready.
+    opening: Option<Opening>,
+}
+
+struct Opening {
+    row: usize,
+    path: PathBuf,
+    duration_seconds: f64,
+    /// Stay paused once open (a seek while paused).
+    paused: bool,
+    ready: Receiver<Result<(StreamedSource, f64), String>>,
 }
 
 pub struct PlaybackPlugin {
@@ -76,7 +88,7 @@ impl Plugin for PlaybackPlugin {
         match rodio::DeviceSinkBuilder::open_default_sink() {
             Ok(mut device) => {
                 device.log_on_drop(false);
-                app.insert_non_send(AudioOutput { device, player: None });
+                app.insert_non_send(AudioOutput { device, player: None, opening: None });
             }
             Err(e) => {
                 let reason = format!("No audio output ({e}): playback is off.");
@@ -117,11 +129,9 @@ fn drive_output(
             }
             PlaybackRequest::Seek(seconds) => {
                 if let Some(now) = playback.now.clone() {
-                    let paused = now.paused;
                     start(&mut output, &mut playback, &mut view, now.row, now.path, now.duration_seconds, seconds);
-                    if paused && let (Some(player), Some(now)) = (&output.player, playback.now.as_mut()) {
-                        player.pause();
-                        now.paused = true;
+                    if let Some(opening) = output.opening.as_mut() {
+                        opening.paused = now.paused;
                     }
                 }
             }
@@ -143,10 +153,12 @@ fn drive_output(
                 if let Some(player) = output.player.take() {
                     player.stop();
                 }
+                output.opening = None;
                 playback.now = None;
             }
         }
     }
+    finish_opening(&mut output, &mut playback, &mut view);
     let volume = playback.volume;
     if let (Some(player), Some(now)) = (&output.player, playback.now.as_mut()) {
         player.set_volume(volume);
@@ -168,22 +180,48 @@ fn start(
         old.stop();
     }
     playback.now = None;
-    if !path.is_file() {
-        view.notify(format!("Cannot play: {} is missing (moved or deleted?)", path.display()));
-        return;
+    // A song still opening for an earlier request is dropped with its receiver; its thread ends
+    // when it finds no one waiting.
+    let (sender, ready) = sync_channel(1);
+    let opened_path = path.clone();
+    let spawned = std::thread::Builder::new().name("songspace playback opener".into()).spawn(move || {
+        let result = if opened_path.is_file() {
+            StreamedSource::open(&opened_path, from_seconds).map_err(|e| e.to_string())
+        } else {
+            Err(format!("{} is missing (moved or deleted?)", opened_path.display()))
+        };
+        let _ = sender.send(result);
+    });
+    match spawned {
+        Ok(_) => output.opening = Some(Opening { row, path, duration_seconds, paused: false, ready }),
+        Err(e) => view.notify(format!("Cannot play: cannot start a thread ({e})")),
     }
-    match StreamedSource::open(&path, from_seconds) {
+}
+
+/// Plays the song opened on its thread, once it is ready (checked every frame, never waited on).
+fn finish_opening(output: &mut AudioOutput, playback: &mut Playback, view: &mut ViewState) {
+    let Some(opening) = &output.opening else { return };
+    let result = match opening.ready.try_recv() {
+        Ok(result) => result,
+        Err(std::sync::mpsc::TryRecvError::Empty) => return,
+        Err(std::sync::mpsc::TryRecvError::Disconnected) => Err("the opening thread ended without a word".into()),
+    };
+    let Some(opening) = output.opening.take() else { return };
+    match result {
         Ok((source, start_seconds)) => {
             let player = Player::connect_new(output.device.mixer());
             player.set_volume(playback.volume);
             player.append(source);
+            if opening.paused {
+                player.pause();
+            }
             output.player = Some(player);
             playback.now = Some(NowPlaying {
-                row,
-                path,
-                duration_seconds,
+                row: opening.row,
+                path: opening.path,
+                duration_seconds: opening.duration_seconds,
                 position_seconds: start_seconds,
-                paused: false,
+                paused: opening.paused,
                 finished: false,
                 start_seconds,
             });

@@ -23,6 +23,9 @@ pub struct TrainingPanel {
     pub from_scratch: bool,
     /// The GPU adapters wgpu sees, asked once when the panel first opens.
     adapters: Option<Vec<Adapter>>,
+    /// Asking wgpu for adapters takes tens of milliseconds (hundreds with a software driver):
+    /// it runs on a thread, which leaves its answer here.
+    adapters_found: Option<std::sync::Arc<std::sync::Mutex<Option<Vec<Adapter>>>>>,
     /// A run is going on (or its results are shown).
     pub running: bool,
     pub device_in_use: Option<String>,
@@ -41,6 +44,7 @@ impl Default for TrainingPanel {
             seed: 42,
             from_scratch: false,
             adapters: None,
+            adapters_found: None,
             running: false,
             device_in_use: None,
             classes: Vec::new(),
@@ -101,7 +105,26 @@ pub fn training_window(
     }
     let ctx = contexts.ctx_mut()?.clone();
     if panel.adapters.is_none() {
-        panel.adapters = Some(gpu_adapters());
+        match &panel.adapters_found {
+            None => {
+                let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+                let filled = slot.clone();
+                let _ = std::thread::Builder::new().name("songspace adapter listing".into()).spawn(move || {
+                    let found = gpu_adapters();
+                    if let Ok(mut slot) = filled.lock() {
+                        *slot = Some(found);
+                    }
+                });
+                panel.adapters_found = Some(slot);
+            }
+            Some(slot) => {
+                let found = slot.lock().ok().and_then(|mut s| s.take());
+                if found.is_some() {
+                    panel.adapters = found;
+                    panel.adapters_found = None;
+                }
+            }
+        }
     }
     let mut open = true;
     egui::Window::new("Train a model")
@@ -178,10 +201,12 @@ fn settings(ui: &mut egui::Ui, panel: &mut TrainingPanel) {
         ui.end_row();
 
         ui.label("");
+        let looking = panel.adapters.is_none();
         let adapters = panel.adapters.as_deref().unwrap_or_default();
         let hardware = adapters.iter().find(|a| a.hardware);
         let text = match (panel.device, hardware, adapters.first()) {
             (DeviceChoice::Cpu, ..) => "the CPU".to_string(),
+            _ if looking => "looking for GPUs…".to_string(),
             (_, Some(gpu), _) => format!("GPU: {}", gpu.name),
             (DeviceChoice::Gpu, None, Some(software)) => format!("{} (a software driver: slow)", software.name),
             (DeviceChoice::Gpu, None, None) => "no GPU adapter found: this will fail, choose CPU".to_string(),

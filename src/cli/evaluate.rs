@@ -96,7 +96,7 @@ fn run_cross_validation(
     let mut options = recipe.options(scratch.clone());
     options.label = label;
     let (base, start) = recipe.base_for(library)?;
-    options.base = base;
+    recipe.start_from(&mut options, base);
     // A base model that learnt from these very songs would judge itself: say which one it is.
     eprintln!("each fold model starts {start}; it must not have been trained on this library's songs");
     let cancel = super::cancel_on_ctrl_c("stopping after this step; the folds done so far are reported");

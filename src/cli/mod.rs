@@ -285,8 +285,9 @@ pub struct RecipeArgs {
     #[arg(long, default_value_t = 40)]
     pub epochs: usize,
     /// Warm-up epochs before the best epoch is chosen and early stopping may end the run.
-    #[arg(long, default_value_t = 8)]
-    pub min_epochs: usize,
+    /// [default: 8 from scratch, 3 when fine-tuning]
+    #[arg(long)]
+    pub min_epochs: Option<usize>,
     /// Weight of the past in the smoothed validation loss that chooses the best epoch, in
     /// [0, 1) (0: the raw loss).
     #[arg(long, default_value_t = 0.5, value_parser = parse_smoothing)]
@@ -319,7 +320,9 @@ impl RecipeArgs {
     pub fn options(&self, out_dir: std::path::PathBuf) -> crate::model::TrainOptions {
         let mut options = crate::model::TrainOptions::new(out_dir);
         options.epochs = self.epochs;
-        options.min_epochs = self.min_epochs;
+        if let Some(min_epochs) = self.min_epochs {
+            options.min_epochs = min_epochs;
+        }
         options.loss_smoothing = self.loss_smoothing;
         options.std_pooling = self.pooling == Pooling::MeanStd;
         options.contrastive_weight = self.contrastive_weight;
@@ -344,6 +347,17 @@ impl RecipeArgs {
             }
             Err(why) => (None, format!("from random weights: {why}")),
         })
+    }
+
+    /// Sets where training starts ([`Self::base_for`]): fine-tuning has a shorter warm-up unless
+    /// --min-epochs says otherwise.
+    pub fn start_from(&self, options: &mut crate::model::TrainOptions, base: Option<PathBuf>) {
+        if let Some(base) = base {
+            options.fine_tune(base);
+            if let Some(min_epochs) = self.min_epochs {
+                options.min_epochs = min_epochs;
+            }
+        }
     }
 
     pub fn device(&self) -> anyhow::Result<DeviceChoice> {

@@ -29,7 +29,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     options.seed = args.seed;
     options.resume = args.resume;
     let (base, start) = args.recipe.base_for(&library)?;
-    options.base = base;
+    args.recipe.start_from(&mut options, base);
 
     let (compute, notice) = choose_device(args.recipe.device()?).map_err(anyhow::Error::msg)?;
     if let Some(notice) = notice {
