@@ -36,6 +36,10 @@ pub enum AudioError {
     TooLong { path: PathBuf, limit_minutes: f64, rate: u32 },
     #[error("{}: holds samples that are not numbers (NaN or infinite)", path.display())]
     NotFinite { path: PathBuf },
+    /// Decoded samples far beyond full scale: a float file of garbage, not audio (and values
+    /// that would overflow the resampler's FFT to infinity).
+    #[error("{}: holds samples of magnitude {peak:e}, beyond the allowed ±{limit} (full scale is ±1)", path.display())]
+    OutOfRange { path: PathBuf, peak: f32, limit: f32 },
 }
 
 impl AudioError {
@@ -52,7 +56,8 @@ impl AudioError {
             | Self::Silent { path, .. }
             | Self::BadHeader { path, .. }
             | Self::TooLong { path, .. }
-            | Self::NotFinite { path } => path,
+            | Self::NotFinite { path }
+            | Self::OutOfRange { path, .. } => path,
         };
         full.strip_prefix(&format!("{}: ", path.display())).map_or(full.clone(), str::to_string)
     }

@@ -198,7 +198,14 @@ fn no_mutated_audio_file_panics_aborts_or_allocates_without_bound() {
             Ok(Ok(_)) => accepted += 1,
             Ok(Err(e)) => {
                 refused += 1;
-                isolated += usize::from(e.to_string().contains("the decoder failed"));
+                let decoder_panicked = e.to_string().contains("the decoder failed");
+                isolated += usize::from(decoder_panicked);
+                // A campaign can keep these inputs: they become regression tests
+                // (tests/data/fuzz-regressions, checked by `decoder_panics_found_by_fuzzing_stay_each_files_error`).
+                if decoder_panicked && let Some(keep) = std::env::var_os("SONGSPACE_FUZZ_KEEP_ISOLATED") {
+                    let _ = std::fs::create_dir_all(&keep);
+                    let _ = std::fs::write(Path::new(&keep).join(format!("decoder-panic-{i}.{ext}")), &input);
+                }
             }
             Err(_) => {
                 let kept = std::env::temp_dir().join(format!("songspace-fuzz-panic-{i}.{ext}"));

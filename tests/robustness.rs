@@ -308,3 +308,39 @@ fn a_kill_at_any_instant_leaves_the_library_as_it_was_or_as_it_became() {
         .count();
     assert_eq!(sidecars, 2, "one embeddings file and one positions file remain");
 }
+
+#[test]
+fn decoder_panics_found_by_fuzzing_stay_each_files_error() {
+    // Inputs the fuzz campaign found (SONGSPACE_FUZZ_KEEP_ISOLATED), cut to the bytes that still
+    // trigger them: a WAV whose rate symphonia turns into a zero time base, an MP3 that overflows
+    // a subtraction in its decoder, and a float WAV of 1e38 samples (which once overflowed the
+    // resampler's FFT and is now refused by name).
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz-regressions");
+    let home = tempfile::tempdir().expect("tempdir");
+    let music = home.path().join("music");
+    write_tones(&music, "good", "Tone", 2, 220.0, 50.0);
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&fixtures).expect("fixtures").filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        std::fs::copy(entry.path(), music.join(&name)).expect("copy");
+        names.push(name);
+    }
+    assert_eq!(names.len(), 3);
+    let library = home.path().join("lib/library.ron");
+    let run = songspace(home.path(), &["import", s(&music), "--library", s(&library)]);
+    assert!(run.status.success(), "{}\n{}", stdout(&run), stderr(&run));
+    let out = stdout(&run);
+    assert!(out.contains("3 files skipped"), "{out}");
+    for (name, reason) in [
+        ("wav-sample-rate-zero-39-bytes.wav", "the decoder failed"),
+        ("mp3-subtract-overflow.mp3", "the decoder failed"),
+        ("wav-float-samples-1e38.wav", "beyond the allowed ±1000"),
+    ] {
+        let line = out.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name} not reported: {out}"));
+        assert!(line.contains(reason), "{line}");
+        let run = songspace(home.path(), &["mel", s(&music.join(name)), "-o", s(&home.path().join("x.npy"))]);
+        assert_eq!(run.status.code(), Some(1), "{name}: {}", stderr(&run));
+        assert!(!stderr(&run).contains("panicked"), "{}", stderr(&run));
+    }
+    assert!(out.contains("2 tracks in the library"), "{out}");
+}

@@ -131,10 +131,18 @@ pub(super) fn check_stated_format(path: &Path, rate: Option<u32>, channels: Opti
     Ok(())
 }
 
+/// The largest sample magnitude accepted: 60 dB above full scale. Real float files stay near ±1;
+/// fuzzed ones with values like 1e38 overflowed the resampler's FFT and panicked inside it.
+pub const MAX_SAMPLE_MAGNITUDE: f32 = 1000.0;
+
 fn decode_checked(path: &Path, span: Span) -> Result<DecodedAudio, AudioError> {
     let (mono, rate, info) = decode_mono_native(path, span)?;
     if !mono.iter().all(|s| s.is_finite()) {
         return Err(AudioError::NotFinite { path: path.to_path_buf() });
+    }
+    let peak = mono.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    if peak > MAX_SAMPLE_MAGNITUDE {
+        return Err(AudioError::OutOfRange { path: path.to_path_buf(), peak, limit: MAX_SAMPLE_MAGNITUDE });
     }
     let samples = resample(&mono, rate, ANALYSIS_SAMPLE_RATE)
         .map_err(|detail| AudioError::Undecodable { path: path.to_path_buf(), detail })?;
