@@ -48,7 +48,8 @@ fn lying_headers_and_nan_samples_are_refused_by_name_and_the_import_goes_on() {
         let line = out.lines().find(|l| l.contains(file)).unwrap_or_else(|| panic!("{file} not reported: {out}"));
         assert!(line.contains(reason), "{line}");
     }
-    assert!(out.lines().any(|l| l.contains("rate zero.wav")), "{out}");
+    let zero = out.lines().find(|l| l.contains("rate zero.wav")).unwrap_or_else(|| panic!("rate zero.wav: {out}"));
+    assert!(zero.contains("sample rate is 0 Hz"), "read before symphonia's probe, which panicked on it: {zero}");
     eprintln!("{out}");
     let info = songspace(home.path(), &["info", s(&library), "--json"]);
     let info: serde_json::Value = serde_json::from_str(&stdout(&info)).expect("info json");
@@ -312,9 +313,10 @@ fn a_kill_at_any_instant_leaves_the_library_as_it_was_or_as_it_became() {
 #[test]
 fn decoder_panics_found_by_fuzzing_stay_each_files_error() {
     // Inputs the fuzz campaign found (SONGSPACE_FUZZ_KEEP_ISOLATED), cut to the bytes that still
-    // trigger them: a WAV whose rate symphonia turns into a zero time base, an MP3 that overflows
-    // a subtraction in its decoder, and a float WAV of 1e38 samples (which once overflowed the
-    // resampler's FFT and is now refused by name).
+    // trigger them: a WAV whose rate of 0 symphonia turned into a zero time base, an MP3 that
+    // overflows a subtraction in its decoder (still a panic inside symphonia, caught), and a
+    // float WAV of 1e38 samples, which overflowed the resampler's FFT. The first and the last
+    // are now refused by name before any decoding.
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz-regressions");
     let home = tempfile::tempdir().expect("tempdir");
     let music = home.path().join("music");
@@ -332,7 +334,8 @@ fn decoder_panics_found_by_fuzzing_stay_each_files_error() {
     let out = stdout(&run);
     assert!(out.contains("3 files skipped"), "{out}");
     for (name, reason) in [
-        ("wav-sample-rate-zero-39-bytes.wav", "the decoder failed"),
+        // Once a panic in symphonia's probe; now read and refused before symphonia sees it.
+        ("wav-sample-rate-zero-39-bytes.wav", "sample rate is 0 Hz, outside the allowed 8000 to 384000 Hz"),
         ("mp3-subtract-overflow.mp3", "the decoder failed"),
         ("wav-float-samples-1e38.wav", "beyond the allowed ±1000"),
     ] {

@@ -258,11 +258,12 @@ fn split_genres(value: &str) -> Vec<String> {
 }
 
 pub(super) fn open(path: &Path) -> Result<Opened, AudioError> {
-    let file = File::open(path).map_err(|source| AudioError::Open { path: path.to_path_buf(), source })?;
+    let mut file = File::open(path).map_err(|source| AudioError::Open { path: path.to_path_buf(), source })?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len == 0 {
         return Err(AudioError::Empty { path: path.to_path_buf() });
     }
+    check_wav_header(path, &mut file)?;
     let stream = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -282,6 +283,35 @@ pub(super) fn open(path: &Path) -> Result<Opened, AudioError> {
         })?;
     let probe_metadata = probed.metadata.get().and_then(|m| m.current().cloned());
     Ok(Opened { path: path.to_path_buf(), reader: probed.format, probe_metadata })
+}
+
+/// A WAV file states its rate and channel count in its `fmt ` chunk, and symphonia's WAV reader
+/// panics while probing on some impossible values (a rate of 0 makes a zero time base). So those
+/// two are read here first, from at most the first 64 KiB, and checked like any other header.
+fn check_wav_header(path: &Path, file: &mut File) -> Result<(), AudioError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |source| AudioError::Open { path: path.to_path_buf(), source };
+    let mut head = Vec::with_capacity(4096);
+    file.by_ref().take(64 * 1024).read_to_end(&mut head).map_err(io)?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    if head.len() < 12 || &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return Ok(());
+    }
+    let u32_at = |at: usize| u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
+    let mut at = 12usize;
+    while at + 8 <= head.len() {
+        let size = u32_at(at + 4) as usize;
+        if &head[at..at + 4] == b"fmt " {
+            if at + 16 > head.len() {
+                return Ok(());
+            }
+            let channels = u16::from_le_bytes([head[at + 10], head[at + 11]]);
+            return check_stated_format(path, Some(u32_at(at + 12)), Some(usize::from(channels)));
+        }
+        // Chunks are padded to an even size.
+        at = at.saturating_add(8).saturating_add(size).saturating_add(size & 1);
+    }
+    Ok(())
 }
 
 /// Decodes to mono at the file's own rate.
