@@ -364,41 +364,20 @@ fn evaluate_train_judges_the_recipe_on_albums_each_fold_never_saw() {
 fn training_starts_from_the_shipped_model_unless_told_otherwise() {
     let home = tempfile::tempdir().expect("tempdir");
     let library = tones_and_noise(home.path());
-    let run = songspace(
-        home.path(),
-        &[
-            "train",
-            s(&library),
-            "--device",
-            "cpu",
-            "--epochs",
-            "1",
-            "--min-epochs",
-            "1",
-            "--out",
-            s(&home.path().join("a")),
-        ],
-    );
-    assert!(run.status.success(), "{}", stderr(&run));
-    assert!(stdout(&run).contains("fine-tuning the shipped model"), "{}", stdout(&run));
-    let run = songspace(
-        home.path(),
-        &[
-            "train",
-            s(&library),
-            "--device",
-            "cpu",
-            "--epochs",
-            "1",
-            "--min-epochs",
-            "1",
-            "--from-scratch",
-            "--out",
-            s(&home.path().join("b")),
-        ],
-    );
-    assert!(run.status.success(), "{}", stderr(&run));
-    assert!(stdout(&run).contains("from random weights (--from-scratch)"), "{}", stdout(&run));
+    // One epoch into `out`, with `extra` flags; what the command printed.
+    let one_epoch = |out: &str, extra: &[&str]| {
+        let out = home.path().join(out);
+        let mut args =
+            vec!["train", s(&library), "--device", "cpu", "--epochs", "1", "--min-epochs", "1", "--out", s(&out)];
+        args.extend_from_slice(extra);
+        let run = songspace(home.path(), &args);
+        assert!(run.status.success(), "{}", stderr(&run));
+        stdout(&run)
+    };
+    let printed = one_epoch("a", &[]);
+    assert!(printed.contains("fine-tuning the shipped model"), "{printed}");
+    let printed = one_epoch("b", &["--from-scratch"]);
+    assert!(printed.contains("from random weights (--from-scratch)"), "{printed}");
     // The two runs start from different weights, so they end with different models.
     let a = std::fs::read(home.path().join("a/model.mpk")).expect("a");
     let b = std::fs::read(home.path().join("b/model.mpk")).expect("b");

@@ -93,6 +93,9 @@ fn run_cross_validation(
         eprintln!("{notice}");
     }
     let scratch = std::env::temp_dir().join(format!("songspace-crossval-{}", std::process::id()));
+    // Without labels there is no classifier head: the model's own figure is how often an
+    // excerpt's nearest is its song's other excerpt.
+    let own = if label == crate::model::LabelKind::None { "excerpts matched" } else { "head accuracy" };
     let mut options = recipe.options(scratch.clone());
     options.label = label;
     let (base, start) = recipe.base_for(library)?;
@@ -111,7 +114,7 @@ fn run_cross_validation(
         CrossValidationEvent::Training(event) => super::train::report_progress(&bar, event, epochs),
         CrossValidationEvent::FoldDone(f) => bar.suspend(|| {
             eprintln!(
-                "  best epoch {} of {}: P@3 model {:.3} classic {:.3}; head accuracy {:.3}; logistic model {:.3} classic {:.3} ({:.0} s)",
+                "  best epoch {} of {}: P@3 model {:.3} classic {:.3}; {own} {:.3}; logistic model {:.3} classic {:.3} ({:.0} s)",
                 f.best_epoch, f.epochs, f.model_p_at_3, f.classic_p_at_3, f.head_accuracy, f.model_logistic, f.classic_logistic, f.seconds
             )
         }),
@@ -141,7 +144,11 @@ fn run_cross_validation(
     println!("|---|---:|---:|");
     println!("| genre P@3, neighbours from other albums | {} | {} |", report.model_p_at_3, report.classic_p_at_3);
     println!("| logistic regression accuracy | {} | {} |", report.model_logistic, report.classic_logistic);
-    println!("| the model's classifier head, accuracy | {} | – |", report.head_accuracy);
+    if label == crate::model::LabelKind::None {
+        println!("| excerpts whose nearest is their song's other excerpt (no labels) | {} | – |", report.head_accuracy);
+    } else {
+        println!("| the model's classifier head, accuracy | {} | – |", report.head_accuracy);
+    }
     let best: Vec<String> = report.folds.iter().map(|f| f.best_epoch.to_string()).collect();
     println!();
     println!("best epochs: {}", best.join(", "));
