@@ -8,6 +8,7 @@
 //!     cargo bench --bench space
 //!     SONGSPACE_BENCH_SKIP_OPENTSNE=1 cargo bench --bench space    # ours only
 //!     SONGSPACE_BENCH_SKIP_SCALE=1 SONGSPACE_BENCH_TSNE='(iterations: 500)' cargo bench --bench space
+//!     SONGSPACE_BENCH_DROP=1 cargo bench --bench space    # only: a drop's work on the frame at 106,574
 //!
 //! openTSNE runs through `python3 benches/opentsne_3d.py` (`pip install openTSNE`; or set
 //! SONGSPACE_PYTHON). The corpus row needs the development corpus (tools/dev-corpus).
@@ -36,6 +37,10 @@ struct Dataset {
 fn main() {
     if std::env::var_os("SONGSPACE_BENCH_SCALE_CHILD").is_some() {
         scale_child();
+        return;
+    }
+    if std::env::var_os("SONGSPACE_BENCH_DROP").is_some() {
+        drop_on_a_large_library();
         return;
     }
     let mut datasets = Vec::new();
@@ -104,6 +109,98 @@ fn main() {
     if !matches!(status, Ok(s) if s.success()) {
         println!("scale run failed: {status:?}");
     }
+    println!();
+    drop_on_a_large_library();
+}
+
+/// What a dropped song costs the window's frame at fma_large's size: adding it to the map and
+/// the explorer's tables (its analysis and placement run on the drop worker), against what the
+/// frame did before in the same run: every kd-tree and every table rebuilt.
+fn drop_on_a_large_library() {
+    use songspace::explore::Explorer;
+    use songspace::library::{FeatureInfo, FileFingerprint, Library, SourceKind, Track};
+    use songspace::space::{LocateTimings, Located};
+
+    let n = FULL_SIZE;
+    let data = mixture(n, 32, 16, 13);
+    // Positions stand in for a t-SNE map (the costs measured do not depend on where points are).
+    let positions: Vec<[f32; 3]> = data.values.chunks_exact(32).map(|v| [v[0], v[1], v[2]]).collect();
+    let folder = std::env::temp_dir().join(format!("songspace-bench-drop-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let mut library = Library::new(folder.clone(), SourceKind::Folder);
+    for (row, label) in data.labels.iter().enumerate() {
+        let genre = label.map(|l| format!("Genre {l}"));
+        library.tracks.push(Track {
+            id: row as u64 + 1,
+            path: PathBuf::from(format!("artist {}/album {}/track {row}.mp3", row % 997, row % 8971)),
+            title: format!("Track {row}"),
+            artist: format!("Artist {}", row % 997),
+            album: format!("Album {}", row % 8971),
+            genres: genre.iter().cloned().collect(),
+            genre,
+            duration_seconds: 30.0,
+            split: None,
+            fingerprint: FileFingerprint { size: 1, modified_ns: 1 },
+            features: None,
+        });
+    }
+    let ids: Vec<u64> = (1..=n as u64).collect();
+    let build_map = || {
+        Map::new(ids.clone(), data.values.clone(), 32, positions.clone(), 30.0, ProjectionMethod::Tsne).expect("map")
+    };
+    let mut explorer = Explorer::new(library.clone(), folder.join("library.ron"), build_map());
+
+    let drops = 20;
+    let (mut on_frame, mut selecting) = (Vec::new(), Vec::new());
+    for d in 0..drops {
+        let file = folder.join(format!("dropped {d}.mp3"));
+        std::fs::write(&file, b"bench").expect("file");
+        let embedding: Vec<f32> = explorer.map().embedding(d * 101).iter().map(|v| v + 0.01).collect();
+        // Placed as the drop worker does, off the frame: not timed.
+        let located = Located {
+            placement: explorer.map().place(&embedding),
+            neighbours: explorer.map().neighbours_of_vector(&embedding, 3, Metric::Euclidean),
+            embedding,
+            tags: songspace::audio::Tags { genres: vec![format!("Genre {}", d % 16)], ..Default::default() },
+            duration_seconds: 30.0,
+            analysed: FeatureInfo { offset_seconds: 0.0, seconds: 30.0, frames: 1292 },
+            timings: LocateTimings::default(),
+        };
+        let start = Instant::now();
+        let (row, _) = explorer.add_located(&file, &located).expect("added");
+        on_frame.push(start.elapsed().as_secs_f64() * 1e3);
+        let start = Instant::now();
+        explorer.select(row);
+        selecting.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    fn ms<T>((value, seconds): (T, f64)) -> (T, f64) {
+        (value, seconds * 1e3)
+    }
+    let (rebuilt, rebuild_ms) = ms(timed(|| explorer.map().indices().rebuilt().expect("rebuilt")));
+    let (adopted, adopt_ms) = ms(timed(|| explorer.adopt_indices(&rebuilt)));
+    let retired = adopted.expect("adopted");
+    let (_, free_ms) = ms(timed(|| drop(retired)));
+    // The reference, as the frame did it before: all three kd-trees and every table rebuilt.
+    let (map, trees_ms) = ms(timed(build_map));
+    let (_, tables_ms) = ms(timed(|| Explorer::new(library, folder.join("library.ron"), map)));
+    on_frame.sort_by(f64::total_cmp);
+    selecting.sort_by(f64::total_cmp);
+    let (median, worst) = (on_frame[drops / 2], on_frame[drops - 1]);
+    println!("| a dropped song on the frame, {n} songs | time |");
+    println!("|---|---:|");
+    println!("| added to the map and the explorer's tables: median / worst of {drops} | {median:.2} / {worst:.2} ms |");
+    println!(
+        "| then selecting it (3 nearest + distance ranking, as any click): median | {:.2} ms |",
+        selecting[drops / 2]
+    );
+    println!("| kd-trees rebuilt on the rebuild thread (off the frame) | {rebuild_ms:.0} ms |");
+    println!("| adopting the rebuilt trees (on the frame) | {adopt_ms:.3} ms |");
+    println!("| freeing the old trees (on another thread) | {free_ms:.1} ms |");
+    println!(
+        "| before, on the frame: kd-trees {trees_ms:.0} ms + tables {tables_ms:.0} ms; ratio now / before | {:.4} |",
+        median / (trees_ms + tables_ms)
+    );
+    std::fs::remove_dir_all(&folder).ok();
 }
 
 /// The default settings, or others from SONGSPACE_BENCH_TSNE (RON, e.g.

@@ -627,6 +627,16 @@ fn dropped_files_are_placed_added_and_selected_and_bad_ones_change_nothing() {
     let reopened = Explorer::open(&library).expect("reopen");
     assert_eq!(reopened.len(), before + 1);
     assert!((0..reopened.len()).any(|r| reopened.track_at(r).is_some_and(|t| t.title == "New tone")));
+    // The kd-trees were rebuilt on a thread and taken in: the new song is in them, no longer
+    // scanned beside them, and is still found as its neighbours' neighbour.
+    while explorer_of(&mut app).map().indices().has_unindexed() {
+        assert!(started.elapsed().as_secs() < 60, "the map's kd-trees were not rebuilt within 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        app.update();
+    }
+    let e = explorer_of(&mut app);
+    let nearest = e.selection().expect("selected").neighbours[0].index;
+    assert!(e.map().neighbours(nearest, 8, songspace::space::Metric::Euclidean).iter().any(|n| n.index == row));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use bevy::prelude::*;
 
-use super::ExplorerState;
+use super::state::ExplorerState;
 use crate::explore::Explorer;
 
 /// How long the glide to the new map takes.

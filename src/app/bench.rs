@@ -111,7 +111,7 @@ pub fn idle_update_ms(explorer: Explorer, frames: usize) -> f64 {
 /// Mean time (ms) to pick the song under the cursor (a click, or a hover after the pointer
 /// moved) in a 1200 × 760 view framing the whole cloud.
 pub fn pick_ms(explorer: &Explorer, picks: usize) -> f64 {
-    let camera = super::frame_cloud(explorer);
+    let camera = super::camera::frame_cloud(explorer);
     let view = Rect::new(0.0, 0.0, 1200.0, 760.0);
     let clip_from_view = Mat4::perspective_infinite_reverse_rh(std::f32::consts::FRAC_PI_4, 1200.0 / 760.0, 0.1);
     let projector = Projector::from_parts(

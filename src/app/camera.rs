@@ -120,6 +120,12 @@ pub fn apply_orbit(time: Res<Time>, mut cameras: Query<(&mut OrbitCamera, &mut T
     }
 }
 
+/// The camera that frames every song of `explorer`.
+pub(crate) fn frame_cloud(explorer: &crate::explore::Explorer) -> OrbitCamera {
+    let (centre, radius) = super::animate::frame_of((0..explorer.len()).map(|row| explorer.map().position(row)));
+    OrbitCamera::framing(centre, radius.max(1e-3))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
-//! Dropping audio files onto the window: each is analysed and embedded on a worker thread with
-//! the library's model (the window keeps drawing), then placed on the map without moving any
-//! other song, added to the library (saved by the library writer), selected, flown to and
-//! played. A bad file gets a message naming it, and nothing else changes. Files dropped while a
+//! Dropping audio files onto the window: each is analysed, embedded with the library's model and
+//! placed on the map (without moving any other song) on a worker thread, so the window keeps
+//! drawing; then added to the map and the library (saved by the library writer; the kd-trees are
+//! rebuilt off the frame, see `reindex.rs`), selected, flown to and played. A bad file gets a message naming it, and nothing else changes. Files dropped while a
 //! job runs wait for its end: the job may bring another model, map or library.
 
 use std::path::{Path, PathBuf};
@@ -13,22 +13,26 @@ use bevy::window::FileDragAndDrop;
 
 use super::camera::OrbitCamera;
 use super::input::select_song;
-use super::jobs::Jobs;
+use super::jobs::{JobNews, Jobs};
 use super::saving::LibraryWriter;
-use super::{ExplorerState, ViewState};
+use super::state::{ExplorerState, ViewState};
 use crate::audio::{MelExtractor, is_audio_path};
 use crate::explore::NEIGHBOURS_SHOWN;
 use crate::library::{EmbeddingSource, Library};
 use crate::model::{Embedder, check_compatible, recorded_model_dir};
-use crate::space::{Embedded, SpaceError, embed_file, place_embedded, save_added_track};
+use crate::space::{Located, MapIndices, Metric, SpaceError, embed_file, place_embedded, save_added_track};
 
-/// A dropped file, analysed and embedded on the worker (the part that takes time).
-type Analysed = (PathBuf, Embedded);
+/// A dropped file, analysed, embedded and placed on the worker (the parts that take time).
+type Analysed = (PathBuf, Located);
+
+/// A file to place, with the map's indices as they were when it was dropped (a clone that
+/// shares their kd-trees) and the metric its neighbours are found with.
+type Request = (PathBuf, MapIndices, Metric);
 
 /// The worker thread that owns the model, and the files it is working on.
 #[derive(Resource, Default)]
 pub struct DropWorker {
-    sender: Option<Sender<PathBuf>>,
+    sender: Option<Sender<Request>>,
     // Behind a mutex only because resources must be `Sync`; one system reads it.
     results: Option<Mutex<Receiver<Result<Analysed, String>>>>,
     /// Files sent to the worker and not yet back.
@@ -53,7 +57,14 @@ impl DropWorker {
 
     /// Starts the worker on first use: it loads the library's model once, then embeds files as
     /// they come.
-    fn submit(&mut self, library: &Library, library_path: &Path, path: PathBuf) -> Result<(), String> {
+    fn submit(
+        &mut self,
+        library: &Library,
+        library_path: &Path,
+        map: &MapIndices,
+        metric: Metric,
+        path: PathBuf,
+    ) -> Result<(), String> {
         if self.sender.is_none() {
             let model_dir = match library.embeddings.as_ref().map(|e| &e.source) {
                 Some(EmbeddingSource::Model { dir, id }) => recorded_model_dir(dir, id).map_err(|e| e.to_string())?,
@@ -67,7 +78,7 @@ impl DropWorker {
                 None => return Err(SpaceError::NoEmbeddings { path: library_path.to_path_buf() }.to_string()),
             };
             let mel = library.mel;
-            let (to_worker, requests) = channel::<PathBuf>();
+            let (to_worker, requests) = channel::<Request>();
             let (to_app, results) = channel();
             std::thread::Builder::new()
                 .name("songspace drop worker".into())
@@ -77,7 +88,7 @@ impl DropWorker {
             self.results = Some(Mutex::new(results));
         }
         let sender = self.sender.as_ref().ok_or("the analysis thread is not running")?;
-        sender.send(path.clone()).map_err(|_| "the analysis thread stopped".to_string())?;
+        sender.send((path.clone(), map.clone(), metric)).map_err(|_| "the analysis thread stopped".to_string())?;
         self.pending.push(path);
         Ok(())
     }
@@ -86,7 +97,7 @@ impl DropWorker {
 fn worker(
     model_dir: PathBuf,
     mel: crate::audio::MelSettings,
-    requests: Receiver<PathBuf>,
+    requests: Receiver<Request>,
     results: Sender<Result<Analysed, String>>,
 ) {
     let embedder = Embedder::load(&model_dir)
@@ -96,14 +107,24 @@ fn worker(
             Ok(embedder)
         });
     let extractor = MelExtractor::new(mel);
-    for path in requests {
+    for (path, map, metric) in requests {
         let result = match &embedder {
             Err(e) => Err(format!("{}: {e}", path.display())),
-            Ok(embedder) => embed_file(&path, embedder, &extractor).map(|e| (path, e)).map_err(|e| e.to_string()),
+            Ok(embedder) => embed_file(&path, embedder, &extractor)
+                .map(|embedded| (path, place_embedded(embedded, &map, metric, NEIGHBOURS_SHOWN)))
+                .map_err(|e| e.to_string()),
         };
         if results.send(result).is_err() {
             return;
         }
+    }
+}
+
+/// A finished job replaced the library (and maybe its model): the worker for the old one goes,
+/// and the files it had not finished are analysed again.
+pub fn restart_after_jobs(mut news: MessageReader<JobNews>, mut worker: ResMut<DropWorker>) {
+    if news.read().any(|item| matches!(item, JobNews::LibraryReplaced)) {
+        worker.restart();
     }
 }
 
@@ -142,7 +163,8 @@ pub fn submit_path(path: &Path, state: &ExplorerState, worker: &mut DropWorker, 
         return;
     }
     let explorer = &state.0;
-    match worker.submit(explorer.library(), explorer.library_path(), path.to_path_buf()) {
+    let map = explorer.map().indices();
+    match worker.submit(explorer.library(), explorer.library_path(), map, explorer.metric(), path.to_path_buf()) {
         Ok(()) => view.notify(format!("Analysing {} …", path.display())),
         Err(e) => view.notify(format!("Cannot place {}: {e}", path.display())),
     }
@@ -167,7 +189,7 @@ pub fn place_finished(
         if !worker.pending.is_empty() {
             worker.pending.remove(0);
         }
-        let (path, embedded) = match result {
+        let (path, located) = match result {
             Ok(done) => done,
             Err(e) => {
                 view.notify(format!("Not added: {e}"));
@@ -180,7 +202,6 @@ pub fn place_finished(
             continue;
         }
         let explorer = &mut state.0;
-        let located = place_embedded(embedded, explorer.map(), explorer.metric(), NEIGHBOURS_SHOWN);
         let (row, track) = match explorer.add_located(&path, &located) {
             Ok(added) => added,
             Err(SpaceError::AlreadyInLibrary { id, .. }) => {

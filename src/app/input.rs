@@ -10,7 +10,7 @@ use bevy::window::PrimaryWindow;
 use super::camera::OrbitCamera;
 use super::cloud::{PointCloud, PointStyle};
 use super::playback::{Playback, PlaybackRequest};
-use super::{ExplorerState, ViewState};
+use super::state::{ExplorerState, ViewState};
 use crate::explore::Explorer;
 
 /// Extra pixels around a point that still count as on it.

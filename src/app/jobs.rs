@@ -12,17 +12,35 @@ use bevy_egui::{EguiContexts, egui};
 
 use super::animate::CloudAnimation;
 use super::camera::OrbitCamera;
+use super::camera::frame_cloud;
 use super::cloud::PointCloud;
-use super::dropped::DropWorker;
 use super::saving::LibraryWriter;
-use super::training::TrainingPanel;
-use super::{ExplorerState, ViewState, frame_cloud};
+use super::state::{ExplorerState, ViewState};
 use crate::explore::Explorer;
+use crate::model::{ClassCounts, EpochMetrics, TrainingMetrics};
 use crate::workflow::{Job, JobEvent, JobKind, Step, start};
 
 /// Asks for a job to run (from a menu, a dialog, a panel or a script).
 #[derive(Message, Debug, Clone, PartialEq)]
 pub struct StartJob(pub JobKind);
+
+/// What happened to jobs, for the parts of the window that follow them (the Train panel, the
+/// drop worker) without the jobs needing to know them.
+#[derive(Message, Debug, Clone)]
+pub enum JobNews {
+    /// A training job started; its device and classes follow.
+    TrainingBegan,
+    TrainingStarted {
+        device: String,
+        classes: Vec<ClassCounts>,
+    },
+    Epoch(EpochMetrics),
+    Trained(Box<TrainingMetrics>),
+    /// The running job ended, however it ended.
+    Ended,
+    /// A finished job's library replaced the one in the window (it may bring another model).
+    LibraryReplaced,
+}
 
 /// What the jobs panel shows and does.
 #[derive(Resource, Default)]
@@ -134,9 +152,8 @@ pub fn run_jobs(
     mut jobs: ResMut<Jobs>,
     mut state: ResMut<ExplorerState>,
     mut view: ResMut<ViewState>,
-    mut worker: ResMut<DropWorker>,
     writer: Res<LibraryWriter>,
-    mut training: ResMut<TrainingPanel>,
+    mut news: MessageWriter<JobNews>,
     mut animation: ResMut<CloudAnimation>,
     time: Res<Time<Real>>,
     mut cameras: Query<&mut OrbitCamera>,
@@ -163,7 +180,7 @@ pub fn run_jobs(
             Ok(job) => {
                 view.notify(format!("{title} …"));
                 if let JobKind::Train { .. } = kind {
-                    training.begin();
+                    news.write(JobNews::TrainingBegan);
                 }
                 jobs.running = Some(RunningJob {
                     title,
@@ -201,9 +218,15 @@ pub fn run_jobs(
                 view.notify(text);
             }
             JobEvent::Notice(text) => view.notify(text),
-            JobEvent::TrainingStarted { device, classes } => training.started(device, classes),
-            JobEvent::Epoch(metrics) => training.epoch(metrics),
-            JobEvent::Trained(metrics) => training.finished(*metrics),
+            JobEvent::TrainingStarted { device, classes } => {
+                news.write(JobNews::TrainingStarted { device, classes });
+            }
+            JobEvent::Epoch(metrics) => {
+                news.write(JobNews::Epoch(metrics));
+            }
+            JobEvent::Trained(metrics) => {
+                news.write(JobNews::Trained(metrics));
+            }
             JobEvent::Layout { ids, positions, .. } => animation.show_layout(&mut state.0, &ids, &positions),
             JobEvent::Finished { explorer, summary } => ended = Some(Ok((explorer, summary))),
             JobEvent::Cancelled => {
@@ -220,7 +243,7 @@ pub fn run_jobs(
     let Some(ended) = ended else { return };
     let Some(finished) = jobs.running.take() else { return };
     jobs.last_job_frames = finished.frame_times;
-    training.job_ended();
+    news.write(JobNews::Ended);
     let (mut explorer, summary) = match ended {
         Ok(done) => done,
         Err(message) => {
@@ -258,8 +281,8 @@ pub fn run_jobs(
         explorer.select(row);
     }
     state.0 = *explorer;
-    // The new library may bring its own model; the worker for the old one goes.
-    worker.restart();
+    // The new library may bring its own model: the drop worker for the old one goes.
+    news.write(JobNews::LibraryReplaced);
     view.hovered = None;
     view.search_results.clear();
     view.library_name = None;

@@ -11,8 +11,8 @@ use bevy_egui::egui;
 
 use super::jobs::{Jobs, StartJob};
 use super::saving::LibraryWriter;
+use super::state::{ExplorerState, ViewState};
 use super::training::TrainingPanel;
-use super::{ExplorerState, ViewState};
 use crate::explore::{ColourScheme, Explorer, FilterSpace, ViewSettings};
 use crate::library::{load_library, save_library};
 use crate::space::{MapSettings, Metric, ProjectionMethod};

@@ -6,6 +6,7 @@ pub mod animate;
 pub mod bench;
 pub mod camera;
 pub mod cloud;
+mod colour;
 mod dropped;
 pub mod input;
 pub mod jobs;
@@ -13,9 +14,11 @@ pub mod menu;
 mod overlay;
 mod panels;
 pub mod playback;
+mod reindex;
 pub mod saving;
 mod script;
 pub mod session;
+pub mod state;
 pub mod training;
 
 use bevy::core_pipeline::tonemapping::Tonemapping;
@@ -28,7 +31,8 @@ use camera::OrbitCamera;
 use cloud::{CloudPlugin, PointCloud, PointStyle};
 use playback::PlaybackPlugin;
 
-pub use script::Script;
+pub use script::{Script, ShownWindow};
+pub use state::{ExplorerState, ViewState};
 
 /// How the window is started.
 #[derive(Debug, Clone, Default)]
@@ -41,51 +45,6 @@ pub struct WindowOptions {
     pub settings: std::sync::Arc<std::sync::Mutex<crate::settings::Settings>>,
     /// Show the first-start hint.
     pub first_start_hint: bool,
-}
-
-/// The windows a script can open at start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ShownWindow {
-    Train,
-    Map,
-    Jobs,
-}
-
-/// The library being explored.
-#[derive(Resource)]
-pub struct ExplorerState(pub Explorer);
-
-/// What the pointer is over, and interface state that is not the library's.
-#[derive(Resource, Default)]
-pub struct ViewState {
-    pub hovered: Option<usize>,
-    /// The pointer is over a panel or window, or egui is dragging something: the 3D view ignores it.
-    pub pointer_over_ui: bool,
-    /// A text field has the keyboard: shortcuts are off.
-    pub keyboard_taken: bool,
-    pub search_text: String,
-    pub search_results: Vec<usize>,
-    pub focus_search: bool,
-    pub show_help: bool,
-    /// Messages for the status line, newest last.
-    pub notices: Vec<String>,
-    /// The area of the window not covered by panels, in logical pixels (min, max).
-    pub scene_rect: Option<(Vec2, Vec2)>,
-    /// Show the jobs panel (it shows itself while a job runs).
-    pub show_jobs: bool,
-    /// Height of the menu bar, which the panels sit below.
-    pub menu_height: f32,
-    /// The open library's file and the name the panel gives it.
-    pub library_name: Option<(std::path::PathBuf, String)>,
-}
-
-impl ViewState {
-    pub fn notify(&mut self, text: impl Into<String>) {
-        self.notices.push(text.into());
-        if self.notices.len() > 20 {
-            self.notices.remove(0);
-        }
-    }
 }
 
 /// Opens the window on an explorer and runs until it is closed (or the script ends).
@@ -124,7 +83,7 @@ pub struct ExplorerPlugin {
 impl Plugin for ExplorerPlugin {
     fn build(&self, app: &mut App) {
         let explorer = self.explorer.lock().ok().and_then(|mut e| e.take()).expect("the explorer is added once");
-        let framing = frame_cloud(&explorer);
+        let framing = camera::frame_cloud(&explorer);
         app.insert_resource(ExplorerState(explorer))
             .init_resource::<ViewState>()
             .init_resource::<cloud::CloudReady>()
@@ -136,7 +95,9 @@ impl Plugin for ExplorerPlugin {
             .init_resource::<menu::MapSettingsWindow>()
             .init_resource::<menu::ViewSaver>()
             .init_resource::<saving::LibraryWriter>()
+            .init_resource::<reindex::Reindexer>()
             .add_message::<jobs::StartJob>()
+            .add_message::<jobs::JobNews>()
             .add_message::<menu::OpenDialog>()
             .add_message::<bevy::window::FileDragAndDrop>()
             .insert_resource(self.script.clone())
@@ -146,8 +107,11 @@ impl Plugin for ExplorerPlugin {
                 (
                     dropped::receive_drops,
                     dropped::place_finished,
+                    reindex::rebuild_indices,
                     menu::run_dialogs,
                     jobs::run_jobs,
+                    dropped::restart_after_jobs,
+                    training::follow_training,
                     animate::animate_cloud,
                     menu::save_view_changes,
                     saving::report_write_failures,
@@ -161,11 +125,6 @@ impl Plugin for ExplorerPlugin {
             )
             .add_systems(EguiPrimaryContextPass, (menu::menu_bar, panels::panels, overlay::overlay).chain());
     }
-}
-
-pub(crate) fn frame_cloud(explorer: &Explorer) -> OrbitCamera {
-    let (centre, radius) = animate::frame_of((0..explorer.len()).map(|row| explorer.map().position(row)));
-    OrbitCamera::framing(centre, radius.max(1e-3))
 }
 
 fn spawn_scene(commands: &mut Commands, camera: OrbitCamera) {
@@ -193,10 +152,6 @@ fn spawn_ui_camera(mut commands: Commands, mut settings: ResMut<bevy_egui::EguiG
     ));
 }
 
-fn linear(srgb: f32) -> f32 {
-    if srgb <= 0.04045 { srgb / 12.92 } else { ((srgb + 0.055) / 1.055).powf(2.4) }
-}
-
 /// Keeps the GPU's copy of the cloud in step with the explorer: rebuilt when the explorer says
 /// it changed, otherwise only the per-frame style numbers are touched.
 fn sync_cloud(state: Res<ExplorerState>, cameras: Query<&OrbitCamera>, mut clouds: Query<&mut PointCloud>) {
@@ -206,7 +161,7 @@ fn sync_cloud(state: Res<ExplorerState>, cameras: Query<&OrbitCamera>, mut cloud
         let mut instances = Vec::with_capacity(explorer.len() * 8);
         for row in 0..explorer.len() {
             let p = explorer.position(row);
-            let c = explorer.genre_of(row).colour.map(linear);
+            let c = explorer.genre_of(row).colour.map(colour::linear);
             let kind = if explorer.is_added(row) { 1.0 } else { 0.0 };
             instances.extend_from_slice(&[p[0], p[1], p[2], kind, c[0], c[1], c[2], 1.0]);
         }
@@ -224,9 +179,4 @@ fn sync_cloud(state: Res<ExplorerState>, cameras: Query<&OrbitCamera>, mut cloud
     if cloud.style.filter_threshold != style.filter_threshold || cloud.style.world_radius != style.world_radius {
         cloud.style = style;
     }
-}
-
-pub fn colour32(rgb: [f32; 3]) -> bevy_egui::egui::Color32 {
-    let [r, g, b] = rgb.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8);
-    bevy_egui::egui::Color32::from_rgb(r, g, b)
 }

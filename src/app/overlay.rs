@@ -9,8 +9,9 @@ use bevy_egui::egui::{self, Color32, FontId, Pos2, Stroke};
 
 use super::camera::OrbitCamera;
 use super::cloud::PointCloud;
+use super::colour::colour32;
 use super::input::Projector;
-use super::{ExplorerState, ViewState, colour32};
+use super::state::{ExplorerState, ViewState};
 use crate::explore::{LabelRequest, ScreenRect, layout_labels};
 
 pub const SELECTED_RING: Color32 = Color32::WHITE;

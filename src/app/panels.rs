@@ -8,10 +8,11 @@ use bevy_egui::egui::{self, Color32, RichText};
 use bevy_egui::{EguiContexts, egui::Order};
 
 use super::camera::OrbitCamera;
+use super::colour::colour32;
 use super::input::select_song;
 use super::playback::{Playback, PlaybackRequest};
 use super::session::{FirstStartHint, hint_contents};
-use super::{ExplorerState, ViewState, colour32};
+use super::state::{ExplorerState, ViewState};
 use crate::explore::{Explorer, FilterSpace};
 
 const SEARCH_RESULTS: usize = 40;

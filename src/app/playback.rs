@@ -9,7 +9,7 @@ use std::time::Duration;
 use bevy::prelude::*;
 use rodio::{ChannelCount, MixerDeviceSink, Player, SampleRate, Source};
 
-use super::{ExplorerState, ViewState};
+use super::state::{ExplorerState, ViewState};
 use crate::audio::{PcmChunk, PcmStream};
 
 /// Decoded packets buffered ahead of the speaker (about a second of MP3).

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 
 use bevy::prelude::*;
 
-use super::ViewState;
+use super::state::ViewState;
 
 /// One change to write: it returns a message for the user when it fails.
 type Write = Box<dyn FnOnce() -> Result<(), String> + Send>;

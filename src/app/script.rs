@@ -19,8 +19,16 @@ use super::jobs::{Jobs, StartJob};
 use super::menu::{Dialogs, MapSettingsWindow, OpenDialog};
 use super::playback::Playback;
 use super::saving::LibraryWriter;
+use super::state::{ExplorerState, ViewState};
 use super::training::TrainingPanel;
-use super::{ExplorerState, ViewState};
+
+/// The windows a script can open at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShownWindow {
+    Train,
+    Map,
+    Jobs,
+}
 
 /// Gives up on a window that never draws (no usable GPU or driver) instead of hanging.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -47,7 +55,7 @@ pub struct Script {
     /// Open this file dialog (answered from outside during the hold).
     pub dialog: Option<super::menu::DialogKind>,
     /// Open these windows.
-    pub show: Vec<super::ShownWindow>,
+    pub show: Vec<ShownWindow>,
 }
 
 #[derive(Default)]
@@ -202,9 +210,9 @@ impl ScriptWindows<'_> {
     fn open(&mut self, script: &Script, state: &ExplorerState, view: &mut ViewState) {
         for window in &script.show {
             match window {
-                super::ShownWindow::Train => self.training.open = true,
-                super::ShownWindow::Map => self.map_settings.open = true,
-                super::ShownWindow::Jobs => view.show_jobs = true,
+                ShownWindow::Train => self.training.open = true,
+                ShownWindow::Map => self.map_settings.open = true,
+                ShownWindow::Jobs => view.show_jobs = true,
             }
         }
         if let Some(request) = script.train {

@@ -7,8 +7,8 @@ use bevy::prelude::*;
 use bevy::window::WindowResized;
 use bevy_egui::egui;
 
-use super::ExplorerState;
 use super::playback::Playback;
+use super::state::ExplorerState;
 use crate::explore::FilterSpace;
 use crate::settings::Settings;
 

@@ -6,8 +6,8 @@ use bevy::prelude::*;
 use bevy_egui::EguiContexts;
 use bevy_egui::egui::{self, Color32, RichText};
 
-use super::ExplorerState;
-use super::jobs::{Jobs, StartJob};
+use super::jobs::{JobNews, Jobs, StartJob};
+use super::state::ExplorerState;
 use crate::model::{Adapter, ClassCounts, DeviceChoice, EpochMetrics, LabelKind, TrainingMetrics, gpu_adapters};
 use crate::workflow::{JobKind, TrainRequest};
 
@@ -89,6 +89,20 @@ impl TrainingPanel {
             epochs: self.epochs,
             seed: self.seed,
             from_scratch: self.from_scratch,
+        }
+    }
+}
+
+/// Keeps the panel in step with the training jobs (see [`JobNews`]).
+pub fn follow_training(mut news: MessageReader<JobNews>, mut panel: ResMut<TrainingPanel>) {
+    for item in news.read() {
+        match item.clone() {
+            JobNews::TrainingBegan => panel.begin(),
+            JobNews::TrainingStarted { device, classes } => panel.started(device, classes),
+            JobNews::Epoch(metrics) => panel.epoch(metrics),
+            JobNews::Trained(metrics) => panel.finished(*metrics),
+            JobNews::Ended => panel.job_ended(),
+            JobNews::LibraryReplaced => {}
         }
     }
 }

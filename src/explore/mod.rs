@@ -15,7 +15,9 @@ pub use search::{SearchEntry, search};
 
 pub use crate::library::{ColourScheme, FilterSpace, ViewSettings};
 use crate::library::{Library, Track, load_library, resolve_library_path};
-use crate::space::{DistanceRanking, Located, Map, Metric, Neighbour, SpaceError, track_for_located};
+use crate::space::{
+    DistanceRanking, Located, Map, MapIndices, Metric, Neighbour, RetiredTrees, SpaceError, library_paths_of, new_track,
+};
 
 /// How many nearest songs a selection shows.
 pub const NEIGHBOURS_SHOWN: usize = 3;
@@ -83,6 +85,10 @@ pub struct Explorer {
     search_entries: Vec<SearchEntry>,
     /// Rows added in this session by dropping a file: drawn differently.
     added_rows: Vec<usize>,
+    /// Each track's id by its stored path, and the next free id: a drop on a large library is
+    /// checked and numbered without a pass over every track on the frame.
+    id_of_path: std::collections::HashMap<PathBuf, u64>,
+    next_id: u64,
     metric: Metric,
     colours: ColourScheme,
     /// Positions shown instead of the map's while it is being laid out anew or animated there.
@@ -118,6 +124,8 @@ impl Explorer {
             genres: Vec::new(),
             search_entries: Vec::new(),
             added_rows: Vec::new(),
+            id_of_path: std::collections::HashMap::new(),
+            next_id: 1,
             metric: view.metric,
             colours: view.colours,
             shown_positions: None,
@@ -142,9 +150,55 @@ impl Explorer {
         for row in 0..self.map.len() {
             *counts.entry(self.track_at(row).and_then(|t| t.genre.clone())).or_default() += 1;
         }
+        self.rank_genres(counts.into_iter().collect());
+        let genre_index: std::collections::HashMap<Option<&str>, usize> =
+            self.genres.iter().enumerate().map(|(i, g)| (g.name.as_deref(), i)).collect();
+        self.genre_of_row =
+            (0..self.map.len()).map(|row| genre_index[&self.track_at(row).and_then(|t| t.genre.as_deref())]).collect();
+        self.search_entries = (0..self.map.len()).map(|row| self.search_entry(row)).collect();
+        self.id_of_path = self.library.tracks.iter().map(|t| (t.path.clone(), t.id)).collect();
+        self.next_id = self.library.next_id.max(self.library.tracks.iter().map(|t| t.id + 1).max().unwrap_or(1));
+        // Room for the songs a session drops: growing a table of 100k tracks copies megabytes.
+        const DROPS_WITHOUT_GROWING: usize = 256;
+        self.library.tracks.reserve(DROPS_WITHOUT_GROWING);
+        self.track_of_row.reserve(DROPS_WITHOUT_GROWING);
+        self.genre_of_row.reserve(DROPS_WITHOUT_GROWING);
+        self.search_entries.reserve(DROPS_WITHOUT_GROWING);
+        self.points_version = fresh_version();
+        self.visibility_version = fresh_version();
+    }
+
+    /// The tables after one row was appended to the map for the library's last track: what
+    /// [`Explorer::index_rows`] would give, without a pass over every track's tags (a drop on a
+    /// large library must not hold the frame). The legend may reorder; rows keep their genre.
+    fn index_appended_row(&mut self, row: usize) {
+        debug_assert_eq!(row, self.track_of_row.len(), "only appended rows");
+        self.track_of_row.push(self.library.tracks.len() - 1);
+        let genre = self.track_at(row).and_then(|t| t.genre.clone());
+        let mut counts: Vec<(Option<String>, usize)> = self.genres.iter().map(|g| (g.name.clone(), g.count)).collect();
+        match counts.iter_mut().find(|(name, _)| *name == genre) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((genre.clone(), 1)),
+        }
+        let before: Vec<Option<String>> = self.genres.iter().map(|g| g.name.clone()).collect();
+        self.rank_genres(counts);
+        let new_index = |name: &Option<String>| self.genres.iter().position(|g| g.name == *name).unwrap_or(0);
+        let moved: Vec<usize> = before.iter().map(new_index).collect();
+        if moved.iter().enumerate().any(|(old, &new)| old != new) {
+            for genre in &mut self.genre_of_row {
+                *genre = moved[*genre];
+            }
+        }
+        self.genre_of_row.push(new_index(&genre));
+        self.search_entries.push(self.search_entry(row));
+        self.points_version = fresh_version();
+        self.visibility_version = fresh_version();
+    }
+
+    /// Orders the legend (most tracks first; the unknown genre last whatever its size; names
+    /// break ties) and gives each genre its colour by rank, keeping which were hidden.
+    fn rank_genres(&mut self, mut named: Vec<(Option<String>, usize)>) {
         let hidden: Vec<Option<String>> = self.genres.iter().filter(|g| !g.shown).map(|g| g.name.clone()).collect();
-        let mut named: Vec<(Option<String>, usize)> = counts.into_iter().collect();
-        // Most tracks first; the unknown genre last whatever its size; names break ties.
         named.sort_by(|a, b| a.0.is_none().cmp(&b.0.is_none()).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
         let mut rank = 0;
         let named_count = named.iter().filter(|(name, _)| name.is_some()).count();
@@ -160,18 +214,13 @@ impl Explorer {
                 GenreEntry { shown: !hidden.contains(&name), name, count, colour }
             })
             .collect();
-        let genre_index: std::collections::HashMap<Option<&str>, usize> =
-            self.genres.iter().enumerate().map(|(i, g)| (g.name.as_deref(), i)).collect();
-        self.genre_of_row =
-            (0..self.map.len()).map(|row| genre_index[&self.track_at(row).and_then(|t| t.genre.as_deref())]).collect();
-        self.search_entries = (0..self.map.len())
-            .map(|row| match self.track_at(row) {
-                Some(t) => SearchEntry::new(&t.title, &t.artist, &t.album),
-                None => SearchEntry::new("", "", ""),
-            })
-            .collect();
-        self.points_version = fresh_version();
-        self.visibility_version = fresh_version();
+    }
+
+    fn search_entry(&self, row: usize) -> SearchEntry {
+        match self.track_at(row) {
+            Some(t) => SearchEntry::new(&t.title, &t.artist, &t.album),
+            None => SearchEntry::new("", "", ""),
+        }
     }
 
     pub fn library(&self) -> &Library {
@@ -477,8 +526,14 @@ impl Explorer {
     /// ([`crate::space::save_added_track`]) off the frame. A file already in the library is
     /// refused with its id.
     pub fn add_located(&mut self, audio: &Path, located: &Located) -> Result<(usize, Track), SpaceError> {
-        let track = track_for_located(&self.library, audio, located)?;
+        let (absolute, stored) = library_paths_of(&self.library, audio)?;
+        if let Some(&id) = self.id_of_path.get(&stored).or_else(|| self.id_of_path.get(&absolute)) {
+            return Err(SpaceError::AlreadyInLibrary { path: absolute, id });
+        }
+        let track = new_track(absolute, stored, self.next_id, located)?;
         let id = track.id;
+        self.id_of_path.insert(track.path.clone(), id);
+        self.next_id = id + 1;
         self.map.insert(id, &located.embedding, located.placement.position)?;
         self.library.add_track(track.clone());
         if let Some(shown) = &mut self.shown_positions {
@@ -487,8 +542,17 @@ impl Explorer {
         }
         let row = self.map.row(id).ok_or(SpaceError::UnknownTrack { id, path: self.library_path.clone() })?;
         self.added_rows.push(row);
-        self.index_rows();
+        if row == self.track_of_row.len() {
+            self.index_appended_row(row);
+        } else {
+            self.index_rows();
+        }
         Ok((row, track))
+    }
+
+    /// Takes the map's kd-trees rebuilt on another thread (see [`Map::adopt_indices`]).
+    pub fn adopt_indices(&mut self, rebuilt: &MapIndices) -> Option<RetiredTrees> {
+        self.map.adopt_indices(rebuilt)
     }
 
     /// The row of a track id.
@@ -657,5 +721,53 @@ mod tests {
         e.select(3);
         assert_eq!(e.points_version(), points);
         assert!(e.visibility_version() > visibility);
+    }
+
+    #[test]
+    fn a_dropped_song_updates_the_tables_as_a_full_rebuild_would() {
+        let folder = std::env::temp_dir().join(format!("songspace-explore-drop-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).expect("folder");
+        let mut e = explorer();
+        e.library.root = folder.clone();
+        // Folk has 19 songs to Jazz's and Rock's 20: two more Folk songs move it to the top of the
+        // legend (every row's genre index changes), then a genre the library had not seen.
+        for (n, genre) in ["Folk", "Folk", "Polka"].into_iter().enumerate() {
+            let file = folder.join(format!("dropped {n}.mp3"));
+            std::fs::write(&file, b"not decoded here").expect("file");
+            let embedding = e.map.embedding(n).iter().map(|v| v + 0.01).collect::<Vec<f32>>();
+            let placement = e.map.place(&embedding);
+            let neighbours = e.map.neighbours_of_vector(&embedding, 3, Metric::Euclidean);
+            let located = Located {
+                embedding,
+                placement,
+                neighbours,
+                tags: crate::audio::Tags {
+                    title: Some(format!("Dropped {n}")),
+                    genres: vec![genre.into()],
+                    ..Default::default()
+                },
+                duration_seconds: 30.0,
+                analysed: crate::library::FeatureInfo { offset_seconds: 0.0, seconds: 30.0, frames: 1292 },
+                timings: Default::default(),
+            };
+            let (row, track) = e.add_located(&file, &located).expect("added");
+            assert_eq!((row, e.len()), (60 + n, 61 + n));
+            assert_eq!(e.genre_of(row).label(), genre);
+            let incremental =
+                (e.track_of_row.clone(), e.genre_of_row.clone(), e.search_entries.clone(), e.genres.clone());
+            e.index_rows();
+            assert_eq!(
+                incremental,
+                (e.track_of_row.clone(), e.genre_of_row.clone(), e.search_entries.clone(), e.genres.clone())
+            );
+            assert_eq!(e.track_at(row).map(|t| t.id), Some(track.id));
+            assert_eq!(e.map.neighbours(row, 1, Metric::Euclidean)[0].index, n, "found by the scan beside the tree");
+        }
+        assert_eq!(e.genres()[0].label(), "Folk");
+        assert!(e.map.indices().has_unindexed(), "the kd-trees are not rebuilt on the caller's thread");
+        let rebuilt = e.map.indices().rebuilt().expect("rebuilt");
+        assert!(e.adopt_indices(&rebuilt).is_some() && !e.map.indices().has_unindexed());
+        assert_eq!(e.map.neighbours(60, 1, Metric::Euclidean)[0].index, 0, "found by the rebuilt tree");
+        std::fs::remove_dir_all(&folder).ok();
     }
 }

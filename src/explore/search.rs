@@ -2,7 +2,7 @@
 //! field, ignoring case. Matches that start the title come first.
 
 /// One track's searchable text, lowercased once when the library is opened.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SearchEntry {
     title: String,
     rest: String,

@@ -1,10 +1,10 @@
 //! A new audio file on an existing map: analysed, embedded with the library's model, placed
 //! among its neighbours, and (if asked) added to the library.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::map::{Map, embeddings_digest};
+use super::map::{Map, MapIndices, embeddings_digest};
 use super::neighbours::{Metric, Neighbour};
 use super::place::Placement;
 use super::{ProjectionInfo, SpaceError};
@@ -75,8 +75,9 @@ pub fn embed_file(path: &Path, embedder: &Embedder, extractor: &MelExtractor) ->
     })
 }
 
-/// Places an embedded file on `map` and finds its `k` nearest tracks. Nothing changes.
-pub fn place_embedded(embedded: Embedded, map: &Map, metric: Metric, k: usize) -> Located {
+/// Places an embedded file on a map (its indices: see [`MapIndices`]) and finds its `k` nearest
+/// tracks. Nothing changes.
+pub fn place_embedded(embedded: Embedded, map: &MapIndices, metric: Metric, k: usize) -> Located {
     let started = Instant::now();
     let placement = map.place(&embedded.embedding);
     let neighbours = map.neighbours_of_vector(&embedded.embedding, k, metric);
@@ -105,24 +106,37 @@ pub fn locate_file(
     metric: Metric,
     k: usize,
 ) -> Result<Located, AudioError> {
-    Ok(place_embedded(embed_file(path, embedder, extractor)?, map, metric, k))
+    Ok(place_embedded(embed_file(path, embedder, extractor)?, map.indices(), metric, k))
+}
+
+/// Where a file would be in `library`: its absolute path, and the path a track stores (relative
+/// to the library's root when it lies inside it).
+pub fn library_paths_of(library: &Library, path: &Path) -> Result<(PathBuf, PathBuf), SpaceError> {
+    let absolute = std::path::absolute(path).map_err(|e| FileError::new(path, FileProblem::Io(e)))?;
+    let stored = absolute.strip_prefix(&library.root).map(Path::to_path_buf).unwrap_or_else(|_| absolute.clone());
+    Ok((absolute, stored))
 }
 
 /// The new track a located file becomes in `library`: the next free id, its tags, its file's
 /// fingerprint. Nothing changes; a file the library already has is refused.
 pub fn track_for_located(library: &Library, path: &Path, located: &Located) -> Result<Track, SpaceError> {
-    let absolute = std::path::absolute(path).map_err(|e| FileError::new(path, FileProblem::Io(e)))?;
-    let stored_path = absolute.strip_prefix(&library.root).map(Path::to_path_buf).unwrap_or_else(|_| absolute.clone());
-    if let Some(existing) = library.tracks.iter().find(|t| library.root.join(&t.path) == absolute) {
+    let (absolute, stored) = library_paths_of(library, path)?;
+    if let Some(existing) = library.tracks.iter().find(|t| t.path == stored || t.path == absolute) {
         return Err(SpaceError::AlreadyInLibrary { path: absolute, id: existing.id });
     }
-    let fingerprint = FileFingerprint::of(&absolute).map_err(|e| FileError::new(&absolute, FileProblem::Io(e)))?;
     let id = library.next_id.max(library.tracks.iter().map(|t| t.id + 1).max().unwrap_or(1));
+    new_track(absolute, stored, id, located)
+}
+
+/// A located file as track `id` (see [`library_paths_of`] for the paths); whoever calls this
+/// has checked that the library does not have the file and that the id is free.
+pub fn new_track(absolute: PathBuf, stored: PathBuf, id: u64, located: &Located) -> Result<Track, SpaceError> {
+    let fingerprint = FileFingerprint::of(&absolute).map_err(|e| FileError::new(&absolute, FileProblem::Io(e)))?;
     let file_stem = absolute.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let tags = &located.tags;
     Ok(Track {
         id,
-        path: stored_path,
+        path: stored,
         title: tags.title.clone().unwrap_or_else(|| crate::library::title_from_file_name(&file_stem)),
         artist: tags.artist.clone().unwrap_or_default(),
         album: tags.album.clone().unwrap_or_default(),

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::neighbours::{EmbeddingIndex, IndexError, Metric, Neighbour, PositionIndex};
+use super::neighbours::{EmbeddingIndex, IndexError, Metric, Neighbour, PositionIndex, RetiredTrees};
 use super::place::{Placement, place_point};
 use super::{ProjectionMethod, SpaceError};
 use crate::library::{Embeddings, Library, load_embeddings, load_positions};
@@ -33,13 +33,70 @@ pub struct Map {
     ids: Vec<u64>,
     row_of: HashMap<u64, usize>,
     dim: usize,
-    embeddings: Vec<f32>,
+    indices: MapIndices,
+    method: ProjectionMethod,
+}
+
+/// A map's neighbour indices and perplexity: what placing a song and finding its neighbours
+/// need. A clone shares the kd-trees (it copies only songs added since they were built), so a
+/// worker thread can place a dropped song or rebuild the trees while the window goes on.
+#[derive(Clone)]
+pub struct MapIndices {
     euclidean: EmbeddingIndex,
     cosine: EmbeddingIndex,
     positions: PositionIndex,
     /// The perplexity the map was made with (new points are placed with the same).
     perplexity: f32,
-    method: ProjectionMethod,
+}
+
+impl MapIndices {
+    pub fn len(&self) -> usize {
+        self.positions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+
+    pub fn embedding_index(&self, metric: Metric) -> &EmbeddingIndex {
+        match metric {
+            Metric::Euclidean => &self.euclidean,
+            Metric::Cosine => &self.cosine,
+        }
+    }
+
+    pub fn position_index(&self) -> &PositionIndex {
+        &self.positions
+    }
+
+    /// The `k` tracks nearest an embedding that is not in the map.
+    pub fn neighbours_of_vector(&self, embedding: &[f32], k: usize, metric: Metric) -> Vec<Neighbour> {
+        let index = self.embedding_index(metric);
+        index.nearest(&index.query_point(embedding), k, None)
+    }
+
+    /// Where a new embedding goes on this map, the existing points fixed. A PCA map uses the same
+    /// placement: it puts the song among its embedding neighbours, though not exactly where a
+    /// projection on the principal axes would.
+    pub fn place(&self, embedding: &[f32]) -> Placement {
+        place_point(&self.euclidean.query_point(embedding), &self.euclidean, &self.positions, self.perplexity)
+    }
+
+    /// Whether songs were added (or moved) since the kd-trees were built: they are answered by
+    /// a scan until [`MapIndices::rebuilt`] is adopted.
+    pub fn has_unindexed(&self) -> bool {
+        self.euclidean.has_unindexed() || self.cosine.has_unindexed() || self.positions.has_unindexed()
+    }
+
+    /// The same indices with every song in fresh kd-trees: O(n log n), for a worker thread.
+    pub fn rebuilt(&self) -> Result<Self, IndexError> {
+        Ok(Self {
+            euclidean: self.euclidean.rebuilt()?,
+            cosine: self.cosine.rebuilt()?,
+            positions: self.positions.rebuilt()?,
+            perplexity: self.perplexity,
+        })
+    }
 }
 
 impl Map {
@@ -81,18 +138,18 @@ impl Map {
     ) -> Result<Self, IndexError> {
         assert_eq!(ids.len() * dim, embeddings.len(), "one embedding per id");
         assert_eq!(ids.len(), positions.len(), "one position per id");
-        let row_of = ids.iter().enumerate().map(|(row, &id)| (id, row)).collect();
-        Ok(Self {
+        let mut row_of = HashMap::with_capacity(ids.len() + ids.len() / 4 + 64);
+        row_of.extend(ids.iter().enumerate().map(|(row, &id)| (id, row)));
+        let indices = MapIndices {
             euclidean: EmbeddingIndex::new(&embeddings, dim, Metric::Euclidean)?,
             cosine: EmbeddingIndex::new(&embeddings, dim, Metric::Cosine)?,
             positions: PositionIndex::new(positions)?,
-            ids,
-            row_of,
-            dim,
-            embeddings,
             perplexity,
-            method,
-        })
+        };
+        let mut ids = ids;
+        // Room for dropped songs: growing 100k ids copies on the window's frame.
+        ids.reserve(256);
+        Ok(Self { ids, row_of, dim, indices, method })
     }
 
     pub fn len(&self) -> usize {
@@ -124,26 +181,30 @@ impl Map {
     }
 
     pub fn embedding(&self, row: usize) -> &[f32] {
-        &self.embeddings[row * self.dim..(row + 1) * self.dim]
+        // The Euclidean index keeps each vector as it is, padded with zeros.
+        &self.indices.euclidean.point(row)[..self.dim]
     }
 
     pub fn position(&self, row: usize) -> [f32; 3] {
-        self.positions.positions()[row]
+        self.indices.positions.position(row)
     }
 
-    pub fn positions(&self) -> &[[f32; 3]] {
-        self.positions.positions()
+    /// Every position, by row (a copy).
+    pub fn positions(&self) -> Vec<[f32; 3]> {
+        self.indices.positions.iter().copied().collect()
+    }
+
+    /// The kd-trees and the perplexity; clone them to place songs on another thread.
+    pub fn indices(&self) -> &MapIndices {
+        &self.indices
     }
 
     pub fn embedding_index(&self, metric: Metric) -> &EmbeddingIndex {
-        match metric {
-            Metric::Euclidean => &self.euclidean,
-            Metric::Cosine => &self.cosine,
-        }
+        self.indices.embedding_index(metric)
     }
 
     pub fn position_index(&self) -> &PositionIndex {
-        &self.positions
+        self.indices.position_index()
     }
 
     /// The `k` tracks nearest the track at `row` in embedding space, nearest first.
@@ -153,48 +214,59 @@ impl Map {
 
     /// The `k` tracks nearest an embedding that is not in the map.
     pub fn neighbours_of_vector(&self, embedding: &[f32], k: usize, metric: Metric) -> Vec<Neighbour> {
-        let index = self.embedding_index(metric);
-        index.nearest(&index.query_point(embedding), k, None)
+        self.indices.neighbours_of_vector(embedding, k, metric)
     }
 
     /// Distance between two tracks on the map (to compare with their embedding distance).
     pub fn map_distance(&self, a: usize, b: usize) -> f32 {
-        self.positions.distance(a, b)
+        self.indices.positions.distance(a, b)
     }
 
-    /// Where a new embedding goes on this map, the existing points fixed. A PCA map uses the same
-    /// placement: it puts the song among its embedding neighbours, though not exactly where a
-    /// projection on the principal axes would.
+    /// Where a new embedding goes on this map; see [`MapIndices::place`].
     pub fn place(&self, embedding: &[f32]) -> Placement {
-        place_point(
-            &self.euclidean.query_point(embedding),
-            &self.euclidean,
-            self.positions.positions(),
-            self.perplexity,
-        )
+        self.indices.place(embedding)
     }
 
-    /// Adds a track (rebuilding the kd-trees, which takes a fraction of a second at 100k).
+    /// Adds a track, or moves one the map has: O(dim), nothing is rebuilt. The kd-trees answer
+    /// for it by a scan until rebuilt trees are adopted ([`Map::adopt_indices`]).
     pub fn insert(&mut self, id: u64, embedding: &[f32], position: [f32; 3]) -> Result<usize, IndexError> {
         assert_eq!(embedding.len(), self.dim, "embedding of the wrong dimension");
-        let mut positions = self.positions.positions().to_vec();
+        let indices = &mut self.indices;
         let row = match self.row_of.get(&id) {
             Some(&row) => {
-                self.embeddings[row * self.dim..(row + 1) * self.dim].copy_from_slice(embedding);
-                positions[row] = position;
+                indices.euclidean.replace(row, embedding);
+                indices.cosine.replace(row, embedding);
+                indices.positions.replace(row, position);
                 row
             }
             None => {
+                let row = self.ids.len();
                 self.ids.push(id);
-                self.row_of.insert(id, self.ids.len() - 1);
-                self.embeddings.extend_from_slice(embedding);
-                positions.push(position);
-                self.ids.len() - 1
+                self.row_of.insert(id, row);
+                indices.euclidean.push(embedding);
+                indices.cosine.push(embedding);
+                indices.positions.push(position);
+                row
             }
         };
-        self.euclidean = EmbeddingIndex::new(&self.embeddings, self.dim, Metric::Euclidean)?;
-        self.cosine = EmbeddingIndex::new(&self.embeddings, self.dim, Metric::Cosine)?;
-        self.positions = PositionIndex::new(positions)?;
         Ok(row)
+    }
+
+    /// Takes kd-trees rebuilt (on another thread) from an earlier state of this map's indices,
+    /// keeping the songs added since, and hands back the old trees (free them off the frame).
+    /// `None`, and nothing changes, if the map changed in a way they cannot follow (a song moved
+    /// meanwhile, or another map); rebuild again then.
+    pub fn adopt_indices(&mut self, rebuilt: &MapIndices) -> Option<RetiredTrees> {
+        let indices = &mut self.indices;
+        let fits = indices.euclidean.can_adopt(&rebuilt.euclidean)
+            && indices.cosine.can_adopt(&rebuilt.cosine)
+            && indices.positions.can_adopt(&rebuilt.positions);
+        if !fits {
+            return None;
+        }
+        let mut retired = indices.euclidean.adopt(&rebuilt.euclidean)?;
+        retired.append(indices.cosine.adopt(&rebuilt.cosine)?);
+        retired.append(indices.positions.adopt(&rebuilt.positions)?);
+        Some(retired)
     }
 }

@@ -14,13 +14,13 @@ mod tsne;
 use serde::{Deserialize, Serialize};
 
 pub use locate::{
-    Embedded, LocateTimings, Located, add_located_track, embed_file, locate_file, place_embedded, save_added_track,
-    track_for_located,
+    Embedded, LocateTimings, Located, add_located_track, embed_file, library_paths_of, locate_file, new_track,
+    place_embedded, save_added_track, track_for_located,
 };
-pub use map::{Map, embeddings_digest};
+pub use map::{Map, MapIndices, embeddings_digest};
 pub use neighbours::{
     DistanceRanking, EmbeddingIndex, IndexError, MAX_EMBEDDING_DIM, Metric, Neighbour, PointIndex, PositionIndex,
-    all_nearest,
+    RetiredTrees, all_nearest,
 };
 pub use pca::pca_3d;
 pub use place::{Placement, place_point};

@@ -2,7 +2,10 @@
 //! similarity) and over the 3D positions (what the map shows), and a sorted distance ranking
 //! from one track that answers a moving distance slider in O(log n).
 
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use rayon::prelude::*;
@@ -47,7 +50,39 @@ pub enum IndexError {
 }
 
 /// A kd-tree over `K`-dimensional points with squared-Euclidean queries.
+///
+/// Points added after the tree was built (a dropped song) are answered by a linear scan beside
+/// the tree, so adding one costs O(K) and never rebuilds anything on the caller's thread; a
+/// clone shares the tree, so [`PointIndex::rebuilt`] can run on a worker thread and
+/// [`PointIndex::adopt`] swaps its tree in afterwards.
+#[derive(Clone)]
 pub struct PointIndex<const K: usize> {
+    /// The points the tree was built from, rows `0..indexed.points.len()`.
+    indexed: Arc<IndexedPoints<K>>,
+    /// Rows added since, in order: they follow the indexed rows.
+    added: Vec<[f32; K]>,
+    /// Indexed rows whose point changed since the tree was built, with their new value.
+    replaced: BTreeMap<usize, [f32; K]>,
+    /// Counts replacements, so that a tree built before one is not adopted after it.
+    replacements: u64,
+    /// Which index this is, kept by its rebuilds: another map's tree is never adopted.
+    lineage: u64,
+}
+
+/// Kd-trees an index no longer uses, handed back by `adopt` so that the caller frees them where
+/// it suits it: freeing the trees of a hundred thousand songs takes milliseconds, too long for a
+/// frame.
+#[must_use = "dropping it frees the old trees here; hand it to another thread to free them there"]
+#[derive(Default)]
+pub struct RetiredTrees(Vec<Arc<dyn std::any::Any + Send + Sync>>);
+
+impl RetiredTrees {
+    pub fn append(&mut self, mut other: RetiredTrees) {
+        self.0.append(&mut other.0);
+    }
+}
+
+struct IndexedPoints<const K: usize> {
     points: Vec<[f32; K]>,
     tree: ImmutableKdTree<f32, K>,
 }
@@ -55,38 +90,126 @@ pub struct PointIndex<const K: usize> {
 impl<const K: usize> PointIndex<K> {
     pub fn new(points: Vec<[f32; K]>) -> Result<Self, IndexError> {
         let tree = ImmutableKdTree::new_from_slice(&points).map_err(|e| IndexError::Build(format!("{e:?}")))?;
-        Ok(Self { points, tree })
+        Ok(Self {
+            indexed: Arc::new(IndexedPoints { points, tree }),
+            added: Vec::new(),
+            replaced: BTreeMap::new(),
+            replacements: 0,
+            lineage: {
+                static NEXT: AtomicU64 = AtomicU64::new(1);
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            },
+        })
     }
 
     pub fn len(&self) -> usize {
-        self.points.len()
+        self.indexed.points.len() + self.added.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.points.is_empty()
+        self.len() == 0
     }
 
     pub fn point(&self, index: usize) -> &[f32; K] {
-        &self.points[index]
+        let indexed = self.indexed.points.len();
+        if index >= indexed {
+            return &self.added[index - indexed];
+        }
+        if !self.replaced.is_empty()
+            && let Some(point) = self.replaced.get(&index)
+        {
+            return point;
+        }
+        &self.indexed.points[index]
     }
 
-    pub fn points(&self) -> &[[f32; K]] {
-        &self.points
+    /// Every point, by row.
+    pub fn iter(&self) -> impl Iterator<Item = &[f32; K]> + '_ {
+        (0..self.len()).map(|i| self.point(i))
+    }
+
+    /// Appends a point (row `len()`), answered by a scan until the tree is rebuilt.
+    pub fn push(&mut self, point: [f32; K]) -> usize {
+        self.added.push(point);
+        self.len() - 1
+    }
+
+    /// Gives row `index` a new point.
+    pub fn replace(&mut self, index: usize, point: [f32; K]) {
+        let indexed = self.indexed.points.len();
+        if index >= indexed {
+            self.added[index - indexed] = point;
+        } else {
+            self.replaced.insert(index, point);
+            self.replacements += 1;
+        }
+    }
+
+    /// Whether some points are answered by the scan rather than the tree.
+    pub fn has_unindexed(&self) -> bool {
+        !self.added.is_empty() || !self.replaced.is_empty()
+    }
+
+    /// The same points, every one in a fresh tree: O(n log n), for a worker thread (a clone
+    /// shares the old tree and copies only the unindexed points).
+    pub fn rebuilt(&self) -> Result<Self, IndexError> {
+        let mut rebuilt = Self::new(self.iter().copied().collect())?;
+        rebuilt.replacements = self.replacements;
+        rebuilt.lineage = self.lineage;
+        Ok(rebuilt)
+    }
+
+    /// Takes a tree that [`PointIndex::rebuilt`] made from an earlier state of this index,
+    /// keeping the points added since, and hands back the old one. Refused (`None`, nothing
+    /// changes) if the index changed
+    /// since in a way the tree cannot follow: a point replaced, or fewer rows than it holds.
+    pub fn adopt(&mut self, rebuilt: &Self) -> Option<RetiredTrees> {
+        if !self.can_adopt(rebuilt) {
+            return None;
+        }
+        let (old_indexed, new_indexed) = (self.indexed.points.len(), rebuilt.indexed.points.len());
+        let old = std::mem::replace(&mut self.indexed, Arc::clone(&rebuilt.indexed));
+        self.added.drain(..new_indexed - old_indexed);
+        self.replaced.clear();
+        Some(RetiredTrees(vec![old]))
+    }
+
+    /// Whether [`PointIndex::adopt`] would take `rebuilt`.
+    pub fn can_adopt(&self, rebuilt: &Self) -> bool {
+        let (old_indexed, new_indexed) = (self.indexed.points.len(), rebuilt.indexed.points.len());
+        rebuilt.lineage == self.lineage
+            && rebuilt.replacements == self.replacements
+            && rebuilt.added.is_empty()
+            && (old_indexed..=self.len()).contains(&new_indexed)
+    }
+
+    /// Rows the tree cannot answer for: those added since it was built, and those replaced.
+    fn unindexed_rows(&self) -> impl Iterator<Item = usize> + '_ {
+        self.replaced.keys().copied().chain(self.indexed.points.len()..self.len())
     }
 
     /// The `k` points nearest `query` by squared distance, nearest first, `exclude` left out.
     fn nearest_squared(&self, query: &[f32; K], k: usize, exclude: Option<usize>) -> Vec<Neighbour> {
-        let wanted = (k + usize::from(exclude.is_some())).min(self.len());
-        let Some(wanted) = NonZeroUsize::new(wanted) else { return Vec::new() };
-        let mut found: Vec<Neighbour> = self
-            .tree
-            .query(query)
-            .nearest_n::<SquaredEuclidean<f32>>(wanted)
-            .execute()
-            .into_iter()
-            .map(|r| Neighbour { index: r.item as usize, distance: r.distance })
-            .filter(|n| Some(n.index) != exclude)
-            .collect();
+        let skip = |index: usize| Some(index) == exclude || self.replaced.contains_key(&index);
+        let wanted = (k + usize::from(exclude.is_some()) + self.replaced.len()).min(self.indexed.points.len());
+        let mut found: Vec<Neighbour> = match NonZeroUsize::new(wanted) {
+            None => Vec::new(),
+            Some(wanted) => self
+                .indexed
+                .tree
+                .query(query)
+                .nearest_n::<SquaredEuclidean<f32>>(wanted)
+                .execute()
+                .into_iter()
+                .map(|r| Neighbour { index: r.item as usize, distance: r.distance })
+                .filter(|n| !skip(n.index))
+                .collect(),
+        };
+        found.extend(
+            self.unindexed_rows()
+                .filter(|&index| Some(index) != exclude)
+                .map(|index| Neighbour { index, distance: squared_distance(self.point(index), query) }),
+        );
         // Equal distances come back in tree order; the index breaks ties so results are stable.
         found.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.index.cmp(&b.index)));
         found.truncate(k);
@@ -95,18 +218,27 @@ impl<const K: usize> PointIndex<K> {
 
     /// Every point within squared distance `radius_squared` of `query`, in no particular order.
     fn within_squared(&self, query: &[f32; K], radius_squared: f32) -> Vec<Neighbour> {
-        self.tree
+        let mut found: Vec<Neighbour> = self
+            .indexed
+            .tree
             .query(query)
             .within::<SquaredEuclidean<f32>>(radius_squared)
             .unsorted()
             .execute()
             .into_iter()
             .map(|r| Neighbour { index: r.item as usize, distance: r.distance })
-            .collect()
+            .filter(|n| !self.replaced.contains_key(&n.index))
+            .collect();
+        found.extend(
+            self.unindexed_rows()
+                .map(|index| Neighbour { index, distance: squared_distance(self.point(index), query) })
+                .filter(|n| n.distance <= radius_squared),
+        );
+        found
     }
 
     fn squared_distances_from(&self, query: &[f32; K]) -> Vec<f32> {
-        self.points.par_iter().map(|p| squared_distance(p, query)).collect()
+        (0..self.len()).into_par_iter().map(|i| squared_distance(self.point(i), query)).collect()
     }
 }
 
@@ -120,6 +252,7 @@ fn squared_distance<const K: usize>(a: &[f32; K], b: &[f32; K]) -> f32 {
 }
 
 /// Neighbours in embedding space under a metric.
+#[derive(Clone)]
 pub struct EmbeddingIndex {
     metric: Metric,
     dim: usize,
@@ -160,6 +293,39 @@ impl EmbeddingIndex {
 
     pub fn point(&self, index: usize) -> &[f32; MAX_EMBEDDING_DIM] {
         self.index.point(index)
+    }
+
+    /// Appends a vector (row `len()`); O(dim), see [`PointIndex`].
+    pub fn push(&mut self, vector: &[f32]) -> usize {
+        let point = self.query_point(vector);
+        self.index.push(point)
+    }
+
+    /// Gives row `index` a new vector.
+    pub fn replace(&mut self, index: usize, vector: &[f32]) {
+        let point = self.query_point(vector);
+        self.index.replace(index, point);
+    }
+
+    pub fn has_unindexed(&self) -> bool {
+        self.index.has_unindexed()
+    }
+
+    /// See [`PointIndex::rebuilt`].
+    pub fn rebuilt(&self) -> Result<Self, IndexError> {
+        Ok(Self { metric: self.metric, dim: self.dim, index: self.index.rebuilt()? })
+    }
+
+    pub fn can_adopt(&self, rebuilt: &Self) -> bool {
+        self.metric == rebuilt.metric && self.dim == rebuilt.dim && self.index.can_adopt(&rebuilt.index)
+    }
+
+    /// See [`PointIndex::adopt`].
+    pub fn adopt(&mut self, rebuilt: &Self) -> Option<RetiredTrees> {
+        if !self.can_adopt(rebuilt) {
+            return None;
+        }
+        self.index.adopt(&rebuilt.index)
     }
 
     /// The `k` nearest to a vector, nearest first, with distances under the index's metric.
@@ -292,6 +458,7 @@ fn prepare(vector: &[f32], metric: Metric) -> [f32; MAX_EMBEDDING_DIM] {
 }
 
 /// Neighbours on the map (Euclidean distance between 3D positions).
+#[derive(Clone)]
 pub struct PositionIndex {
     index: PointIndex<3>,
 }
@@ -309,8 +476,40 @@ impl PositionIndex {
         self.index.is_empty()
     }
 
-    pub fn positions(&self) -> &[[f32; 3]] {
-        self.index.points()
+    pub fn position(&self, index: usize) -> [f32; 3] {
+        *self.index.point(index)
+    }
+
+    /// Every position, by row.
+    pub fn iter(&self) -> impl Iterator<Item = &[f32; 3]> + '_ {
+        self.index.iter()
+    }
+
+    /// Appends a position (row `len()`); O(1), see [`PointIndex`].
+    pub fn push(&mut self, position: [f32; 3]) -> usize {
+        self.index.push(position)
+    }
+
+    pub fn replace(&mut self, index: usize, position: [f32; 3]) {
+        self.index.replace(index, position);
+    }
+
+    pub fn has_unindexed(&self) -> bool {
+        self.index.has_unindexed()
+    }
+
+    /// See [`PointIndex::rebuilt`].
+    pub fn rebuilt(&self) -> Result<Self, IndexError> {
+        Ok(Self { index: self.index.rebuilt()? })
+    }
+
+    pub fn can_adopt(&self, rebuilt: &Self) -> bool {
+        self.index.can_adopt(&rebuilt.index)
+    }
+
+    /// See [`PointIndex::adopt`].
+    pub fn adopt(&mut self, rebuilt: &Self) -> Option<RetiredTrees> {
+        self.index.adopt(&rebuilt.index)
     }
 
     pub fn nearest(&self, query: &[f32; 3], k: usize, exclude: Option<usize>) -> Vec<Neighbour> {
@@ -504,5 +703,82 @@ mod tests {
         let found = index.nearest_to(0, 2);
         assert_eq!(found, vec![Neighbour { index: 1, distance: 1.0 }, Neighbour { index: 2, distance: 3.0 }]);
         assert_eq!(index.within(&[0.0, 0.0, 0.0], 2.0).len(), 2);
+    }
+
+    /// Nearest, within and ranking against brute force over the index's own points.
+    fn check_against_brute_force(index: &EmbeddingIndex, values: &[f32], dim: usize) {
+        let n = values.len() / dim;
+        assert_eq!(index.len(), n);
+        for query in [0, n / 2, n - 1] {
+            let expected = brute_force(values, dim, query, Metric::Euclidean);
+            let found: Vec<usize> = index.nearest_to(query, 5).iter().map(|m| m.index).collect();
+            assert_eq!(found, expected.iter().take(5).map(|e| e.0).collect::<Vec<_>>(), "query {query}");
+            let radius = (expected[9].1 + expected[10].1) / 2.0;
+            let mut inside: Vec<usize> = index.within(index.point(query), radius).iter().map(|m| m.index).collect();
+            inside.retain(|&i| i != query);
+            inside.sort_unstable();
+            let mut want: Vec<usize> = expected.iter().take(10).map(|e| e.0).collect();
+            want.sort_unstable();
+            assert_eq!(inside, want, "query {query}");
+            assert_eq!(index.ranking_from(index.point(query)).count_within(radius), 11);
+        }
+    }
+
+    #[test]
+    fn points_added_after_the_tree_are_found_before_and_after_the_rebuilt_tree_is_adopted() {
+        let dim = 32;
+        let mut values = random_values(400, dim);
+        let mut index = EmbeddingIndex::new(&values, dim, Metric::Euclidean).expect("index");
+        let extra = random_values(420, dim);
+        // Six songs added (the last a copy of song 3, so it is song 3's nearest) and one moved.
+        for row in 400..406 {
+            let v =
+                if row == 405 { values[3 * dim..4 * dim].to_vec() } else { extra[row * dim..(row + 1) * dim].to_vec() };
+            assert_eq!(index.push(&v), row);
+            values.extend(v);
+        }
+        let moved: Vec<f32> = values[..dim].iter().map(|v| v + 0.3).collect();
+        index.replace(7, &moved);
+        values[7 * dim..8 * dim].copy_from_slice(&moved);
+        assert!(index.has_unindexed());
+        check_against_brute_force(&index, &values, dim);
+        assert_eq!(index.nearest_to(3, 1)[0], Neighbour { index: 405, distance: 0.0 });
+
+        // The rebuild runs on a clone (another thread in the window); two more songs come meanwhile.
+        let rebuilt = index.rebuilt().expect("rebuilt");
+        for row in 406..408 {
+            let v = extra[row * dim..(row + 1) * dim].to_vec();
+            index.push(&v);
+            values.extend(v);
+        }
+        assert!(index.adopt(&rebuilt).is_some(), "the same index, only songs added since");
+        assert!(index.has_unindexed(), "the two songs added during the rebuild are still scanned");
+        check_against_brute_force(&index, &values, dim);
+        let again = index.rebuilt().expect("rebuilt");
+        assert!(index.adopt(&again).is_some());
+        assert!(!index.has_unindexed());
+        check_against_brute_force(&index, &values, dim);
+
+        // Not adopted: a tree from before a song moved, or another map's tree.
+        let stale = index.rebuilt().expect("rebuilt");
+        index.replace(0, &moved);
+        assert!(index.adopt(&stale).is_none());
+        let other = EmbeddingIndex::new(&values, dim, Metric::Euclidean).expect("index");
+        assert!(index.adopt(&other.rebuilt().expect("rebuilt")).is_none());
+        values[..dim].copy_from_slice(&moved);
+        check_against_brute_force(&index, &values, dim);
+    }
+
+    #[test]
+    fn positions_added_after_the_tree_are_on_the_map() {
+        let mut index = PositionIndex::new(vec![[0.0, 0.0, 0.0], [5.0, 0.0, 0.0]]).expect("index");
+        assert_eq!(index.push([1.0, 0.0, 0.0]), 2);
+        assert_eq!(index.nearest_to(0, 1), vec![Neighbour { index: 2, distance: 1.0 }]);
+        assert_eq!(index.within(&[0.0, 0.0, 0.0], 1.5).len(), 2);
+        assert_eq!(index.iter().count(), 3);
+        let rebuilt = index.rebuilt().expect("rebuilt");
+        assert!(index.adopt(&rebuilt).is_some() && !index.has_unindexed());
+        assert_eq!(index.position(2), [1.0, 0.0, 0.0]);
+        assert_eq!(index.nearest_to(0, 1), vec![Neighbour { index: 2, distance: 1.0 }]);
     }
 }

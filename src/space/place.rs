@@ -2,7 +2,7 @@
 //! its nearest neighbours in embedding space are computed as t-SNE computes them, and its 3D
 //! position minimises the t-SNE objective for that one point with every other point fixed.
 
-use super::neighbours::{EmbeddingIndex, MAX_EMBEDDING_DIM, Neighbour};
+use super::neighbours::{EmbeddingIndex, MAX_EMBEDDING_DIM, Neighbour, PositionIndex};
 
 /// Where a new point goes, and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +21,7 @@ pub struct Placement {
 pub fn place_point(
     query: &[f32; MAX_EMBEDDING_DIM],
     index: &EmbeddingIndex,
-    positions: &[[f32; 3]],
+    positions: &PositionIndex,
     perplexity: f32,
 ) -> Placement {
     assert_eq!(index.len(), positions.len(), "one position per indexed point");
@@ -36,7 +36,7 @@ pub fn place_point(
 
     let mut start = [0f64; 3];
     for (neighbour, p) in &attractors {
-        for (s, &v) in start.iter_mut().zip(&positions[neighbour.index]) {
+        for (s, &v) in start.iter_mut().zip(&positions.position(neighbour.index)) {
             *s += f64::from(*p) * f64::from(v);
         }
     }
@@ -76,11 +76,11 @@ fn conditional_affinities(neighbours: &[Neighbour], perplexity: f32) -> Vec<f32>
 
 /// The new point's part of the t-SNE objective, up to a constant:
 /// C(y) = −Σ_j p_j log w_j + log Σ_k w_k, with w = 1 / (1 + |y − y_k|²), and its gradient.
-fn objective(y: [f64; 3], attractors: &[(Neighbour, f32)], positions: &[[f32; 3]]) -> (f64, [f64; 3]) {
+fn objective(y: [f64; 3], attractors: &[(Neighbour, f32)], positions: &PositionIndex) -> (f64, [f64; 3]) {
     let mut attraction = 0.0;
     let mut gradient = [0f64; 3];
     for (neighbour, p) in attractors {
-        let q = positions[neighbour.index];
+        let q = positions.position(neighbour.index);
         let diff = [y[0] - f64::from(q[0]), y[1] - f64::from(q[1]), y[2] - f64::from(q[2])];
         let w = 1.0 / (1.0 + diff[0] * diff[0] + diff[1] * diff[1] + diff[2] * diff[2]);
         attraction -= f64::from(*p) * w.ln();
@@ -90,7 +90,7 @@ fn objective(y: [f64; 3], attractors: &[(Neighbour, f32)], positions: &[[f32; 3]
     }
     let mut z = 0.0;
     let mut repulsion = [0f64; 3];
-    for q in positions {
+    for q in positions.iter() {
         let diff = [y[0] - f64::from(q[0]), y[1] - f64::from(q[1]), y[2] - f64::from(q[2])];
         let w = 1.0 / (1.0 + diff[0] * diff[0] + diff[1] * diff[1] + diff[2] * diff[2]);
         z += w;
@@ -106,7 +106,7 @@ fn objective(y: [f64; 3], attractors: &[(Neighbour, f32)], positions: &[[f32; 3]
 
 /// Gradient descent with a backtracking line search: the objective is one point's, so each step
 /// can afford to evaluate it, and the result does not depend on a learning rate.
-fn minimise(start: [f64; 3], attractors: &[(Neighbour, f32)], positions: &[[f32; 3]]) -> ([f64; 3], usize) {
+fn minimise(start: [f64; 3], attractors: &[(Neighbour, f32)], positions: &PositionIndex) -> ([f64; 3], usize) {
     const MAX_ITERATIONS: usize = 100;
     let (mut value, mut gradient) = objective(start, attractors, positions);
     let mut y = start;
@@ -166,13 +166,14 @@ mod tests {
         let positions = tsne_3d(&values, dim, &settings, &AtomicBool::new(false), &mut |_| {}).expect("projected");
         let before = positions.clone();
         let index = EmbeddingIndex::new(&values, dim, Metric::Euclidean).expect("index");
+        let position_index = PositionIndex::new(positions.clone()).expect("index");
 
         // A fresh member of each cluster: the mean of two members, nudged.
         for cluster in 0..5 {
             let members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == cluster).collect();
             let (a, b) = (members[3], members[7]);
             let vector: Vec<f32> = (0..dim).map(|k| (values[a * dim + k] + values[b * dim + k]) / 2.0 + 0.05).collect();
-            let placement = place_point(&index.query_point(&vector), &index, &positions, 30.0);
+            let placement = place_point(&index.query_point(&vector), &index, &position_index, 30.0);
             assert!(placement.iterations > 0);
             let centre = |c: usize| {
                 let m: Vec<&[f32; 3]> = (0..labels.len()).filter(|&i| labels[i] == c).map(|i| &positions[i]).collect();

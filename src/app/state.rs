@@ -1,0 +1,43 @@
+//! The resources most of the window's systems share: the library being explored and the
+//! interface state that is not the library's.
+
+use bevy::prelude::*;
+
+use crate::explore::Explorer;
+
+/// The library being explored.
+#[derive(Resource)]
+pub struct ExplorerState(pub Explorer);
+
+/// What the pointer is over, and interface state that is not the library's.
+#[derive(Resource, Default)]
+pub struct ViewState {
+    pub hovered: Option<usize>,
+    /// The pointer is over a panel or window, or egui is dragging something: the 3D view ignores it.
+    pub pointer_over_ui: bool,
+    /// A text field has the keyboard: shortcuts are off.
+    pub keyboard_taken: bool,
+    pub search_text: String,
+    pub search_results: Vec<usize>,
+    pub focus_search: bool,
+    pub show_help: bool,
+    /// Messages for the status line, newest last.
+    pub notices: Vec<String>,
+    /// The area of the window not covered by panels, in logical pixels (min, max).
+    pub scene_rect: Option<(Vec2, Vec2)>,
+    /// Show the jobs panel (it shows itself while a job runs).
+    pub show_jobs: bool,
+    /// Height of the menu bar, which the panels sit below.
+    pub menu_height: f32,
+    /// The open library's file and the name the panel gives it.
+    pub library_name: Option<(std::path::PathBuf, String)>,
+}
+
+impl ViewState {
+    pub fn notify(&mut self, text: impl Into<String>) {
+        self.notices.push(text.into());
+        if self.notices.len() > 20 {
+            self.notices.remove(0);
+        }
+    }
+}
