@@ -9,6 +9,7 @@ mod features;
 mod fma;
 mod import;
 mod lock;
+mod map_record;
 mod store;
 mod view;
 
@@ -18,7 +19,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::audio::MelSettings;
-use crate::space::{MapSettings, ProjectionInfo};
 
 pub use commit::commit_library;
 pub use demo::{bundled_demo_dir, demo_library_path, is_demo_library, open_demo, open_demo_from};
@@ -35,10 +35,11 @@ pub use fma::{FmaLayout, FmaMetadata, FmaTrack, detect_fma_layout, read_fma_meta
 pub(crate) use import::title_from_file_name;
 pub use import::{ImportEvent, ImportOptions, ImportReport, Rejection, import_folder};
 pub use lock::{LibraryLock, lock_library, lock_path};
+pub use map_record::{MapSettings, ProjectionInfo, ProjectionMethod, TsneInit, TsneSettings};
 pub use store::{
     LIBRARY_FORMAT_VERSION, data_dir, default_library_path, load_library, resolve_library_path, save_library,
 };
-pub use view::{ColourScheme, FilterSpace, ViewSettings};
+pub use view::{ColourScheme, FilterSpace, Metric, ViewSettings};
 
 /// A library: the tracks of one music folder, their genres and what has been computed for them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

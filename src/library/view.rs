@@ -3,7 +3,25 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::space::Metric;
+/// How the distance between two songs' embeddings is measured (neighbours, the filter).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum Metric {
+    /// Straight-line distance between embeddings.
+    #[default]
+    Euclidean,
+    /// 1 − cos(angle): the direction of the embedding, not its length. Computed as Euclidean
+    /// distance between normalised vectors (cosine distance = squared chord / 2).
+    Cosine,
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Euclidean => "euclidean",
+            Self::Cosine => "cosine",
+        })
+    }
+}
 
 /// The space the distance filter measures in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

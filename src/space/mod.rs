@@ -11,8 +11,6 @@ mod project;
 mod quality;
 mod tsne;
 
-use serde::{Deserialize, Serialize};
-
 pub use locate::{
     Embedded, LocateTimings, Located, add_located_track, embed_file, library_paths_of, locate_file, new_track,
     place_embedded, save_added_track, track_for_located,
@@ -26,51 +24,9 @@ pub use pca::pca_3d;
 pub use place::{Placement, place_point};
 pub use project::{ProjectEvent, ProjectOutcome, project_library};
 pub use quality::{label_agreement, trustworthiness};
-pub use tsne::{Cancelled, MIN_TSNE_POINTS, TsneEvent, TsneInit, TsneProgress, TsneSettings, TsneStage, tsne_3d};
-
-/// Which projection lays out the map.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-pub enum ProjectionMethod {
-    /// t-SNE: neighbourhoods kept, distances between far clusters not meaningful. Minutes at 100k.
-    #[default]
-    Tsne,
-    /// The first three principal components: instant, linear, clusters overlap more.
-    Pca,
-}
-
-impl std::fmt::Display for ProjectionMethod {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Tsne => "t-SNE",
-            Self::Pca => "PCA",
-        })
-    }
-}
-
-/// How a library's map is computed; saved in the library.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MapSettings {
-    pub method: ProjectionMethod,
-    pub tsne: TsneSettings,
-}
-
-/// What the positions beside a library were computed from, so they are reused until the
-/// embeddings or the settings change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProjectionInfo {
-    pub settings: MapSettings,
-    /// [`embeddings_digest`] of the embeddings projected.
-    pub embeddings_digest: u64,
-    pub count: usize,
-    /// The perplexity actually used (clamped for small libraries).
-    pub perplexity: f32,
-    pub seconds: f32,
-    /// The file beside the library that holds the positions (see
-    /// [`crate::library::commit_library`]); `None` in older libraries: `<stem>.positions`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-}
+pub use tsne::{Cancelled, MIN_TSNE_POINTS, TsneEvent, TsneProgress, TsneStage, tsne_3d};
+// The map's settings and record are part of the library's file, so they live in `library`.
+pub use crate::library::{MapSettings, ProjectionInfo, ProjectionMethod, TsneInit, TsneSettings};
 
 /// Errors of the map commands; each says which file or what is missing.
 #[derive(Debug, thiserror::Error)]

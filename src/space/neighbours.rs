@@ -9,30 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 /// Embeddings are kept in kd-trees of this many dimensions; shorter ones are padded with zeros,
 /// which leaves every distance unchanged.
 pub const MAX_EMBEDDING_DIM: usize = 32;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-pub enum Metric {
-    /// Straight-line distance between embeddings.
-    #[default]
-    Euclidean,
-    /// 1 − cos(angle): the direction of the embedding, not its length. Computed as Euclidean
-    /// distance between normalised vectors (cosine distance = squared chord / 2).
-    Cosine,
-}
-
-impl std::fmt::Display for Metric {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Euclidean => "euclidean",
-            Self::Cosine => "cosine",
-        })
-    }
-}
+pub use crate::library::Metric;
 
 /// A point found by a query: its row in the index and its distance from the query.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -142,9 +142,10 @@ mod tests {
     use std::sync::atomic::AtomicBool;
 
     use super::*;
+    use crate::space::TsneSettings;
     use crate::space::neighbours::Metric;
     use crate::space::test_data::blobs;
-    use crate::space::tsne::{TsneSettings, tsne_3d};
+    use crate::space::tsne::tsne_3d;
 
     #[test]
     fn affinities_have_the_requested_perplexity() {

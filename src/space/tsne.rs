@@ -4,10 +4,9 @@
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::{Deserialize, Serialize};
-
 use super::neighbours::all_nearest;
 use super::pca::pca_3d;
+use crate::library::{TsneInit, TsneSettings};
 
 /// The automatic learning rate is this × n / exaggeration (at least 200) in each phase. openTSNE
 /// uses 1 × n / exaggeration; with bhtsne's gradient, 4 measured best on a 10,000 × 32 mixture
@@ -17,75 +16,7 @@ pub const AUTO_LEARNING_RATE_FACTOR: f32 = 4.0;
 /// The fewest points t-SNE is run on; smaller maps are laid out by PCA.
 pub const MIN_TSNE_POINTS: usize = 4;
 
-/// How the embedding starts. bhtsne's own default is random, which costs trustworthiness (the
-/// global layout is left to chance); both of these start from the data's structure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TsneInit {
-    /// The top three principal components, scaled to a standard deviation of 1e-4 (openTSNE's).
-    Pca,
-    /// The spectral embedding of the affinity graph (bhtsne's solver).
-    Spectral,
-}
-
-/// t-SNE settings, saved in the library so a map is recomputed only when they change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TsneSettings {
-    /// Effective number of neighbours each point attends to; clamped to (n − 1) / 3.
-    pub perplexity: f32,
-    /// Gradient step; `None` scales it with the number of points for each phase (see
-    /// [`AUTO_LEARNING_RATE_FACTOR`]).
-    pub learning_rate: Option<f32>,
-    /// Optimisation iterations in all, the early-exaggeration ones included.
-    pub iterations: usize,
-    /// Iterations at the start during which attractions are exaggerated, to form clusters.
-    pub exaggeration_iterations: usize,
-    pub early_exaggeration: f32,
-    /// Barnes-Hut accuracy: 0 would be exact; larger is faster and coarser.
-    pub theta: f32,
-    /// Seeds the tiny jitter added to the start, which separates tracks with equal embeddings.
-    pub seed: u64,
-    pub init: TsneInit,
-}
-
-impl Default for TsneSettings {
-    fn default() -> Self {
-        Self {
-            perplexity: 30.0,
-            learning_rate: None,
-            // openTSNE runs 250 + 500; past 150 + 350 trustworthiness stopped improving here.
-            iterations: 500,
-            exaggeration_iterations: 150,
-            early_exaggeration: 12.0,
-            theta: 0.5,
-            seed: 42,
-            init: TsneInit::Pca,
-        }
-    }
-}
-
 impl TsneSettings {
-    /// Checks settings read from a library file before t-SNE runs with them: the first value
-    /// outside its allowed range, named, with the range (bhtsne asserts on a theta of 0, and a
-    /// billion iterations would never end).
-    pub fn check(&self) -> Result<(), String> {
-        let within = |field: &str, value: f32, low: f32, high: f32| {
-            if value.is_finite() && (low..=high).contains(&value) {
-                Ok(())
-            } else {
-                Err(format!("map setting {field} is {value}, outside the allowed {low} to {high}"))
-            }
-        };
-        within("perplexity", self.perplexity, 1.0, 1000.0)?;
-        if let Some(rate) = self.learning_rate {
-            within("learning_rate", rate, 1.0, 1e6)?;
-        }
-        within("iterations", self.iterations as f32, 1.0, 100_000.0)?;
-        within("exaggeration_iterations", self.exaggeration_iterations as f32, 0.0, self.iterations as f32)?;
-        within("early_exaggeration", self.early_exaggeration, 1.0, 1000.0)?;
-        within("theta", self.theta, 0.01, 2.0)
-    }
-
     /// The perplexity actually used for `n` points: bhtsne needs 3 × perplexity neighbours.
     pub fn effective_perplexity(&self, n: usize) -> f32 {
         let largest = (n.saturating_sub(1) / 3).max(1) as f32;
