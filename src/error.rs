@@ -110,7 +110,7 @@ pub enum LibraryError {
 /// Why a model could not be loaded, saved or used with a library.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("{}: no model here (expected model.json and model.mpk)", .0.display())]
+    #[error("{}: no model here (expected model.json and the weights file it names, model.mpk in older models)", .0.display())]
     Missing(PathBuf),
     #[error("{}: {problem}", path.display())]
     Corrupt { path: PathBuf, problem: String },

@@ -32,6 +32,11 @@ pub struct ModelInfo {
     /// Class names, in the order of the classifier's outputs.
     pub labels: Vec<String>,
     pub normaliser: Normaliser,
+    /// The file beside model.json that holds the weights, named by their content so that a
+    /// save writes new weights under a new name and then switches model.json (a kill leaves the
+    /// old model or the new one). `None` in older models and the shipped ones: `model.mpk`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
 }
 
 impl ModelInfo {
@@ -50,6 +55,7 @@ impl ModelInfo {
             label_kind: label_kind.into(),
             labels,
             normaliser,
+            weights: None,
         }
     }
 }
@@ -58,33 +64,65 @@ pub fn info_path(dir: &Path) -> PathBuf {
     dir.join("model.json")
 }
 
-pub fn weights_path(dir: &Path) -> PathBuf {
-    dir.join("model.mpk")
+/// The weights of the model whose description is `info`, in `dir`.
+pub fn weights_path(dir: &Path, info: &ModelInfo) -> PathBuf {
+    dir.join(info.weights.as_deref().unwrap_or(PLAIN_WEIGHTS))
+}
+
+/// The weights' file name in models that do not name it.
+const PLAIN_WEIGHTS: &str = "model.mpk";
+
+/// A weights file name that model.json may give: `model.<16 hex digits>.mpk` or `model.mpk`.
+fn is_weights_name(name: &str) -> bool {
+    name == PLAIN_WEIGHTS
+        || name
+            .strip_prefix("model.")
+            .and_then(|rest| rest.strip_suffix(".mpk"))
+            .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
     NamedMpkBytesRecorder::new()
 }
 
-/// Saves the weights first and the description last, so a half-written model is never taken for
-/// a whole one by a loader that checks both.
+/// Saves a model in one step: the weights go to a new file named by their content, then
+/// model.json, which names it, replaces the old description atomically, and only then are the
+/// weights it no longer names removed. A kill at any instant leaves the folder's old model or
+/// the new one, never new weights under an old description.
 pub fn save_model<B: Backend>(dir: &Path, info: &ModelInfo, net: &EmbeddingNet<B>) -> Result<(), ModelError> {
     // burn initialises parameters lazily, and a clone of a never-used module would draw its own
     // random weights: run it once so the clone below records the weights `net` really has.
     let _ = probe(info, net);
-    let weights = Recorder::<B>::record(&recorder(), net.clone().into_record(), ())
-        .map_err(|e| ModelError::Corrupt { path: weights_path(dir), problem: format!("cannot encode weights: {e}") })?;
-    write_atomically(&weights_path(dir), |out| out.write_all(&weights))?;
-    let json = serde_json::to_vec_pretty(info)
+    let weights = Recorder::<B>::record(&recorder(), net.clone().into_record(), ()).map_err(|e| {
+        ModelError::Corrupt { path: dir.join(PLAIN_WEIGHTS), problem: format!("cannot encode weights: {e}") }
+    })?;
+    let info = ModelInfo { weights: Some(format!("model.{:016x}.mpk", fnv1a(&weights))), ..info.clone() };
+    let weights_file = weights_path(dir, &info);
+    write_atomically(&weights_file, |out| out.write_all(&weights))?;
+    let json = serde_json::to_vec_pretty(&info)
         .map_err(|e| FileError::new(&info_path(dir), FileProblem::Format(e.to_string())))?;
     write_atomically(&info_path(dir), |out| out.write_all(&json))?;
+    // Weights no description names any more (the replaced model's, or a killed save's).
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if is_weights_name(&name) && entry.path() != weights_file {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     Ok(())
 }
 
 /// Reads and checks `model.json`.
 pub fn load_model_info(dir: &Path) -> Result<ModelInfo, ModelError> {
     let path = info_path(dir);
-    if !path.is_file() || !weights_path(dir).is_file() {
+    if !path.is_file() {
         return Err(ModelError::Missing(dir.to_path_buf()));
     }
     let bytes = std::fs::read(&path).map_err(|e| FileError::new(&path, FileProblem::Io(e)))?;
@@ -108,6 +146,14 @@ pub fn load_model_info(dir: &Path) -> Result<ModelInfo, ModelError> {
     })?;
     let mismatch = |what: String| Err(ModelError::Mismatch { path: path.clone(), what });
     let corrupt = |problem: String| ModelError::Corrupt { path: path.clone(), problem };
+    if let Some(name) = &info.weights
+        && !is_weights_name(name)
+    {
+        return Err(corrupt(format!("weights {name:?} is not a weights file name beside it (model.<16 hex>.mpk)")));
+    }
+    if !weights_path(dir, &info).is_file() {
+        return Err(ModelError::Missing(dir.to_path_buf()));
+    }
     info.mel.check().map_err(corrupt)?;
     check_network(&info).map_err(corrupt)?;
     if info.net.embedding_dim != EMBEDDING_DIM {
@@ -165,7 +211,7 @@ fn check_network(info: &ModelInfo) -> Result<(), String> {
 /// Loads a model for `device`, checking its description and that the weights fit it.
 pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<(ModelInfo, EmbeddingNet<B>), ModelError> {
     let info = load_model_info(dir)?;
-    let path = weights_path(dir);
+    let path = weights_path(dir, &info);
     let bytes = std::fs::read(&path).map_err(|e| FileError::new(&path, FileProblem::Io(e)))?;
     let net = load_weights(&info, bytes, device).map_err(|problem| ModelError::Corrupt { path, problem })?;
     Ok((info, net))
@@ -214,8 +260,9 @@ pub fn check_compatible(info: &ModelInfo, model_dir: &Path, library_mel: &MelSet
 
 /// A short fingerprint of a model's two files: embeddings remember which model made them.
 pub fn model_id(dir: &Path) -> Result<String, ModelError> {
+    let info = load_model_info(dir)?;
     let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    for path in [info_path(dir), weights_path(dir)] {
+    for path in [info_path(dir), weights_path(dir, &info)] {
         let bytes = std::fs::read(&path).map_err(|e| FileError::new(&path, FileProblem::Io(e)))?;
         for b in bytes {
             hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
@@ -250,7 +297,8 @@ mod tests {
         let (info, net) = tiny();
         save_model(dir.path(), &info, &net).expect("save");
         let (loaded_info, loaded) = load_model::<NdArray>(dir.path(), &Default::default()).expect("load");
-        assert_eq!(loaded_info, info);
+        assert!(loaded_info.weights.is_some(), "model.json names its weights");
+        assert_eq!(ModelInfo { weights: None, ..loaded_info }, info);
         let before = net.embed(input()).into_data().to_vec::<f32>().expect("data");
         let after = loaded.embed(input()).into_data().to_vec::<f32>().expect("data");
         assert_eq!(before, after);
@@ -264,9 +312,10 @@ mod tests {
         assert!(err.contains("no model here"), "{err}");
 
         save_model(dir.path(), &info, &net).expect("save");
-        std::fs::write(weights_path(dir.path()), b"not messagepack at all").expect("garble");
+        let saved = load_model_info(dir.path()).expect("info");
+        std::fs::write(weights_path(dir.path(), &saved), b"not messagepack at all").expect("garble");
         let err = load_model::<NdArray>(dir.path(), &Default::default()).expect_err("garbled").to_string();
-        assert!(err.contains("model.mpk") && err.contains("damaged weights"), "{err}");
+        assert!(err.contains(".mpk") && err.contains("damaged weights"), "{err}");
 
         // Weights of another shape than the description says.
         let other = NetConfig::new(128, 64, 5).init::<NdArray>(&Default::default());
@@ -303,13 +352,71 @@ mod tests {
             (|i| i.normaliser.mean[0] = 12345.5, "not a number"),
         ];
         for (change, expected) in cases {
-            let mut bad = info.clone();
-            change(&mut bad);
             save_model(dir.path(), &info, &net).expect("save");
+            let mut bad = load_model_info(dir.path()).expect("saved");
+            change(&mut bad);
             let json = serde_json::to_string(&bad).expect("json").replace("12345.5", "1e39");
             std::fs::write(info_path(dir.path()), json).expect("write");
             let err = load_model::<NdArray>(dir.path(), &Default::default()).expect_err(expected).to_string();
             assert!(err.contains(expected) && err.contains("model.json"), "{err}");
         }
+    }
+
+    /// The weights files in a model folder, by name.
+    fn weights_files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("folder")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".mpk"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_model_is_replaced_in_one_step_and_older_folders_still_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (info, net) = tiny();
+        let outputs = |dir: &Path| {
+            let (_, loaded) = load_model::<NdArray>(dir, &Default::default()).expect("load");
+            loaded.embed(input()).into_data().to_vec::<f32>().expect("values")
+        };
+        save_model(dir.path(), &info, &net).expect("save");
+        let first = load_model_info(dir.path()).expect("info");
+        let first_name = first.weights.clone().expect("the weights are named");
+        assert_eq!(weights_files(dir.path()), vec![first_name.clone()]);
+        let first_outputs = outputs(dir.path());
+        let first_id = model_id(dir.path()).expect("id");
+        let old = tempfile::tempdir().expect("tempdir");
+        std::fs::copy(dir.path().join(&first_name), old.path().join("model.mpk")).expect("copy");
+
+        // A second model's save killed after its weights were written, before model.json: the
+        // folder still holds the first model, whole.
+        <NdArray as Backend>::seed(&burn::backend::ndarray::NdArrayDevice::Cpu, 2);
+        let second: EmbeddingNet<NdArray> = info.net.init(&Default::default());
+        let elsewhere = tempfile::tempdir().expect("tempdir");
+        save_model(elsewhere.path(), &info, &second).expect("save");
+        let second_name = load_model_info(elsewhere.path()).expect("info").weights.expect("named");
+        assert_ne!(second_name, first_name, "named by content");
+        std::fs::copy(elsewhere.path().join(&second_name), dir.path().join(&second_name)).expect("copy");
+        assert_eq!(outputs(dir.path()), first_outputs);
+        assert_eq!(model_id(dir.path()).expect("id"), first_id);
+
+        // The save completed: the second model, and only its weights remain.
+        save_model(dir.path(), &info, &second).expect("save");
+        assert_eq!(weights_files(dir.path()), vec![second_name]);
+        assert_ne!(outputs(dir.path()), first_outputs);
+
+        // A folder of the older layout (model.mpk, model.json without a name) loads as before.
+        let json = serde_json::to_vec(&ModelInfo { weights: None, ..first.clone() }).expect("json");
+        std::fs::write(info_path(old.path()), json).expect("write");
+        assert_eq!(outputs(old.path()), first_outputs);
+
+        // A name that is not a weights file beside model.json is refused, naming the field.
+        let json = serde_json::to_vec(&ModelInfo { weights: Some("../../etc/passwd".into()), ..first }).expect("json");
+        std::fs::write(info_path(old.path()), json).expect("write");
+        let err = load_model_info(old.path()).expect_err("outside").to_string();
+        assert!(err.contains("model.json") && err.contains("weights") && err.contains("passwd"), "{err}");
     }
 }

@@ -45,7 +45,8 @@ library="$work/library/library.ron"
 rm -rf "$work/model" "$out/model"
 "$bin" train "$library" --device cpu --epochs 40 --seed 42 --from-scratch --out "$work/model" --metrics-out "$work/metrics.json"
 mkdir -p "$out/model"
-cp "$work/model/model.json" "$work/model/model.mpk" "$out/model/"
+# model.json and the weights file it names (model.<hash>.mpk; a save leaves no other).
+cp "$work/model/model.json" "$work/model/"model*.mpk "$out/model/"
 "$bin" embed "$library" --model "$out/model"
 # 32 clips a style: at the default perplexity (30) every clip's neighbourhood is its whole style,
 # which t-SNE draws as a tight ball; at 5 the styles keep their inner structure.
