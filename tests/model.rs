@@ -254,6 +254,15 @@ fn evaluate_compares_embeddings_with_hand_made_features_on_album_disjoint_folds(
         (figure(0, "label_p_at_3", "mean"), figure(1, "label_p_at_3", "mean"), figure(2, "label_p_at_3", "mean"));
     assert!(model > classic + figure(1, "label_p_at_3", "std"), "shipped {model} vs classic {classic}: {report}");
     assert!(model > mfcc, "shipped {model} vs MFCC {mfcc}: {report}");
+    // Paired on the same folds (each fold's difference), the gain is more than its own spread.
+    let by_fold = |row: usize| -> Vec<f64> {
+        rows[row]["label_p_at_3_by_fold"].as_array().expect("per fold").iter().filter_map(|v| v.as_f64()).collect()
+    };
+    let gains: Vec<f64> = by_fold(0).iter().zip(by_fold(1)).map(|(m, c)| m - c).collect();
+    assert_eq!(gains.len(), 15, "{report}");
+    let mean = gains.iter().sum::<f64>() / 15.0;
+    let std = (gains.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / 15.0).sqrt();
+    assert!(mean > std, "paired gain over classic {mean:.3} ± {std:.3}: {report}");
     // Neighbours of any album include the song's own album, which flatters every representation.
     for (row, name) in names.iter().enumerate() {
         let same_album = rows[row]["same_album_p_at_3"].as_f64().expect("same album");

@@ -7,7 +7,7 @@ use super::RecipeArgs;
 use crate::library::{Library, load_library, resolve_library_path};
 use crate::model::crossval::{CrossValidationEvent, cross_validate_training};
 use crate::model::evaluate::{EmbeddingsUnderTest, evaluate_library};
-use crate::model::yardstick::Protocol;
+use crate::model::yardstick::{Protocol, paired_gain};
 use crate::model::{choose_device, default_model_dir};
 
 pub struct Args {
@@ -77,6 +77,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!();
     println!("mean ± standard deviation over folds × seeds; neighbours are searched among all songs.");
+    if let Some(classic) = report.rows.iter().find(|r| r.name.starts_with("classic")) {
+        println!();
+        println!("paired on the same folds, each row minus the classic descriptor (mean ± std of the differences):");
+        println!();
+        println!("| representation | genre P@3 gain | logistic regression gain |");
+        println!("|---|---:|---:|");
+        for r in report.rows.iter().filter(|r| !std::ptr::eq(*r, classic)) {
+            println!(
+                "| {} | {} | {} |",
+                r.name,
+                paired_gain(&r.label_p_at_3_by_fold, &classic.label_p_at_3_by_fold),
+                paired_gain(&r.logistic_accuracy_by_fold, &classic.logistic_accuracy_by_fold)
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -148,6 +163,18 @@ fn run_cross_validation(
         println!("| excerpts whose nearest is their song's other excerpt (no labels) | {} | – |", report.head_accuracy);
     } else {
         println!("| the model's classifier head, accuracy | {} | – |", report.head_accuracy);
+    }
+    println!();
+    println!("paired on the same folds (mean ± std of the per-fold differences):");
+    println!("| trained model minus classic descriptor | gain |");
+    println!("|---|---:|");
+    println!("| genre P@3, neighbours from other albums | {} |", report.p_at_3_gain);
+    println!("| logistic regression: on the embedding − on the classic descriptor | {} |", report.logistic_gain);
+    if label != crate::model::LabelKind::None {
+        println!(
+            "| the model's classifier head − logistic regression on the classic descriptor | {} |",
+            report.head_gain
+        );
     }
     let best: Vec<String> = report.folds.iter().map(|f| f.best_epoch.to_string()).collect();
     println!();

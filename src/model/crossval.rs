@@ -52,6 +52,13 @@ pub struct CrossValidationReport {
     pub head_accuracy: Spread,
     pub model_logistic: Spread,
     pub classic_logistic: Spread,
+    /// Paired over the same folds (see [`super::yardstick::paired_gain`]): the trained model's
+    /// P@3 minus the classic descriptor's, logistic regression on its embedding minus on the
+    /// classic descriptor, and its own classifier head minus logistic regression on the classic
+    /// descriptor.
+    pub p_at_3_gain: Spread,
+    pub logistic_gain: Spread,
+    pub head_gain: Spread,
     pub cancelled: bool,
 }
 
@@ -162,6 +169,9 @@ pub fn cross_validate_training(
         head_accuracy: spread(|f| f.head_accuracy),
         model_logistic: spread(|f| f.model_logistic),
         classic_logistic: spread(|f| f.classic_logistic),
+        p_at_3_gain: spread(|f| f.model_p_at_3 - f.classic_p_at_3),
+        logistic_gain: spread(|f| f.model_logistic - f.classic_logistic),
+        head_gain: spread(|f| f.head_accuracy - f.classic_logistic),
         folds: folds_done,
         cancelled,
     })
