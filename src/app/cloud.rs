@@ -31,6 +31,11 @@ use bevy::render::view::{ExtractedView, ViewUniform, ViewUniformOffset, ViewUnif
 use bevy::render::{Render, RenderApp, RenderStartup, RenderSystems};
 use bevy::shader::Shader;
 
+use super::camera::OrbitCamera;
+use super::colour::linear;
+use super::state::ExplorerState;
+use crate::explore::Explorer;
+
 /// Bytes per song in the instance buffer: position and kind, then colour.
 const INSTANCE_BYTES: u64 = 32;
 
@@ -70,6 +75,46 @@ impl PointCloud {
     pub fn is_empty(&self) -> bool {
         self.instances.is_empty()
     }
+}
+
+/// Keeps the GPU's copy of the cloud in step with the explorer: rebuilt when the explorer says
+/// it changed, otherwise only the per-frame style numbers are touched.
+pub fn sync_cloud(state: Res<ExplorerState>, cameras: Query<&OrbitCamera>, mut clouds: Query<&mut PointCloud>) {
+    let explorer = &state.0;
+    let Ok(mut cloud) = clouds.single_mut() else { return };
+    if cloud.instances_version != explorer.points_version() {
+        cloud.instances = cloud_instances(explorer).into();
+        cloud.instances_version = explorer.points_version();
+    }
+    if cloud.filter_version != explorer.visibility_version() {
+        cloud.filter_values = explorer.point_filter_values().into();
+        cloud.filter_version = explorer.visibility_version();
+    }
+    // Dots sized to the view; a sparse library gets bigger ones (up to 3× for under ~40 songs).
+    let sparseness = (1000.0 / explorer.len().max(1) as f32).cbrt().clamp(1.0, 3.0);
+    let world_radius = cameras.single().map(|c| c.home.distance * 0.003 * sparseness).unwrap_or(0.1);
+    let style = PointStyle { filter_threshold: explorer.filter_threshold(), world_radius, ..PointStyle::default() };
+    if cloud.style.filter_threshold != style.filter_threshold || cloud.style.world_radius != style.world_radius {
+        cloud.style = style;
+    }
+}
+
+/// The instance buffer's contents: per song x, y, z, kind (1 for a dropped song), then its
+/// genre's colour in linear light and 1. One pass with the colours converted once per genre:
+/// it runs on the frame whenever a song is added or the map moves (0.8 ms at 106,574 songs,
+/// benches/space.rs).
+pub fn cloud_instances(explorer: &Explorer) -> Vec<f32> {
+    let colours: Vec<[f32; 3]> = explorer.genres().iter().map(|g| g.colour.map(linear)).collect();
+    let mut instances = Vec::with_capacity(explorer.len() * 8);
+    for row in 0..explorer.len() {
+        let p = explorer.position(row);
+        let c = colours[explorer.genre_index_of(row)];
+        instances.extend_from_slice(&[p[0], p[1], p[2], 0.0, c[0], c[1], c[2], 1.0]);
+    }
+    for &row in explorer.added_rows() {
+        instances[row * 8 + 3] = 1.0;
+    }
+    instances
 }
 
 impl bevy::render::sync_component::SyncComponent for PointCloud {

@@ -28,7 +28,7 @@ use bevy_egui::{EguiPlugin, EguiPrimaryContextPass};
 
 use crate::explore::Explorer;
 use camera::OrbitCamera;
-use cloud::{CloudPlugin, PointCloud, PointStyle};
+use cloud::{CloudPlugin, PointCloud};
 use playback::PlaybackPlugin;
 
 pub use script::{Script, ShownWindow};
@@ -118,7 +118,7 @@ impl Plugin for ExplorerPlugin {
                     input::pointer_input,
                     input::keyboard_input,
                     camera::apply_orbit,
-                    sync_cloud,
+                    cloud::sync_cloud,
                     script::run_script,
                 )
                     .chain(),
@@ -150,33 +150,4 @@ fn spawn_ui_camera(mut commands: Commands, mut settings: ResMut<bevy_egui::EguiG
             ..default()
         },
     ));
-}
-
-/// Keeps the GPU's copy of the cloud in step with the explorer: rebuilt when the explorer says
-/// it changed, otherwise only the per-frame style numbers are touched.
-fn sync_cloud(state: Res<ExplorerState>, cameras: Query<&OrbitCamera>, mut clouds: Query<&mut PointCloud>) {
-    let explorer = &state.0;
-    let Ok(mut cloud) = clouds.single_mut() else { return };
-    if cloud.instances_version != explorer.points_version() {
-        let mut instances = Vec::with_capacity(explorer.len() * 8);
-        for row in 0..explorer.len() {
-            let p = explorer.position(row);
-            let c = explorer.genre_of(row).colour.map(colour::linear);
-            let kind = if explorer.is_added(row) { 1.0 } else { 0.0 };
-            instances.extend_from_slice(&[p[0], p[1], p[2], kind, c[0], c[1], c[2], 1.0]);
-        }
-        cloud.instances = instances.into();
-        cloud.instances_version = explorer.points_version();
-    }
-    if cloud.filter_version != explorer.visibility_version() {
-        cloud.filter_values = explorer.point_filter_values().into();
-        cloud.filter_version = explorer.visibility_version();
-    }
-    // Dots sized to the view; a sparse library gets bigger ones (up to 3× for under ~40 songs).
-    let sparseness = (1000.0 / explorer.len().max(1) as f32).cbrt().clamp(1.0, 3.0);
-    let world_radius = cameras.single().map(|c| c.home.distance * 0.003 * sparseness).unwrap_or(0.1);
-    let style = PointStyle { filter_threshold: explorer.filter_threshold(), world_radius, ..PointStyle::default() };
-    if cloud.style.filter_threshold != style.filter_threshold || cloud.style.world_radius != style.world_radius {
-        cloud.style = style;
-    }
 }

@@ -333,8 +333,18 @@ impl Explorer {
         &self.genres[self.genre_of_row[row]]
     }
 
+    /// The legend entry (index into [`Explorer::genres`]) of the song at `row`.
+    pub fn genre_index_of(&self, row: usize) -> usize {
+        self.genre_of_row[row]
+    }
+
     pub fn is_added(&self, row: usize) -> bool {
         self.added_rows.contains(&row)
+    }
+
+    /// The rows added in this session by dropping a file.
+    pub fn added_rows(&self) -> &[usize] {
+        &self.added_rows
     }
 
     pub fn metric(&self) -> Metric {
