@@ -255,3 +255,80 @@ fn held_out_corpus_songs_land_among_their_embedding_neighbours() {
         assert!(neighbour_ids.iter().any(|id| near.contains(id)), "{}: {neighbour_ids:?} vs {near:?}", file.display());
     }
 }
+
+#[test]
+fn recommendations_and_a_path_between_two_songs_from_the_command_line() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let library = small_library(home);
+    ok(home, &["project", s(&library)]);
+    let genre_of: HashMap<u64, String> = {
+        let out = ok(home, &["neighbours", s(&library), "1", "-k", "19"]);
+        let mut genres: HashMap<u64, String> = out
+            .lines()
+            .skip(2)
+            .filter_map(|l| {
+                let fields: Vec<&str> = l.split_whitespace().collect();
+                let genre = l.rsplit('[').next()?.trim_end_matches(']').to_string();
+                Some((fields.get(1)?.parse().ok()?, genre))
+            })
+            .collect();
+        genres.insert(
+            1,
+            out.lines().next().expect("first").rsplit('[').next().expect("genre").trim_end_matches(']').into(),
+        );
+        genres
+    };
+    assert_eq!(genre_of.len(), 20, "{genre_of:?}");
+    let tones: Vec<u64> = genre_of.iter().filter(|(_, g)| g.as_str() == "Tone").map(|(&id, _)| id).collect();
+
+    // Three liked tones: ten recommendations, none of them liked, tones first, each with why.
+    let liked: Vec<String> = tones.iter().take(3).map(u64::to_string).collect();
+    let mut args = vec!["recommend", s(&library), "-k", "5", "--json"];
+    for id in &liked {
+        args.extend(["--like", id.as_str()]);
+    }
+    for method in ["union", "mean"] {
+        let mut with_method = args.clone();
+        with_method.extend(["--method", method]);
+        let report: serde_json::Value = serde_json::from_str(&ok(home, &with_method)).expect("json");
+        let found = report["recommendations"].as_array().expect("list");
+        assert_eq!(found.len(), 5, "{report}");
+        for r in found {
+            let id = r["id"].as_u64().expect("id");
+            assert!(!liked.contains(&id.to_string()), "{method}: a liked song came back: {report}");
+            assert_eq!(r["genre"], "Tone", "{method}: {report}");
+            let near: Vec<String> = r["near"].as_array().expect("near").iter().map(|n| n.to_string()).collect();
+            assert!(!near.is_empty() && near.iter().all(|n| liked.contains(n)), "{report}");
+        }
+    }
+    let text = ok(home, &["recommend", s(&library), "--like", &liked[0], "-k", "2"]);
+    assert!(text.contains("near "), "{text}");
+    let unknown = songspace(home, &["recommend", s(&library), "--like", "999999"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("999999"), "{}", stderr(&unknown));
+
+    // A path from a tone to a noise: first FROM, last TO, a distance per step, and a playlist
+    // another player reads, its files relative to it.
+    let noise = genre_of.iter().find(|(_, g)| g.as_str() == "Noise").map(|(&id, _)| id).expect("a noise");
+    let playlist = home.join("lists/path.m3u8");
+    let (from, to) = (tones[0].to_string(), noise.to_string());
+    let out = ok(home, &["path", s(&library), &from, &to, "--steps", "4", "-o", s(&playlist)]);
+    let listed: Vec<&str> = out.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(listed.len(), 5, "{out}");
+    assert!(listed[0].split_whitespace().nth(1) == Some(from.as_str()), "{out}");
+    assert!(listed[4].split_whitespace().nth(1) == Some(to.as_str()), "{out}");
+    let text = std::fs::read_to_string(&playlist).expect("playlist");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "#EXTM3U");
+    assert_eq!(lines.len(), 1 + 2 * 5, "{text}");
+    for pair in lines[1..].chunks(2) {
+        assert!(pair[0].starts_with("#EXTINF:4,"), "{text}");
+        assert!(pair[1].starts_with("../music/") && home.join("lists").join(pair[1]).is_file(), "{text}");
+    }
+    let graph = ok(home, &["path", s(&library), &from, &to]);
+    assert!(graph.contains("steps"), "{graph}");
+    let bad = songspace(home, &["path", s(&library), &from, &to, "--steps", "0"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("at least 1 step"), "{}", stderr(&bad));
+}

@@ -199,7 +199,7 @@ pub fn export_positions(library: &Path, out: &Path) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(lib: &Library, id: u64) -> String {
+pub(super) fn describe(lib: &Library, id: u64) -> String {
     match lib.track(id) {
         Some(t) => {
             let mut text = if t.artist.is_empty() { t.title.clone() } else { format!("{} — {}", t.title, t.artist) };

@@ -7,6 +7,7 @@ mod evaluate;
 mod exchange;
 mod import;
 mod info;
+mod listen;
 mod map;
 mod mel;
 mod train;
@@ -259,6 +260,41 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
         metric: Metric,
     },
+    /// Songs to listen to next, from songs you like: the songs nearest them in embedding space,
+    /// never one you like, each with the liked songs it is nearest to.
+    Recommend {
+        library: PathBuf,
+        /// A liked track's id (repeat for each).
+        #[arg(long = "like", required = true, num_args = 1..)]
+        liked: Vec<u64>,
+        #[arg(short, default_value_t = 10)]
+        k: usize,
+        /// union: each liked song's own neighbours (default); mean: the songs nearest the mean of
+        /// the liked songs' vectors.
+        #[arg(long, value_enum, default_value_t = crate::explore::listen::RecommendMethod::Union)]
+        method: crate::explore::listen::RecommendMethod,
+        #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+        metric: Metric,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A path of short, even steps through embedding space from one song to another, printed in
+    /// order with each step's distance; -o also writes it as an M3U8 playlist.
+    Path {
+        library: PathBuf,
+        from_id: u64,
+        to_id: u64,
+        /// Exactly this many steps (evenly spaced on the line between the two songs); default:
+        /// the shortest path through each song's 10 nearest.
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Write the path as an extended M3U playlist (.m3u8).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+        metric: Metric,
+    },
     /// Place an audio file on the library's map without recomputing it: its position and its
     /// nearest tracks. --add keeps it in the library.
     Locate {
@@ -465,6 +501,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
             map::project(map::ProjectArgs { library, method, perplexity, seed, iterations, learning_rate, force })
         }
         Command::Neighbours { library, track_id, k, metric } => map::neighbours(&library, track_id, k, metric),
+        Command::Recommend { library, liked, k, method, metric, json } => {
+            listen::recommend(&library, &liked, k, method, metric, json)
+        }
+        Command::Path { library, from_id, to_id, steps, out, metric } => {
+            listen::path(&library, from_id, to_id, steps, out.as_deref(), metric)
+        }
         Command::Locate { library, audio, add, k, metric, verbose } => {
             map::locate(map::LocateArgs { library, audio, add, k, metric, verbose })
         }

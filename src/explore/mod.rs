@@ -4,6 +4,7 @@
 //! so every rule here is tested without a GPU.
 
 mod labels;
+pub mod listen;
 mod palette;
 mod search;
 

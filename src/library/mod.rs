@@ -10,6 +10,7 @@ mod fma;
 mod import;
 mod lock;
 mod map_record;
+mod playlist;
 mod store;
 mod view;
 
@@ -36,6 +37,7 @@ pub(crate) use import::title_from_file_name;
 pub use import::{ImportEvent, ImportOptions, ImportReport, Rejection, import_folder};
 pub use lock::{LibraryLock, lock_library, lock_path};
 pub use map_record::{MapSettings, ProjectionInfo, ProjectionMethod, TsneInit, TsneSettings};
+pub use playlist::{PlaylistEntry, write_m3u8};
 pub use store::{
     LIBRARY_FORMAT_VERSION, data_dir, default_library_path, load_library, resolve_library_path, save_library,
 };
