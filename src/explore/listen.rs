@@ -85,6 +85,10 @@ pub fn recommend(map: &Map, metric: Metric, liked: &[usize], k: usize, method: R
 /// Neighbours each song links to in the graph a path walks on.
 pub const PATH_GRAPH_NEIGHBOURS: usize = 10;
 
+/// Songs the graph search may visit before it gives up for the straight line: each visit is a
+/// neighbour query (about 2 ms at 100k songs), so this bounds a path's time at ~10 s.
+const PATH_SEARCH_VISITS: usize = 5_000;
+
 /// A path from one song to another: rows in order, first `from`, last `to`, and the distance of
 /// each step (one fewer than the rows).
 #[derive(Debug, Clone, PartialEq)]
@@ -104,10 +108,11 @@ pub enum PathError {
 /// A path of short, even steps from `from` to `to` through embedding space.
 ///
 /// Without `steps`: the shortest path on the graph linking each song to its
-/// [`PATH_GRAPH_NEIGHBOURS`] nearest (both ways), each step costing its squared distance, so
+/// [`PATH_GRAPH_NEIGHBOURS`] nearest, each step costing its squared distance, so
 /// that two half steps cost less than one whole one and long jumps are avoided; if the graph does
-/// not link the two songs, or links them only through a step longer than the straight line's
-/// longest, the path is drawn as with `steps`, one step per typical step length.
+/// not link the two songs (or the search visits `PATH_SEARCH_VISITS` songs first), or links
+/// them only through a step longer than the straight line's longest, the path is drawn as with
+/// `steps`, one step per typical step length.
 /// With `steps = N`: N − 1 points evenly spaced on the straight line between the two songs, each
 /// replaced by the nearest song not yet on the path.
 pub fn path_between(
@@ -175,17 +180,11 @@ fn along_the_line(map: &Map, metric: Metric, from: usize, to: usize, steps: usiz
     rows
 }
 
-/// Dijkstra on the symmetric k-nearest-neighbour graph with squared step lengths as costs.
+/// Dijkstra on the k-nearest-neighbour graph with squared step lengths as costs. A song's
+/// neighbours are looked up when the search reaches it, not for every song beforehand: on a
+/// large library the search visits a small part of it.
 fn graph_path(map: &Map, metric: Metric, from: usize, to: usize) -> Option<Vec<usize>> {
     let n = map.len();
-    let mut links: Vec<Vec<(usize, f32)>> = vec![Vec::new(); n];
-    for row in 0..n {
-        for nb in map.neighbours(row, PATH_GRAPH_NEIGHBOURS, metric) {
-            let cost = nb.distance * nb.distance;
-            links[row].push((nb.index, cost));
-            links[nb.index].push((row, cost));
-        }
-    }
     #[derive(PartialEq)]
     struct Visit(f32, usize);
     impl Eq for Visit {}
@@ -205,6 +204,7 @@ fn graph_path(map: &Map, metric: Metric, from: usize, to: usize) -> Option<Vec<u
     let mut heap = BinaryHeap::new();
     cost[from] = 0.0;
     heap.push(Visit(0.0, from));
+    let mut visits = 0;
     while let Some(Visit(c, row)) = heap.pop() {
         if row == to {
             break;
@@ -212,8 +212,12 @@ fn graph_path(map: &Map, metric: Metric, from: usize, to: usize) -> Option<Vec<u
         if c > cost[row] {
             continue;
         }
-        for &(next, step) in &links[row] {
-            let total = c + step;
+        visits += 1;
+        if visits > PATH_SEARCH_VISITS {
+            return None;
+        }
+        for nb in map.neighbours(row, PATH_GRAPH_NEIGHBOURS, metric) {
+            let (next, total) = (nb.index, c + nb.distance * nb.distance);
             if total < cost[next] {
                 cost[next] = total;
                 previous[next] = row;
