@@ -1,8 +1,9 @@
 //! Dropping audio files onto the window: each is analysed, embedded with the library's model and
 //! placed on the map (without moving any other song) on a worker thread, so the window keeps
 //! drawing; then added to the map and the library (saved by the library writer; the kd-trees are
-//! rebuilt off the frame, see `reindex.rs`), selected, flown to and played. A bad file gets a message naming it, and nothing else changes. Files dropped while a
-//! job runs wait for its end: the job may bring another model, map or library.
+//! rebuilt off the frame, see `reindex.rs`), selected, flown to and played. A bad file gets a
+//! message naming it, and nothing else changes. Files dropped while a job runs wait for its end:
+//! the job may bring another model, map or library.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

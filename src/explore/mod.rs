@@ -20,6 +20,9 @@ use crate::space::{
     DistanceRanking, Located, Map, MapIndices, Metric, Neighbour, RetiredTrees, SpaceError, library_paths_of, new_track,
 };
 
+/// Songs a session can drop before the per-song tables grow (and copy themselves).
+const DROPS_WITHOUT_GROWING: usize = 256;
+
 /// How many nearest songs a selection shows.
 pub const NEIGHBOURS_SHOWN: usize = 3;
 
@@ -137,6 +140,7 @@ impl Explorer {
             visibility_version: fresh_version(),
         };
         explorer.index_rows();
+        explorer.index_paths();
         explorer
     }
 
@@ -157,16 +161,21 @@ impl Explorer {
         self.genre_of_row =
             (0..self.map.len()).map(|row| genre_index[&self.track_at(row).and_then(|t| t.genre.as_deref())]).collect();
         self.search_entries = (0..self.map.len()).map(|row| self.search_entry(row)).collect();
-        self.id_of_path = self.library.tracks.iter().map(|t| (t.path.clone(), t.id)).collect();
-        self.next_id = self.library.next_id.max(self.library.tracks.iter().map(|t| t.id + 1).max().unwrap_or(1));
         // Room for the songs a session drops: growing a table of 100k tracks copies megabytes.
-        const DROPS_WITHOUT_GROWING: usize = 256;
-        self.library.tracks.reserve(DROPS_WITHOUT_GROWING);
         self.track_of_row.reserve(DROPS_WITHOUT_GROWING);
         self.genre_of_row.reserve(DROPS_WITHOUT_GROWING);
         self.search_entries.reserve(DROPS_WITHOUT_GROWING);
         self.points_version = fresh_version();
         self.visibility_version = fresh_version();
+    }
+
+    /// Each track's id by its stored path and the next free id, once per library: what a drop
+    /// needs to refuse a file the library has and to number a new one without a pass over
+    /// every track (kept up to date by [`Explorer::add_located`]).
+    fn index_paths(&mut self) {
+        self.id_of_path = self.library.tracks.iter().map(|t| (t.path.clone(), t.id)).collect();
+        self.next_id = self.library.next_id.max(self.library.tracks.iter().map(|t| t.id + 1).max().unwrap_or(1));
+        self.library.tracks.reserve(DROPS_WITHOUT_GROWING);
     }
 
     /// The tables after one row was appended to the map for the library's last track: what
@@ -322,7 +331,9 @@ impl Explorer {
     pub fn set_colours(&mut self, colours: ColourScheme) {
         if colours != self.colours {
             self.colours = colours;
-            self.index_rows();
+            // The same counts rank the same: only the colours change, every row keeps its entry.
+            self.rank_genres(self.genres.iter().map(|g| (g.name.clone(), g.count)).collect());
+            self.points_version = fresh_version();
         }
     }
 
@@ -615,6 +626,19 @@ mod tests {
         let positions: Vec<[f32; 3]> = values.chunks_exact(8).map(|v| [v[0], v[1], v[2]]).collect();
         let map = Map::new(ids, values, 8, positions, 10.0, ProjectionMethod::Pca).expect("map");
         Explorer::new(library, PathBuf::from("/tmp/lib.songspace"), map)
+    }
+
+    #[test]
+    fn another_colour_scheme_recolours_the_legend_as_a_full_rebuild_would() {
+        let mut e = explorer();
+        e.toggle_genre(1);
+        let before = e.points_version();
+        e.set_colours(ColourScheme::Rainbow);
+        assert_ne!(e.points_version(), before, "the GPU's colours must be refilled");
+        let recoloured = (e.genres.clone(), e.genre_of_row.clone());
+        assert_ne!(recoloured.0[0].colour, genre_colour(0), "rainbow colours, not the default ones");
+        e.index_rows();
+        assert_eq!(recoloured, (e.genres.clone(), e.genre_of_row.clone()), "hidden genres stay hidden too");
     }
 
     #[test]

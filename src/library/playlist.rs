@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::FileError;
+use crate::error::{FileError, FileProblem};
 use crate::fsutil::write_atomically;
 
 /// One song of a playlist file.
@@ -26,10 +26,19 @@ pub fn write_m3u8(path: &Path, entries: &[PlaylistEntry]) -> Result<(), FileErro
         .unwrap_or_else(|| PathBuf::from("."));
     let mut text = String::from("#EXTM3U\n");
     for entry in entries {
+        let file = relative_to(&entry.path, &folder);
+        let file = file.to_string_lossy();
+        // One line per file is all the format has: a file name with a line break cannot be listed.
+        if file.contains(['\n', '\r']) {
+            return Err(FileError::new(
+                path,
+                FileProblem::Format(format!("{:?} has a line break in its name, which M3U cannot hold", entry.path)),
+            ));
+        }
         // A line break in a tag would end the #EXTINF line early.
         let display: String = entry.display.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
         text.push_str(&format!("#EXTINF:{},{display}\n", entry.seconds.round().max(0.0) as u64));
-        text.push_str(&relative_to(&entry.path, &folder).to_string_lossy());
+        text.push_str(&file);
         text.push('\n');
     }
     write_atomically(path, |out| out.write_all(text.as_bytes()))
@@ -74,5 +83,9 @@ mod tests {
         let text = std::fs::read_to_string(&playlist).expect("read");
         assert_eq!(text, "#EXTM3U\n#EXTINF:30,Band - Song A\n../music/a b.ogg\n#EXTINF:3,Here\nhere.mp3\n");
         assert_eq!(relative_to(Path::new("/usr/share/x.ogg"), Path::new("/home/me")), Path::new("/usr/share/x.ogg"));
+        let broken = PlaylistEntry { path: home.join("music/two\nlines.ogg"), seconds: 1.0, display: "x".into() };
+        let err = write_m3u8(&playlist, &[broken]).expect_err("a line break").to_string();
+        assert!(err.contains("evening.m3u8") && err.contains("line break"), "{err}");
+        assert_eq!(std::fs::read_to_string(&playlist).expect("read"), text, "the old playlist is kept");
     }
 }

@@ -81,8 +81,12 @@ fn is_weights_name(name: &str) -> bool {
             .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a of `bytes`, continuing from `hash` (start from [`FNV_OFFSET`]): stable across runs and
+/// platforms, unlike std's hasher.
+fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
@@ -100,7 +104,7 @@ pub fn save_model<B: Backend>(dir: &Path, info: &ModelInfo, net: &EmbeddingNet<B
     let weights = Recorder::<B>::record(&recorder(), net.clone().into_record(), ()).map_err(|e| {
         ModelError::Corrupt { path: dir.join(PLAIN_WEIGHTS), problem: format!("cannot encode weights: {e}") }
     })?;
-    let info = ModelInfo { weights: Some(format!("model.{:016x}.mpk", fnv1a(&weights))), ..info.clone() };
+    let info = ModelInfo { weights: Some(format!("model.{:016x}.mpk", fnv1a(FNV_OFFSET, &weights))), ..info.clone() };
     let weights_file = weights_path(dir, &info);
     write_atomically(&weights_file, |out| out.write_all(&weights))?;
     let json = serde_json::to_vec_pretty(&info)
@@ -261,12 +265,10 @@ pub fn check_compatible(info: &ModelInfo, model_dir: &Path, library_mel: &MelSet
 /// A short fingerprint of a model's two files: embeddings remember which model made them.
 pub fn model_id(dir: &Path) -> Result<String, ModelError> {
     let info = load_model_info(dir)?;
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let mut hash = FNV_OFFSET;
     for path in [info_path(dir), weights_path(dir, &info)] {
         let bytes = std::fs::read(&path).map_err(|e| FileError::new(&path, FileProblem::Io(e)))?;
-        for b in bytes {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
+        hash = fnv1a(hash, &bytes);
     }
     Ok(format!("{hash:016x}"))
 }

@@ -28,6 +28,9 @@ pub fn embeddings_digest(embeddings: &Embeddings) -> u64 {
     hash
 }
 
+/// Songs that can be added to a map before its id tables grow.
+const ADDED_WITHOUT_GROWING: usize = 256;
+
 /// Every track of a map, by row: its id, embedding and 3D position, with kd-trees over both.
 pub struct Map {
     ids: Vec<u64>,
@@ -129,7 +132,7 @@ impl Map {
 
     /// A map from its parts: `embeddings` holds `ids.len() × dim` values.
     pub fn new(
-        ids: Vec<u64>,
+        mut ids: Vec<u64>,
         embeddings: Vec<f32>,
         dim: usize,
         positions: Vec<[f32; 3]>,
@@ -138,17 +141,16 @@ impl Map {
     ) -> Result<Self, IndexError> {
         assert_eq!(ids.len() * dim, embeddings.len(), "one embedding per id");
         assert_eq!(ids.len(), positions.len(), "one position per id");
-        let mut row_of = HashMap::with_capacity(ids.len() + ids.len() / 4 + 64);
+        // Room for songs dropped later: growing (rehashing) 100k ids would hold the window's frame.
+        let mut row_of = HashMap::with_capacity(ids.len() + ADDED_WITHOUT_GROWING);
         row_of.extend(ids.iter().enumerate().map(|(row, &id)| (id, row)));
+        ids.reserve(ADDED_WITHOUT_GROWING);
         let indices = MapIndices {
             euclidean: EmbeddingIndex::new(&embeddings, dim, Metric::Euclidean)?,
             cosine: EmbeddingIndex::new(&embeddings, dim, Metric::Cosine)?,
             positions: PositionIndex::new(positions)?,
             perplexity,
         };
-        let mut ids = ids;
-        // Room for dropped songs: growing 100k ids copies on the window's frame.
-        ids.reserve(256);
         Ok(Self { ids, row_of, dim, indices, method })
     }
 

@@ -116,15 +116,16 @@ impl<const K: usize> PointIndex<K> {
         self.len() - 1
     }
 
-    /// Gives row `index` a new point.
+    /// Gives row `index` a new point. Counted either way: a tree being rebuilt from before
+    /// holds the old point, whether the row was in the old tree or added since.
     pub fn replace(&mut self, index: usize, point: [f32; K]) {
         let indexed = self.indexed.points.len();
         if index >= indexed {
             self.added[index - indexed] = point;
         } else {
             self.replaced.insert(index, point);
-            self.replacements += 1;
         }
+        self.replacements += 1;
     }
 
     /// Whether some points are answered by the scan rather than the tree.
@@ -143,8 +144,8 @@ impl<const K: usize> PointIndex<K> {
 
     /// Takes a tree that [`PointIndex::rebuilt`] made from an earlier state of this index,
     /// keeping the points added since, and hands back the old one. Refused (`None`, nothing
-    /// changes) if the index changed
-    /// since in a way the tree cannot follow: a point replaced, or fewer rows than it holds.
+    /// changes) if the tree cannot follow what happened since: a point replaced, another
+    /// index's tree, or more rows than this index has.
     pub fn adopt(&mut self, rebuilt: &Self) -> Option<RetiredTrees> {
         if !self.can_adopt(rebuilt) {
             return None;
@@ -741,10 +742,18 @@ mod tests {
         assert!(!index.has_unindexed());
         check_against_brute_force(&index, &values, dim);
 
-        // Not adopted: a tree from before a song moved, or another map's tree.
+        // Not adopted: a tree from before a song moved (one in the old tree, or one added
+        // since and in the snapshot), or another map's tree.
         let stale = index.rebuilt().expect("rebuilt");
         index.replace(0, &moved);
         assert!(index.adopt(&stale).is_none());
+        let last = index.len();
+        index.push(&extra[408 * dim..409 * dim]);
+        values.extend_from_slice(&extra[408 * dim..409 * dim]);
+        let before_move = index.rebuilt().expect("rebuilt");
+        index.replace(last, &moved);
+        values[last * dim..(last + 1) * dim].copy_from_slice(&moved);
+        assert!(index.adopt(&before_move).is_none(), "the rebuilt tree holds the song's old place");
         let other = EmbeddingIndex::new(&values, dim, Metric::Euclidean).expect("index");
         assert!(index.adopt(&other.rebuilt().expect("rebuilt")).is_none());
         values[..dim].copy_from_slice(&moved);
