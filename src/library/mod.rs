@@ -8,6 +8,7 @@ mod exchange;
 mod features;
 mod fma;
 mod import;
+mod listening;
 mod lock;
 mod map_record;
 mod playlist;
@@ -35,9 +36,16 @@ pub use features::{FeatureCache, FeatureHeader, FeatureSource, read_feature_head
 pub use fma::{FmaLayout, FmaMetadata, FmaTrack, detect_fma_layout, read_fma_metadata};
 pub(crate) use import::title_from_file_name;
 pub use import::{ImportEvent, ImportOptions, ImportReport, Rejection, import_folder};
+pub use listening::{
+    HISTORY_LIMIT, LISTENING_FORMAT_VERSION, Listening, Play, Playlist, PlaylistError, listening_path, load_listening,
+    save_listening, unix_now,
+};
 pub use lock::{LibraryLock, lock_library, lock_path};
 pub use map_record::{MapSettings, ProjectionInfo, ProjectionMethod, TsneInit, TsneSettings};
-pub use playlist::{PlaylistEntry, write_m3u8};
+pub use playlist::{
+    PlaylistEntry, ReadPlaylist, SkipReason, Skipped, playlist_entries, read_playlist, write_m3u8, write_playlist,
+    write_playlist_csv,
+};
 pub use store::{
     LIBRARY_FORMAT_VERSION, data_dir, default_library_path, load_library, resolve_library_path, save_library,
 };
