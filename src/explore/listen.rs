@@ -82,6 +82,24 @@ pub fn recommend(map: &Map, metric: Metric, liked: &[usize], k: usize, method: R
         .collect()
 }
 
+/// Radio: the song to play after `row` ends, its nearest song not in `played` (searched in
+/// widening circles); `None` once every song was played.
+pub fn radio_next(map: &Map, metric: Metric, row: usize, played: &HashSet<usize>) -> Option<usize> {
+    let index = map.embedding_index(metric);
+    let mut k = 16;
+    loop {
+        let k_now = k.min(map.len());
+        if let Some(n) = index.nearest_to(row, k_now).into_iter().find(|n| n.index != row && !played.contains(&n.index))
+        {
+            return Some(n.index);
+        }
+        if k_now >= map.len() {
+            return None;
+        }
+        k *= 8;
+    }
+}
+
 /// Neighbours each song links to in the graph a path walks on.
 pub const PATH_GRAPH_NEIGHBOURS: usize = 10;
 
@@ -131,16 +149,18 @@ pub fn path_between(
         Some(n) if n + 1 > map.len() => {
             return Err(PathError::TooManySteps { steps: n, needed: n + 1, songs: map.len() });
         }
-        Some(n) => along_the_line(map, metric, from, to, n),
+        Some(n) => along_the_line(map, metric, from, to, n, None),
         None => {
             // Along the line, as many steps as typical neighbour distances fit in the gap; the
             // graph's path instead if its longest step is shorter (it is, unless the two songs
             // lie in clusters the graph links only through a far-off pair).
             let typical = typical_step(map, metric);
             let n = ((index.distance(from, to) / typical.max(1e-6)).ceil() as usize).clamp(1, map.len() - 1);
-            let line = along_the_line(map, metric, from, to, n);
+            // Only songs near the line: across an empty stretch the path jumps, rather than
+            // filling it with the songs nearest to nothing.
+            let line = along_the_line(map, metric, from, to, n, Some(typical));
             let longest = |rows: &[usize]| rows.windows(2).map(|w| index.distance(w[0], w[1])).fold(0.0, f32::max);
-            match graph_path(map, metric, from, to) {
+            match graph_path(map, metric, from, to, typical) {
                 Some(graph) if longest(&graph) <= longest(&line) => graph,
                 _ => line,
             }
@@ -150,18 +170,23 @@ pub fn path_between(
     Ok(SongPath { rows, steps })
 }
 
-/// The median distance from a song to its nearest (over up to 200 songs spread through the map).
+/// The median distance from a song to the farthest of its [`PATH_GRAPH_NEIGHBOURS`] nearest (over
+/// up to 200 songs spread through the map): the length of the graph's typical link. Not the
+/// nearest's: excerpts of one recording lie next to each other, and steps that short would
+/// make a path of near-copies.
 fn typical_step(map: &Map, metric: Metric) -> f32 {
     let stride = (map.len() / 200).max(1);
     let mut distances: Vec<f32> = (0..map.len())
         .step_by(stride)
-        .filter_map(|row| map.neighbours(row, 1, metric).first().map(|n| n.distance))
+        .filter_map(|row| map.neighbours(row, PATH_GRAPH_NEIGHBOURS, metric).last().map(|n| n.distance))
         .collect();
     distances.sort_by(f32::total_cmp);
     distances.get(distances.len() / 2).copied().unwrap_or(1.0)
 }
 
-fn along_the_line(map: &Map, metric: Metric, from: usize, to: usize, steps: usize) -> Vec<usize> {
+/// Songs nearest `steps - 1` points evenly spaced from `from` to `to`, each used once; with
+/// `within`, points with no song that near are left out.
+fn along_the_line(map: &Map, metric: Metric, from: usize, to: usize, steps: usize, within: Option<f32>) -> Vec<usize> {
     let index = map.embedding_index(metric);
     let (a, b) = (map.embedding(from).to_vec(), map.embedding(to).to_vec());
     let mut used: HashSet<usize> = [from, to].into_iter().collect();
@@ -171,7 +196,8 @@ fn along_the_line(map: &Map, metric: Metric, from: usize, to: usize, steps: usiz
         let point: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + (y - x) * t).collect();
         let query = index.query_point(&point);
         let candidates = index.nearest(&query, used.len() + 1, None);
-        if let Some(n) = candidates.into_iter().find(|n| !used.contains(&n.index)) {
+        let near_enough = |n: &crate::space::Neighbour| within.is_none_or(|d| n.distance <= d);
+        if let Some(n) = candidates.into_iter().find(|n| !used.contains(&n.index)).filter(near_enough) {
             used.insert(n.index);
             rows.push(n.index);
         }
@@ -180,10 +206,14 @@ fn along_the_line(map: &Map, metric: Metric, from: usize, to: usize, steps: usiz
     rows
 }
 
-/// Dijkstra on the k-nearest-neighbour graph with squared step lengths as costs. A song's
+/// Dijkstra on the k-nearest-neighbour graph. A step costs its squared length (two half steps
+/// cost less than one whole: no long jumps) plus the square of a typical step (each song on the
+/// way costs something: without it, the path crawls through every song of a dense cluster, 100
+/// of the demo's 220 songs between two of them). So steps tend to the typical length. A song's
 /// neighbours are looked up when the search reaches it, not for every song beforehand: on a
 /// large library the search visits a small part of it.
-fn graph_path(map: &Map, metric: Metric, from: usize, to: usize) -> Option<Vec<usize>> {
+fn graph_path(map: &Map, metric: Metric, from: usize, to: usize, typical: f32) -> Option<Vec<usize>> {
+    let hop = typical * typical;
     let n = map.len();
     #[derive(PartialEq)]
     struct Visit(f32, usize);
@@ -217,7 +247,7 @@ fn graph_path(map: &Map, metric: Metric, from: usize, to: usize) -> Option<Vec<u
             return None;
         }
         for nb in map.neighbours(row, PATH_GRAPH_NEIGHBOURS, metric) {
-            let (next, total) = (nb.index, c + nb.distance * nb.distance);
+            let (next, total) = (nb.index, c + nb.distance * nb.distance + hop);
             if total < cost[next] {
                 cost[next] = total;
                 previous[next] = row;
@@ -266,6 +296,34 @@ mod tests {
             assert!(found.iter().all(|r| r.near.len() == 2 && r.near.iter().all(|l| liked.contains(l))));
         }
         assert!(recommend(&map, Metric::Euclidean, &[], 10, RecommendMethod::Union).is_empty());
+    }
+
+    #[test]
+    fn radio_plays_on_to_the_nearest_unplayed_song_until_every_song_was_played() {
+        let (map, labels) = map();
+        let mut played = HashSet::from([0]);
+        let mut row = 0;
+        for _ in 1..60 {
+            let next = radio_next(&map, Metric::Euclidean, row, &played).expect("songs left");
+            assert!(!played.contains(&next));
+            let nearest_unplayed = (0..60)
+                .filter(|r| !played.contains(r))
+                .min_by(|&a, &b| {
+                    let index = map.embedding_index(Metric::Euclidean);
+                    index.distance(row, a).total_cmp(&index.distance(row, b)).then(a.cmp(&b))
+                })
+                .expect("left");
+            let index = map.embedding_index(Metric::Euclidean);
+            assert_eq!(index.distance(row, next), index.distance(row, nearest_unplayed));
+            played.insert(next);
+            row = next;
+        }
+        assert_eq!(radio_next(&map, Metric::Euclidean, row, &played), None);
+        // The first steps stay in the first song's cluster.
+        let mut played = HashSet::from([0]);
+        let next = radio_next(&map, Metric::Euclidean, 0, &played).expect("next");
+        played.insert(next);
+        assert_eq!(labels[next], labels[0]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod labels;
 pub mod listen;
 mod palette;
+pub mod queue;
 mod search;
 
 use std::path::{Path, PathBuf};

@@ -32,6 +32,7 @@ pub fn embeddings_digest(embeddings: &Embeddings) -> u64 {
 const ADDED_WITHOUT_GROWING: usize = 256;
 
 /// Every track of a map, by row: its id, embedding and 3D position, with kd-trees over both.
+#[derive(Clone)]
 pub struct Map {
     ids: Vec<u64>,
     row_of: HashMap<u64, usize>,
