@@ -336,3 +336,82 @@ fn recommendations_and_a_path_between_two_songs_from_the_command_line() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("at least 1 step"), "{}", stderr(&bad));
 }
+
+#[test]
+fn playlists_from_the_command_line_import_what_they_can_name_the_rest_and_export_m3u8_and_csv() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let library = small_library(home);
+    ok(home, &["project", s(&library)]);
+    let lib = songspace::library::load_library(&library).expect("library");
+    let ids: Vec<u64> = lib.tracks.iter().map(|t| t.id).collect();
+    let file = |id: u64| lib.root.join(&lib.track(id).expect("track").path);
+    assert!(ok(home, &["playlist", s(&library), "list"]).contains("no playlists yet"));
+
+    // A path saved as a playlist, with likes taken from the listening file by `recommend`.
+    let (from, to) = (ids[0].to_string(), ids[19].to_string());
+    let out = ok(home, &["path", s(&library), &from, &to, "--steps", "3", "--save", "Walk"]);
+    assert!(out.contains("saved as playlist \"Walk\""), "{out}");
+    let listed = ok(home, &["playlist", s(&library), "list"]);
+    assert!(listed.starts_with("Walk\t4 songs\t0:16"), "{listed}");
+    let shown = ok(home, &["playlist", s(&library), "show", "Walk"]);
+    assert_eq!(shown.lines().filter(|l| l.starts_with("  ")).count(), 4, "{shown}");
+    let no_likes = songspace(home, &["recommend", s(&library)]);
+    assert_eq!(no_likes.status.code(), Some(1));
+    assert!(stderr(&no_likes).contains("no liked songs yet"), "{}", stderr(&no_likes));
+
+    // An M3U8 from elsewhere: two songs, one of them twice, a missing file, a file that is not
+    // in the library and a stream. What can be placed is imported, the rest named with why.
+    std::fs::write(home.join("stranger.ogg"), b"not ours").expect("write");
+    let m3u = home.join("lists/mix.m3u8");
+    std::fs::create_dir_all(m3u.parent().expect("folder")).expect("mkdir");
+    std::fs::write(
+        &m3u,
+        format!(
+            "#EXTM3U\n#EXTINF:4,x\n{}\n{}\n{}\n../music/gone.wav\n../stranger.ogg\nhttps://radio.example/live\n",
+            file(ids[3]).display(),
+            file(ids[5]).display(),
+            file(ids[3]).display()
+        ),
+    )
+    .expect("write");
+    let out = ok(home, &["playlist", s(&library), "import", s(&m3u), "--name", "Walk"]);
+    assert!(out.contains("imported 2 songs") && out.contains("as playlist \"Walk 2\""), "{out}");
+    for expected in [
+        "line    5: ",
+        "already in the playlist",
+        "line    6: ../music/gone.wav (no such file)",
+        "../stranger.ogg (not a song of this library)",
+        "(not a local file)",
+    ] {
+        assert!(out.contains(expected), "{expected:?} in\n{out}");
+    }
+
+    // Exported as M3U8 (relative paths) and CSV, each read back into the same songs.
+    let m3u_out = home.join("out/walk.m3u8");
+    ok(home, &["playlist", s(&library), "export", "Walk 2", "-o", s(&m3u_out)]);
+    let text = std::fs::read_to_string(&m3u_out).expect("m3u8");
+    assert!(text.starts_with("#EXTM3U\n#EXTINF:4,") && text.contains("\n../music/"), "{text}");
+    let csv_out = home.join("out/walk.csv");
+    ok(home, &["playlist", s(&library), "export", "Walk 2", "-o", s(&csv_out)]);
+    let csv = std::fs::read_to_string(&csv_out).expect("csv");
+    assert!(csv.starts_with("id,title,artist,album,genre,seconds,path\n"), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let back = ok(home, &["playlist", s(&library), "import", s(&csv_out)]);
+    assert!(back.contains("imported 2 songs") && back.contains("\"walk\""), "{back}");
+    let listening = songspace::library::load_listening(&songspace::library::listening_path(&library)).expect("saved");
+    let tracks: Vec<&Vec<u64>> = listening.playlists.iter().map(|p| &p.tracks).collect();
+    assert_eq!(tracks[1], &vec![ids[3], ids[5]]);
+    assert_eq!(tracks[2], tracks[1]);
+
+    // Names that do not exist are refused, naming what there is.
+    let missing = songspace(home, &["playlist", s(&library), "show", "Nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("no playlist called \"Nope\" (there are: Walk, Walk 2, walk)"),
+        "{}",
+        stderr(&missing)
+    );
+    ok(home, &["playlist", s(&library), "delete", "walk"]);
+    assert_eq!(ok(home, &["playlist", s(&library), "list"]).lines().count(), 2);
+}

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use super::map::describe;
 use crate::explore::listen::{RecommendMethod, path_between, recommend as recommend_from};
-use crate::library::{Library, PlaylistEntry, load_library, resolve_library_path, write_m3u8};
+use crate::library::{
+    Library, listening_path, load_library, load_listening, lock_library, playlist_entries, resolve_library_path,
+    save_listening, write_m3u8,
+};
 use crate::space::{Map, Metric, SpaceError};
 
 fn open(library: &Path) -> anyhow::Result<(Library, Map, std::path::PathBuf)> {
@@ -28,6 +31,19 @@ pub fn recommend(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let (lib, map, library_path) = open(library)?;
+    let saved;
+    let liked = if liked.is_empty() {
+        saved = load_listening(&listening_path(&library_path))?.likes;
+        if saved.is_empty() {
+            anyhow::bail!(
+                "{}: no liked songs yet; name some with --like ID, or like songs in the window (L)",
+                library_path.display()
+            );
+        }
+        &saved
+    } else {
+        liked
+    };
     let rows = liked.iter().map(|&id| row_of(&map, id, &library_path)).collect::<Result<Vec<_>, _>>()?;
     let found = recommend_from(&map, metric, &rows, k, method);
     if json {
@@ -71,6 +87,7 @@ pub fn path(
     to_id: u64,
     steps: Option<usize>,
     out: Option<&Path>,
+    save: Option<&str>,
     metric: Metric,
 ) -> anyhow::Result<ExitCode> {
     let (lib, map, library_path) = open(library)?;
@@ -82,19 +99,19 @@ pub fn path(
         let step = found.steps.get(i).map_or_else(|| "      –".to_string(), |d| format!("{d:>7.4}"));
         println!("  {:>3}. {:>8}  {step}  {}", i + 1, id, describe(&lib, id));
     }
+    let ids: Vec<u64> = found.rows.iter().map(|&row| map.id(row)).collect();
     if let Some(out) = out {
-        let entries: Vec<PlaylistEntry> = found
-            .rows
-            .iter()
-            .filter_map(|&row| lib.track(map.id(row)))
-            .map(|t| PlaylistEntry {
-                path: std::path::absolute(lib.absolute_path(t)).unwrap_or_else(|_| lib.absolute_path(t)),
-                seconds: t.duration_seconds,
-                display: if t.artist.is_empty() { t.title.clone() } else { format!("{} - {}", t.artist, t.title) },
-            })
-            .collect();
+        let entries = playlist_entries(&lib, &ids);
         write_m3u8(out, &entries)?;
         println!("wrote {} ({} songs)", out.display(), entries.len());
+    }
+    if let Some(name) = save {
+        let _lock = lock_library(&library_path, "saving a playlist")?;
+        let mut listening = load_listening(&listening_path(&library_path))?;
+        let name = listening.free_name(name);
+        listening.create_playlist(&name)?.add(ids);
+        save_listening(&listening_path(&library_path), &listening)?;
+        println!("saved as playlist {name:?}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ mod info;
 mod listen;
 mod map;
 mod mel;
+mod playlist;
 mod train;
 mod window;
 
@@ -264,8 +265,8 @@ pub enum Command {
     /// never one you like, each with the liked songs it is nearest to.
     Recommend {
         library: PathBuf,
-        /// A liked track's id (repeat for each).
-        #[arg(long = "like", required = true, num_args = 1..)]
+        /// A liked track's id (repeat for each); default: the songs liked in the window.
+        #[arg(long = "like", num_args = 1..)]
         liked: Vec<u64>,
         #[arg(short, default_value_t = 10)]
         k: usize,
@@ -292,8 +293,17 @@ pub enum Command {
         /// Write the path as an extended M3U playlist (.m3u8).
         #[arg(short, long)]
         out: Option<PathBuf>,
+        /// Save the path as a playlist of the library, with this name.
+        #[arg(long)]
+        save: Option<String>,
         #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
         metric: Metric,
+    },
+    /// The library's playlists: list, show, export (M3U8 or CSV), import, delete.
+    Playlist {
+        library: PathBuf,
+        #[command(subcommand)]
+        action: playlist::PlaylistAction,
     },
     /// Place an audio file on the library's map without recomputing it: its position and its
     /// nearest tracks. --add keeps it in the library.
@@ -504,11 +514,19 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
         Command::Recommend { library, liked, k, method, metric, json } => {
             listen::recommend(&library, &liked, k, method, metric, json)
         }
-        Command::Path { library, from_id, to_id, steps, out, metric } => {
-            listen::path(&library, from_id, to_id, steps, out.as_deref(), metric)
+        Command::Path { library, from_id, to_id, steps, out, save, metric } => {
+            listen::path(&library, from_id, to_id, steps, out.as_deref(), save.as_deref(), metric)
         }
+        Command::Playlist { library, action } => playlist::run(&library, action),
         Command::Locate { library, audio, add, k, metric, verbose } => {
             map::locate(map::LocateArgs { library, audio, add, k, metric, verbose })
         }
     }
+}
+
+/// A length in seconds as `h:mm:ss` or `m:ss`.
+fn format_minutes(seconds: f32) -> String {
+    let total = seconds.max(0.0).round() as u64;
+    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
+    if h > 0 { format!("{h}:{m:02}:{s:02}") } else { format!("{m}:{s:02}") }
 }
