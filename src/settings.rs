@@ -23,11 +23,39 @@ pub struct Settings {
     pub volume: f32,
     /// The distance filter measures in the 3D map instead of the 32-d embedding.
     pub filter_in_map_space: bool,
+    /// The Listen panel's choices.
+    pub listen: ListenSettings,
+}
+
+/// The Listen panel as it was left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListenSettings {
+    /// The right panel showed Listen rather than the selected song.
+    pub tab_listen: bool,
+    pub radio: bool,
+    pub audition_on_hover: bool,
+    pub camera_follows_queue: bool,
+    /// Plays drawn as a trail, 0 to 50.
+    pub trail: usize,
+}
+
+impl Default for ListenSettings {
+    fn default() -> Self {
+        Self { tab_listen: false, radio: false, audition_on_hover: false, camera_follows_queue: true, trail: 12 }
+    }
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { last_library: None, window_size: None, hint_dismissed: false, volume: 0.8, filter_in_map_space: false }
+        Self {
+            last_library: None,
+            window_size: None,
+            hint_dismissed: false,
+            volume: 0.8,
+            filter_in_map_space: false,
+            listen: ListenSettings::default(),
+        }
     }
 }
 
@@ -52,6 +80,7 @@ pub fn load_settings(path: &Path) -> Result<Settings, FileError> {
     let mut settings: Settings = ron::from_str(&text)
         .map_err(|e| FileError::new(path, FileProblem::Format(format!("damaged settings ({e})"))))?;
     settings.volume = if settings.volume.is_finite() { settings.volume.clamp(0.0, 1.0) } else { 0.8 };
+    settings.listen.trail = settings.listen.trail.min(50);
     // A remembered size no screen has is forgotten rather than asked of the window system.
     settings.window_size =
         settings.window_size.filter(|&(w, h)| (200..=16_384).contains(&w) && (200..=16_384).contains(&h));
@@ -93,6 +122,7 @@ mod tests {
             hint_dismissed: true,
             volume: 0.35,
             filter_in_map_space: true,
+            listen: ListenSettings { tab_listen: true, radio: true, trail: 30, ..ListenSettings::default() },
         };
         save_settings(&path, &settings).expect("save");
         assert_eq!(load_settings(&path).expect("load"), settings);

@@ -147,7 +147,9 @@ fn remembered_settings_are_applied_and_what_the_user_changes_is_remembered() {
     use songspace::app::session::{FirstStartHint, SessionPlugin};
     use songspace::explore::FilterSpace;
     use songspace::settings::Settings;
-    let settings = std::sync::Arc::new(Mutex::new(Settings { filter_in_map_space: true, ..Settings::default() }));
+    let listen = songspace::settings::ListenSettings { tab_listen: true, radio: true, trail: 30, ..Default::default() };
+    let settings =
+        std::sync::Arc::new(Mutex::new(Settings { filter_in_map_space: true, listen, ..Settings::default() }));
     let mut app = App::new();
     app.add_plugins((MinimalPlugins, InputPlugin))
         .add_plugins(ExplorerPlugin { explorer: Mutex::new(Some(explorer())), script: Script::default() })
@@ -155,6 +157,10 @@ fn remembered_settings_are_applied_and_what_the_user_changes_is_remembered() {
         .add_message::<bevy::window::WindowResized>();
     app.update();
     assert_eq!(explorer_of(&mut app).filter_space(), FilterSpace::Map, "applied at start");
+    // The Listen panel as it was left, kept when its library's listening file is read.
+    assert!(update_until(&mut app, 10, |app| listen_of(app).is_loaded()));
+    let listen = listen_of(&mut app);
+    assert_eq!((listen.tab, listen.radio, listen.trail_length), (songspace::app::listening::SideTab::Listen, true, 30));
     assert!(app.world().resource::<FirstStartHint>().showing);
     app.update();
     assert!(!settings.lock().expect("lock").hint_dismissed, "showing the hint is not closing it");
@@ -169,6 +175,9 @@ fn remembered_settings_are_applied_and_what_the_user_changes_is_remembered() {
     app.update();
     let remembered = settings.lock().expect("lock").clone();
     assert!(!remembered.filter_in_map_space && remembered.hint_dismissed);
+    assert!(remembered.listen.tab_listen && remembered.listen.radio && remembered.listen.camera_follows_queue);
+    press(&mut app, KeyCode::KeyO);
+    assert!(!settings.lock().expect("lock").listen.radio, "radio off (O) is remembered");
     assert_eq!(remembered.window_size, Some((1024, 700)));
 }
 
@@ -659,4 +668,285 @@ fn opening_without_a_usable_library_says_why_once_and_opens_no_window() {
     let run = songspace(home, &[library.to_str().expect("utf8")]);
     assert_eq!(run.status.code(), Some(1));
     assert!(stderr(&run).contains("songspace project"), "{}", stderr(&run));
+}
+
+fn listen_of(app: &mut App) -> &mut songspace::app::listening::Listen {
+    app.world_mut().resource_mut::<songspace::app::listening::Listen>().into_inner()
+}
+
+fn select_id(app: &mut App, id: u64) {
+    let row = explorer_of(app).row_of(id).expect("row");
+    explorer_of(app).select(row);
+    app.update();
+}
+
+#[test]
+fn likes_make_for_you_a_path_becomes_a_playlist_and_everything_is_kept_with_the_library() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let library_path = home.path().join("library.ron");
+    let open = |path: &Path| {
+        let e = explorer();
+        Explorer::new(e.library().clone(), path.to_path_buf(), Map::clone(e.map()))
+    };
+    let mut app = headless(open(&library_path));
+    assert!(update_until(&mut app, 10, |app| listen_of(app).is_loaded()), "the listening file is read");
+
+    // L on three songs, two of them Jazz, one Ambient: For you keeps both tastes, never a liked song.
+    for id in [104, 105, 301] {
+        select_id(&mut app, id);
+        press(&mut app, KeyCode::KeyL);
+    }
+    assert_eq!(listen_of(&mut app).listening.likes, vec![104, 105, 301]);
+    app.update();
+    let for_you: Vec<u64> = {
+        let rows: Vec<usize> = listen_of(&mut app).for_you.iter().map(|r| r.row).collect();
+        rows.iter().map(|&r| explorer_of(&mut app).track_at(r).expect("track").id).collect()
+    };
+    assert_eq!(for_you.len(), 10, "{for_you:?}");
+    assert!(for_you.iter().all(|id| ![104, 105, 301].contains(id)), "{for_you:?}");
+    assert!(
+        for_you.iter().any(|id| (101..=115).contains(id)) && for_you.iter().any(|id| (301..=315).contains(id)),
+        "both tastes: {for_you:?}"
+    );
+    assert!(for_you.iter().all(|id| (101..=115).contains(id) || (301..=315).contains(id)), "{for_you:?}");
+    // L again takes the like back.
+    select_id(&mut app, 301);
+    press(&mut app, KeyCode::KeyL);
+    assert_eq!(listen_of(&mut app).listening.likes, vec![104, 105]);
+    press(&mut app, KeyCode::KeyL);
+
+    // B at a Rock song, E at an Ambient one: a path from one to the other, found on a thread.
+    select_id(&mut app, 1);
+    press(&mut app, KeyCode::KeyB);
+    select_id(&mut app, 310);
+    press(&mut app, KeyCode::KeyE);
+    assert!(update_until(&mut app, 20, |app| listen_of(app).path.is_some()), "the path is found");
+    let path = listen_of(&mut app).path.clone().expect("path");
+    assert_eq!((path.songs[0], *path.songs.last().expect("last")), (1, 310));
+    assert_eq!(path.steps.len(), path.songs.len() - 1);
+    // Ctrl+S keeps it as a playlist; Q queues it.
+    send_key(&mut app, KeyCode::ControlLeft, Key::Control, ButtonState::Pressed);
+    press(&mut app, KeyCode::KeyS);
+    send_key(&mut app, KeyCode::ControlLeft, Key::Control, ButtonState::Released);
+    app.update();
+    let playlist = listen_of(&mut app).listening.playlists[0].clone();
+    assert_eq!(playlist.tracks, path.songs);
+    assert_eq!(playlist.name, "Rock song 0 to Ambient song 9");
+    press(&mut app, KeyCode::KeyQ);
+    let queue = listen_of(&mut app).queue.clone().expect("queued");
+    assert_eq!((queue.name.as_str(), queue.current(), queue.len()), ("path", 1, path.songs.len()));
+    press(&mut app, KeyCode::BracketRight);
+    assert_eq!(listen_of(&mut app).queue.as_ref().expect("queued").current(), path.songs[1]);
+
+    // Everything is in the listening file beside the library, and there when it opens again.
+    let file = songspace::library::listening_path(&library_path);
+    assert!(
+        update_until(&mut app, 10, |_| songspace::library::load_listening(&file)
+            .is_ok_and(|l| l.playlists.len() == 1 && l.likes.len() == 3)),
+        "saved: {:?}",
+        std::fs::read_to_string(&file)
+    );
+    drop(app);
+    let mut again = headless(open(&library_path));
+    assert!(update_until(&mut again, 10, |app| listen_of(app).is_loaded()));
+    assert_eq!(listen_of(&mut again).listening.likes, vec![104, 105, 301]);
+    assert_eq!(listen_of(&mut again).listening.playlists[0].tracks, path.songs);
+}
+
+#[test]
+fn plays_are_remembered_with_their_length_and_the_queue_or_radio_plays_on() {
+    use songspace::app::playback::{NowPlaying, Playback, PlaybackRequest};
+    let home = tempfile::tempdir().expect("tempdir");
+    let e = explorer();
+    let mut app = headless(Explorer::new(e.library().clone(), home.path().join("library.ron"), Map::clone(e.map())));
+    app.insert_resource(Playback::default());
+    assert!(update_until(&mut app, 10, |app| listen_of(app).is_loaded()));
+    let row = |app: &mut App, id: u64| explorer_of(app).row_of(id).expect("row");
+    let start = |app: &mut App, id: u64| {
+        let r = row(app, id);
+        app.world_mut().resource_mut::<Playback>().now = Some(NowPlaying::started(r, PathBuf::from("x.mp3"), 30.0));
+        app.update();
+    };
+    let finish = |app: &mut App| {
+        app.world_mut().resource_mut::<Playback>().now.as_mut().expect("playing").finished = true;
+        app.update();
+        std::mem::take(&mut app.world_mut().resource_mut::<Playback>().requests)
+    };
+
+    // A song heard for a while: one play, with when and how long.
+    start(&mut app, 201);
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    app.update();
+    let play = *listen_of(&mut app).listening.history.last().expect("a play");
+    assert_eq!(play.track, 201);
+    assert!(play.seconds > 0.1 && play.seconds < 5.0, "{play:?}");
+    assert!(play.started_unix.abs_diff(songspace::library::unix_now()) < 60);
+    // It ends with nothing queued and radio off: nothing follows.
+    assert!(finish(&mut app).is_empty());
+
+    // Radio on (O): the nearest song not played yet follows, then the next nearest unplayed.
+    press(&mut app, KeyCode::KeyO);
+    start(&mut app, 202);
+    let requested = finish(&mut app);
+    let [PlaybackRequest::Play { row: next, .. }] = requested[..] else { panic!("{requested:?}") };
+    let next_id = explorer_of(&mut app).track_at(next).expect("track").id;
+    assert!((201..=215).contains(&next_id) && ![201, 202].contains(&next_id), "a Folk song not played: {next_id}");
+    assert_eq!(listen_of(&mut app).listening.history.len(), 2);
+
+    // A queue plays on in its order, and says when it ends.
+    let (a, b) = (row(&mut app, 301), row(&mut app, 302));
+    let ids = [301u64, 302];
+    {
+        let world = app.world_mut();
+        world.resource_scope(|world, mut listen: Mut<songspace::app::listening::Listen>| {
+            let explorer = &world.resource::<ExplorerState>().0;
+            let mut playback = Playback::default();
+            listen.play_queue("two", &ids, 0, Some(&mut playback), explorer);
+            assert_eq!(playback.requests, [PlaybackRequest::Play { row: a, from_seconds: 0.0 }]);
+        });
+    }
+    start(&mut app, 301);
+    let requested = finish(&mut app);
+    assert_eq!(requested, [PlaybackRequest::Play { row: b, from_seconds: 0.0 }], "the queue, not the radio");
+    start(&mut app, 302);
+    let requested = finish(&mut app);
+    assert!(
+        matches!(requested[..], [PlaybackRequest::Play { .. }]),
+        "after the queue's end the radio plays on: {requested:?}"
+    );
+    let plays: Vec<u64> = listen_of(&mut app).listening.history.iter().map(|p| p.track).collect();
+    assert_eq!(plays, [201, 202, 301, 302]);
+}
+
+#[test]
+fn in_the_real_window_likes_give_for_you_a_path_becomes_an_exported_playlist_and_hovering_auditions() {
+    let Some(_) = xvfb() else { return };
+    if !crate::jobs::dialog_tools_installed() {
+        return;
+    }
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let library = mapped_library(home);
+    // Yesterday evening's listening: one song played 30 hours ago.
+    let first = songspace::library::load_library(&library).expect("library").tracks[0].id;
+    let mut earlier = songspace::library::Listening::default();
+    earlier.record_play(songspace::library::Play {
+        track: first,
+        started_unix: songspace::library::unix_now() - 30 * 3600,
+        seconds: 42.0,
+    });
+    let listening_file = songspace::library::listening_path(&library);
+    songspace::library::save_listening(&listening_file, &earlier).expect("history");
+    std::fs::write(home.join(".asoundrc"), "pcm.!default { type null }\nctl.!default { type hw card 0 }\n")
+        .expect("asoundrc");
+    let exported = home.join("exported/path.m3u8");
+    std::fs::create_dir_all(exported.parent().expect("folder")).expect("mkdir");
+    let shot = home.join("window-listen.png");
+    // As a person would: click three songs and press L on each; click one and press B, another
+    // and E; Ctrl+S keeps the path as a playlist, Ctrl+E exports it through the file dialog;
+    // then rest the pointer on a song with Alt held.
+    let steps = format!(
+        r#"
+        out="$3"; export_to='{}'
+        timeout 170 "$0" "$1" --size 1200x760 --hold 45 --screenshot "$2" > "$out" 2>&1 &
+        app=$!
+        for i in $(seq 300); do grep -q "holding for input" "$out" && break; sleep 0.1; done
+        grep -q "holding for input" "$out" || {{ kill $app; echo "the window never waited for input"; exit 1; }}
+        # The songs farthest from any other, most isolated first: a click lands on the one meant.
+        set -- $(awk '$1 == "song" {{ x[$2] = $4; y[$2] = $5 }}
+            END {{ for (a in x) {{ nearest = 1e9; for (b in x) if (a != b) {{ d = (x[a]-x[b])^2 + (y[a]-y[b])^2; if (d < nearest) nearest = d }}
+                  print nearest, a, x[a], y[a] }} }}' "$out" | sort -rn | head -6 | awk '{{ print $2, $3, $4 }}')
+        echo "songs $*"
+        # Keys go to the window with the input focus; Xvfb has no window manager to give it.
+        window=$(xdotool search --onlyvisible --name songspace | head -1)
+        [ -n "$window" ] || {{ kill $app; echo "no songspace window"; exit 1; }}
+        xdotool windowfocus --sync "$window"
+        click() {{ xdotool mousemove "$1" "$2" sleep 0.4 click 1 sleep 0.6; }}
+        click $2 $3; xdotool key l sleep 0.3
+        click $5 $6; xdotool key l sleep 0.3
+        click $8 $9; xdotool key l sleep 0.3
+        click ${{11}} ${{12}}; xdotool key b sleep 0.3
+        click ${{14}} ${{15}}; xdotool key e sleep 2
+        xdotool keydown ctrl sleep 0.2 key s sleep 0.2 keyup ctrl sleep 0.5
+        xdotool keydown ctrl sleep 0.2 key e sleep 0.2 keyup ctrl
+        dialog=$(timeout 60 xdotool search --sync --onlyvisible --class zenity | head -1)
+        [ -n "$dialog" ] || {{ kill $app; echo "no dialog appeared"; exit 1; }}
+        printf '%s' "$export_to" | xclip -selection clipboard
+        for attempt in 1 2 3; do
+            xdotool windowfocus --sync "$dialog" 2>/dev/null || true
+            xdotool key ctrl+a sleep 0.2 key ctrl+v sleep 0.8 key Return
+            sleep 2
+            xdotool search --onlyvisible --class zenity > /dev/null || {{ echo "answered on attempt $attempt"; break; }}
+        done
+        xdotool windowfocus --sync "$window"
+        xdotool mousemove ${{17}} ${{18}} sleep 0.2 keydown alt sleep 1.5 keyup alt
+        wait $app
+    "#,
+        exported.display()
+    );
+    let (stdout, printed) = crate::jobs::in_a_window(home, &library, &shot, &steps);
+    let report = printed.lines().find(|l| l.starts_with("listen:")).unwrap_or_else(|| panic!("{printed}"));
+    let songs: Vec<u64> = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("songs "))
+        .map(|l| l.split_whitespace().step_by(3).map(|id| id.parse().expect("id")).collect())
+        .expect("songs picked");
+    assert!(report.starts_with("listen: likes 3;"), "{report}");
+    let listening = songspace::library::load_listening(&listening_file).expect("saved");
+    assert_eq!(listening.likes, songs[..3], "the three clicked songs are liked, in order");
+    // For you: songs near the likes, never one of them.
+    let for_you = report.split("for you [").nth(1).and_then(|r| r.split(']').next()).expect("for you");
+    let for_you: Vec<u64> = for_you.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().expect("id")).collect();
+    assert!(!for_you.is_empty() && for_you.iter().all(|id| !songs[..3].contains(id)), "{report}");
+    // The path from the 4th song to the 5th, kept as a playlist and exported as an M3U8.
+    let playlist = listening.playlists.first().unwrap_or_else(|| panic!("{report}"));
+    assert_eq!((playlist.tracks[0], *playlist.tracks.last().expect("last")), (songs[3], songs[4]), "{report}");
+    let text = std::fs::read_to_string(&exported).unwrap_or_else(|e| panic!("{e}\n{stdout}\n{printed}"));
+    assert!(text.starts_with("#EXTM3U\n#EXTINF:"), "{text}");
+    let lib = songspace::library::load_library(&library).expect("library");
+    assert_eq!(songspace::library::read_playlist(&exported, &lib).expect("read back").tracks, playlist.tracks);
+    // Yesterday's play is kept, and today's clicks were played and remembered after it.
+    assert_eq!(listening.history[0].track, first);
+    assert!(listening.history.len() >= 6, "{:?}", listening.history);
+    assert!(report.contains("auditions 1"), "hovering with Alt auditions the song: {report}");
+    // On the map: For you ringed in pink, the path drawn in cyan.
+    let png = Png::read(&shot);
+    let pink = png.near([0xFF, 0x5F, 0xA2], 12, SCENE.0, SCENE.1).len();
+    let cyan = png.near([0x00, 0xE5, 0xFF], 12, SCENE.0, SCENE.1).len();
+    assert!(pink > 30 && cyan > 30, "For you ringed ({pink} pink pixels), the path drawn ({cyan} cyan pixels)");
+}
+
+#[test]
+fn resting_the_pointer_with_alt_held_auditions_a_song_once_and_moving_off_fades_it() {
+    use songspace::app::playback::{Playback, PlaybackRequest};
+    let mut app = headless(explorer());
+    app.insert_resource(Playback::default());
+    let row = explorer_of(&mut app).row_of(104).expect("row");
+    let requests = |app: &mut App| std::mem::take(&mut app.world_mut().resource_mut::<Playback>().requests);
+    let hover = |app: &mut App, row: Option<usize>| app.world_mut().resource_mut::<ViewState>().hovered = row;
+
+    // Without Alt, resting on a song does nothing.
+    hover(&mut app, Some(row));
+    update_until(&mut app, 1, |_| false);
+    assert!(requests(&mut app).is_empty());
+    // With Alt held: after 0.3 s, one audition, and the selection is untouched.
+    send_key(&mut app, KeyCode::AltLeft, Key::Alt, ButtonState::Pressed);
+    app.update();
+    let started = std::time::Instant::now();
+    assert!(update_until(&mut app, 3, |app| !app.world().resource::<Playback>().requests.is_empty()));
+    assert!(started.elapsed().as_secs_f32() >= 0.25, "{:?}", started.elapsed());
+    assert_eq!(requests(&mut app), [PlaybackRequest::Audition { row }]);
+    assert_eq!(explorer_of(&mut app).selected(), None);
+    // The audition ends (the player says so); resting on longer does not start it again.
+    app.world_mut().resource_mut::<Playback>().auditioning = None;
+    update_until(&mut app, 1, |_| false);
+    assert!(requests(&mut app).is_empty(), "heard once");
+    // Another song: auditioned in turn; the pointer off every song: faded out.
+    let other = explorer_of(&mut app).row_of(301).expect("row");
+    hover(&mut app, Some(other));
+    assert!(update_until(&mut app, 3, |app| !app.world().resource::<Playback>().requests.is_empty()));
+    assert_eq!(requests(&mut app), [PlaybackRequest::Audition { row: other }]);
+    hover(&mut app, None);
+    app.update();
+    assert_eq!(requests(&mut app), [PlaybackRequest::EndAudition]);
 }

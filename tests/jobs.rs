@@ -328,7 +328,7 @@ fn a_song_dropped_and_a_view_changed_while_a_job_runs_land_in_the_library_the_jo
 
 /// Runs `steps` (a shell script: `$0` the program, `$1` the library, `$2` the screenshot, `$3`
 /// the window's output) under Xvfb; returns the script's stdout and the window's output.
-fn in_a_window(home: &Path, library: &Path, shot: &Path, steps: &str) -> (String, String) {
+pub(crate) fn in_a_window(home: &Path, library: &Path, shot: &Path, steps: &str) -> (String, String) {
     let out = home.join("window.txt");
     let run = std::process::Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1280x800x24", "sh", "-c", steps])
@@ -354,7 +354,7 @@ fn in_a_window(home: &Path, library: &Path, shot: &Path, steps: &str) -> (String
 }
 
 /// zenity shows the file dialogs where no desktop portal runs; xclip lets the test paste a path.
-fn dialog_tools_installed() -> bool {
+pub(crate) fn dialog_tools_installed() -> bool {
     let on_path = |tool: &str| {
         std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
     };

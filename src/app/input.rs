@@ -220,7 +220,8 @@ pub fn keyboard_input(
         return;
     }
     let dt = time.delta_secs();
-    let held = |a: KeyCode, b: KeyCode| keys.pressed(a) || keys.pressed(b);
+    // Ctrl+S and the like are commands, not orbiting.
+    let held = |a: KeyCode, b: KeyCode| !ctrl && (keys.pressed(a) || keys.pressed(b));
     let turn = 1.6 * dt;
     if held(KeyCode::ArrowLeft, KeyCode::KeyA) {
         orbit.orbit_by(turn, 0.0);

@@ -26,6 +26,10 @@ pub enum DialogKind {
     OpenEmbeddings,
     OpenModel,
     SaveLibraryAs,
+    /// Write the open playlist as M3U8 or CSV.
+    ExportPlaylist,
+    /// Read an M3U/M3U8 or CSV file into a new playlist.
+    ImportPlaylist,
 }
 
 impl DialogKind {
@@ -36,6 +40,8 @@ impl DialogKind {
             Self::OpenEmbeddings => "Open embeddings file",
             Self::OpenModel => "Open model (a folder with model.json)",
             Self::SaveLibraryAs => "Save library as",
+            Self::ExportPlaylist => "Export playlist",
+            Self::ImportPlaylist => "Import playlist",
         }
     }
 
@@ -43,7 +49,7 @@ impl DialogKind {
     fn ask(self, start_in: Option<PathBuf>) -> Option<PathBuf> {
         let mut dialog = rfd::FileDialog::new().set_title(self.title());
         if let Some(dir) = start_in {
-            if self != Self::SaveLibraryAs {
+            if !matches!(self, Self::SaveLibraryAs | Self::ExportPlaylist) {
                 // rfd's zenity fallback passes on only a file name (GTK then opens on "Recent",
                 // where a typed folder cannot be chosen); a name ending in "/" opens the folder.
                 // The portal reads no name when opening.
@@ -61,13 +67,21 @@ impl DialogKind {
             Self::SaveLibraryAs => {
                 dialog.add_filter("songspace library", &["ron"]).set_file_name("library copy.ron").save_file()
             }
+            Self::ExportPlaylist => dialog
+                .add_filter("M3U8 playlist", &["m3u8"])
+                .add_filter("CSV", &["csv"])
+                .set_file_name("playlist.m3u8")
+                .save_file(),
+            Self::ImportPlaylist => dialog.add_filter("Playlist (M3U, M3U8, CSV)", &["m3u8", "m3u", "csv"]).pick_file(),
         }
     }
 
-    /// What the chosen path asks for.
-    pub fn job(self, picked: PathBuf, library: &Path) -> JobKind {
+    /// The job the chosen path asks for; `None` for the playlist dialogs, which the Listen panel
+    /// answers itself.
+    pub fn job(self, picked: PathBuf, library: &Path) -> Option<JobKind> {
         let library = library.to_path_buf();
-        match self {
+        Some(match self {
+            Self::ExportPlaylist | Self::ImportPlaylist => return None,
             Self::OpenLibrary => JobKind::Open { library: picked },
             Self::ImportFolder => JobKind::ImportFolder { folder: picked, library: None },
             Self::OpenEmbeddings => JobKind::AdoptEmbeddings { library, file: picked },
@@ -82,7 +96,7 @@ impl DialogKind {
                     if picked.extension().is_some_and(|e| e == "ron") { picked } else { picked.with_extension("ron") };
                 JobKind::SaveAs { library, to }
             }
-        }
+        })
     }
 }
 
@@ -109,6 +123,8 @@ pub fn run_dialogs(
     state: Res<ExplorerState>,
     mut view: ResMut<ViewState>,
     mut start: MessageWriter<StartJob>,
+    mut listen: ResMut<super::listening::Listen>,
+    writer: Res<super::saving::LibraryWriter>,
 ) {
     for OpenDialog(kind) in requests.read().copied() {
         if dialogs.open.is_some() {
@@ -131,7 +147,22 @@ pub fn run_dialogs(
     match answer {
         Some(Some(picked)) => {
             dialogs.open = None;
-            start.write(StartJob(kind.job(picked, state.0.library_path())));
+            match kind {
+                DialogKind::ExportPlaylist => {
+                    // A name typed without an extension is an M3U8.
+                    let known = picked
+                        .extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("m3u8"));
+                    let to = if known { picked } else { picked.with_extension("m3u8") };
+                    listen.export_playlist(to, &state.0, &writer, &mut view);
+                }
+                DialogKind::ImportPlaylist => listen.import_playlist(picked, &writer),
+                _ => {
+                    if let Some(job) = kind.job(picked, state.0.library_path()) {
+                        start.write(StartJob(job));
+                    }
+                }
+            }
         }
         Some(None) => dialogs.open = None,
         None => {

@@ -10,6 +10,8 @@ mod colour;
 mod dropped;
 pub mod input;
 pub mod jobs;
+mod listen_panel;
+pub mod listening;
 pub mod menu;
 mod overlay;
 mod panels;
@@ -85,6 +87,7 @@ impl Plugin for ExplorerPlugin {
         let explorer = self.explorer.lock().ok().and_then(|mut e| e.take()).expect("the explorer is added once");
         let framing = camera::frame_cloud(&explorer);
         app.insert_resource(ExplorerState(explorer))
+            .add_plugins(listening::ListenPlugin)
             .init_resource::<ViewState>()
             .init_resource::<cloud::CloudReady>()
             .init_resource::<dropped::DropWorker>()

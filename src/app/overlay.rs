@@ -1,6 +1,8 @@
 //! Highlights drawn over the cloud: the selected song, its 3 nearest and the hovered song get a
 //! ring and a label (title — artist) placed so that labels do not overlap, each tied to its
-//! point by a line. Drawn by egui above the 3D view, so they are never hidden behind points.
+//! point by a line; the path between two songs and the trail of recent plays are lines through
+//! the cloud, For you and the song playing are ringed. Drawn by egui above the 3D view, so they
+//! are never hidden behind points.
 
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
@@ -11,13 +13,21 @@ use super::camera::OrbitCamera;
 use super::cloud::PointCloud;
 use super::colour::colour32;
 use super::input::Projector;
+use super::listening::Listen;
+use super::playback::Playback;
 use super::state::{ExplorerState, ViewState};
 use crate::explore::{LabelRequest, ScreenRect, layout_labels};
 
 pub const SELECTED_RING: Color32 = Color32::WHITE;
 pub const NEIGHBOUR_RING: Color32 = Color32::from_rgb(0xFF, 0xD7, 0x00);
 const HOVER_RING: Color32 = Color32::from_rgb(0xB0, 0xC4, 0xDE);
+/// Bright colours outside the genres' palettes (Okabe & Ito's first) and apart from the gold of
+/// the nearest: pink for For you, cyan for the path, lime for the song playing.
+pub const FOR_YOU_RING: Color32 = Color32::from_rgb(0xFF, 0x5F, 0xA2);
+pub const PATH_LINE: Color32 = Color32::from_rgb(0x00, 0xE5, 0xFF);
+pub const PLAYING_RING: Color32 = Color32::from_rgb(0x9C, 0xFF, 0x57);
 
+#[allow(clippy::too_many_arguments)]
 pub fn overlay(
     mut contexts: EguiContexts,
     state: Res<ExplorerState>,
@@ -25,6 +35,8 @@ pub fn overlay(
     cameras: Query<(&Camera, &GlobalTransform), With<OrbitCamera>>,
     clouds: Query<&PointCloud>,
     windows: Query<&Window, With<PrimaryWindow>>,
+    listen: Option<Res<Listen>>,
+    playback: Option<Res<Playback>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let (Ok((camera, transform)), Ok(window), Some((min, max))) = (cameras.single(), windows.single(), view.scene_rect)
@@ -37,6 +49,10 @@ pub fn overlay(
     let scene = egui::Rect::from_min_max(Pos2::new(min.x, min.y), Pos2::new(max.x, max.y));
     let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Background, egui::Id::new("songspace overlay")));
     let painter = painter.with_clip_rect(scene);
+
+    if let Some(listen) = listen.as_deref() {
+        draw_listening(&painter, &projector, explorer, listen, playback.as_deref());
+    }
 
     // Highlighted songs in label priority order: the selection, then its nearest.
     let mut marks: Vec<(usize, Color32, String)> = Vec::new();
@@ -98,4 +114,63 @@ pub fn overlay(
         painter.galley(rect.min + egui::vec2(5.0, 3.0), galley, Color32::WHITE);
     }
     Ok(())
+}
+
+/// The trail of recent plays (fading into the past), the path (a line with a dot per song), For
+/// you and the song playing (rings). Songs hidden by the filter are still on a path or trail:
+/// a line through them says where it goes.
+fn draw_listening(
+    painter: &egui::Painter,
+    projector: &Projector,
+    explorer: &crate::explore::Explorer,
+    listen: &Listen,
+    playback: Option<&Playback>,
+) {
+    let at = |id: u64| {
+        explorer
+            .row_of(id)
+            .and_then(|row| projector.project(explorer.position(row)))
+            .map(|p| (Pos2::new(p.screen.x, p.screen.y), p.radius.max(3.0)))
+    };
+    if listen.trail_length > 0 {
+        let history = &listen.listening.history;
+        let recent: Vec<u64> = history.iter().rev().take(listen.trail_length).map(|p| p.track).collect();
+        let points: Vec<Option<(Pos2, f32)>> = recent.iter().rev().map(|&id| at(id)).collect();
+        let n = points.len().max(1) as f32;
+        for (i, pair) in points.windows(2).enumerate() {
+            if let [Some((a, _)), Some((b, _))] = pair {
+                let alpha = (40.0 + 200.0 * (i + 1) as f32 / n) as u8;
+                painter.line_segment([*a, *b], Stroke::new(1.5, Color32::from_white_alpha(alpha)));
+            }
+        }
+    }
+    if let Some(path) = &listen.path {
+        let points: Vec<Option<(Pos2, f32)>> = path.songs.iter().map(|&id| at(id)).collect();
+        for pair in points.windows(2) {
+            if let [Some((a, _)), Some((b, _))] = pair {
+                painter.line_segment([*a, *b], Stroke::new(2.5, PATH_LINE));
+            }
+        }
+        for (pos, radius) in points.iter().flatten() {
+            painter.circle_filled(*pos, radius.min(5.0), PATH_LINE);
+        }
+    }
+    for r in &listen.for_you {
+        if let Some(p) = projector.project(explorer.position(r.row)) {
+            painter.circle_stroke(
+                Pos2::new(p.screen.x, p.screen.y),
+                p.radius.max(4.0) + 3.0,
+                Stroke::new(2.0, FOR_YOU_RING),
+            );
+        }
+    }
+    if let Some(now) = playback.and_then(|p| p.now.as_ref()).filter(|n| Some(n.row) != explorer.selected())
+        && let Some(p) = projector.project(explorer.position(now.row))
+    {
+        painter.circle_stroke(
+            Pos2::new(p.screen.x, p.screen.y),
+            p.radius.max(4.0) + 5.0,
+            Stroke::new(2.5, PLAYING_RING),
+        );
+    }
 }

@@ -10,6 +10,9 @@ use bevy_egui::{EguiContexts, egui::Order};
 use super::camera::OrbitCamera;
 use super::colour::colour32;
 use super::input::select_song;
+use super::listen_panel::{PanelRequests, listen_tab, song_actions, tab_strip};
+use super::listening::{Listen, SideTab};
+use super::menu::OpenDialog;
 use super::playback::{Playback, PlaybackRequest};
 use super::session::{FirstStartHint, hint_contents};
 use super::state::{ExplorerState, ViewState};
@@ -29,11 +32,21 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("R", "reset the view"),
     ("Space", "play / pause"),
     ("N / P", "next / previous of the 3 nearest"),
+    ("L", "like / unlike the selection (For you follows)"),
+    ("B / E", "a path of similar songs begins / ends at the selection"),
+    ("Q", "play the path"),
+    ("Ctrl+S", "save the path as a playlist"),
+    ("Ctrl+E", "export the open playlist (M3U8 or CSV)"),
+    ("] / [", "next / previous song of the queue"),
+    ("O", "radio: play on to the nearest unplayed song"),
+    ("Hold Alt", "hear the song under the pointer (5 s from its middle)"),
+    ("K", "switch the right panel: song / listen"),
     ("Esc", "clear the selection"),
     ("Ctrl+F", "search"),
     ("H or ?", "this help"),
 ];
 
+#[allow(clippy::too_many_arguments)]
 pub fn panels(
     mut contexts: EguiContexts,
     mut state: ResMut<ExplorerState>,
@@ -42,6 +55,8 @@ pub fn panels(
     windows: Query<&Window, With<PrimaryWindow>>,
     mut playback: Option<ResMut<Playback>>,
     mut hint: Option<ResMut<FirstStartHint>>,
+    mut listen: ResMut<Listen>,
+    mut dialogs: MessageWriter<OpenDialog>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?.clone();
     let Ok((mut camera, mut orbit)) = cameras.single_mut() else { return Ok(()) };
@@ -68,16 +83,29 @@ pub fn panels(
     egui::Panel::left("library").default_size(270.0).resizable(true).show(&mut root, |ui| {
         library_panel(ui, explorer, &mut view, &mut to_select);
     });
+    let mut requests = PanelRequests::default();
     egui::Panel::right("selection").default_size(310.0).resizable(true).show(&mut root, |ui| {
+        ui.add_space(4.0);
+        tab_strip(ui, &mut listen);
+        if listen.tab == SideTab::Listen {
+            listen_tab(ui, explorer, &mut listen, playback.as_deref_mut(), &mut view, &mut requests);
+            return;
+        }
         match hint.as_deref_mut().filter(|h| h.showing && explorer.selected().is_none()) {
             Some(hint) => {
                 let (songs, styles) = (explorer.len(), explorer.genres().len());
                 ui.add_space(6.0);
                 hint_contents(ui, hint, songs, styles);
             }
-            None => selection_panel(ui, explorer, playback.as_deref_mut(), &mut to_select),
+            None => selection_panel(ui, explorer, playback.as_deref_mut(), &mut to_select, &mut listen, &mut view),
         }
     });
+    if requests.select.is_some() {
+        to_select = requests.select;
+    }
+    if let Some(kind) = requests.dialog {
+        dialogs.write(OpenDialog(kind));
+    }
     let scene = root.available_rect_before_wrap();
     view.scene_rect = Some((Vec2::new(scene.min.x, scene.min.y), Vec2::new(scene.max.x, scene.max.y)));
 
@@ -235,8 +263,10 @@ fn selection_panel(
     explorer: &mut Explorer,
     playback: Option<&mut Playback>,
     to_select: &mut Option<(usize, bool)>,
+    listen: &mut Listen,
+    view: &mut ViewState,
 ) {
-    ui.add_space(6.0);
+    ui.add_space(2.0);
     let Some(row) = explorer.selected() else {
         ui.heading("No song selected");
         ui.label("Click a point to select a song: its 3 nearest songs are highlighted, and the distance filter measures from it.");
@@ -266,6 +296,7 @@ fn selection_panel(
     if let Some(playback) = playback {
         player_controls(ui, row, playback);
     }
+    song_actions(ui, explorer, listen, view);
     ui.separator();
 
     ui.strong("Nearest songs");

@@ -15,13 +15,29 @@ use crate::audio::{PcmChunk, PcmStream};
 /// Decoded packets buffered ahead of the speaker (about a second of MP3).
 const CHUNKS_AHEAD: usize = 40;
 
+/// How long an audition plays, and how long it takes to fade in and out.
+pub const AUDITION_SECONDS: f64 = 5.0;
+const AUDITION_FADE_SECONDS: f32 = 0.3;
+/// The song playing is turned down to this while another is auditioned.
+const DUCKED: f32 = 0.2;
+
 /// What the interface asks of the player.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlaybackRequest {
-    Play { row: usize, from_seconds: f64 },
+    Play {
+        row: usize,
+        from_seconds: f64,
+    },
     TogglePause,
     Seek(f64),
     Stop,
+    /// Play a few seconds from the middle of a song beside (over) the song playing, fading in
+    /// and out; a new audition fades the last one out.
+    Audition {
+        row: usize,
+    },
+    /// Fade the audition out now.
+    EndAudition,
 }
 
 /// The song playing, as the interface shows it.
@@ -37,6 +53,13 @@ pub struct NowPlaying {
     start_seconds: f64,
 }
 
+impl NowPlaying {
+    /// A song that just started (what the player reports once a song is open).
+    pub fn started(row: usize, path: PathBuf, duration_seconds: f64) -> Self {
+        Self { row, path, duration_seconds, position_seconds: 0.0, paused: false, finished: false, start_seconds: 0.0 }
+    }
+}
+
 #[derive(Resource, Debug)]
 pub struct Playback {
     /// Why there is no playback (no audio device), if there is none.
@@ -46,11 +69,23 @@ pub struct Playback {
     pub requests: Vec<PlaybackRequest>,
     /// Plays each newly selected song (off in scripted runs, so tests make no sound).
     pub follow_selection: bool,
+    /// The song being auditioned (heard now, or opening).
+    pub auditioning: Option<usize>,
+    /// Auditions heard since the window opened.
+    pub auditions: usize,
 }
 
 impl Default for Playback {
     fn default() -> Self {
-        Self { unavailable: None, now: None, volume: 0.8, requests: Vec::new(), follow_selection: true }
+        Self {
+            unavailable: None,
+            now: None,
+            volume: 0.8,
+            requests: Vec::new(),
+            follow_selection: true,
+            auditioning: None,
+            auditions: 0,
+        }
     }
 }
 
@@ -67,7 +102,20 @@ struct AudioOutput {
     /// A song being opened on a thread (the file probed, its first packet decoded): the frame
     /// never waits on a slow disk or a long seek. Played when it is ready.
     opening: Option<Opening>,
+    /// The song being auditioned, and auditions fading out (with when their fade began).
+    audition: Option<Audition>,
+    audition_opening: Option<(usize, Opened)>,
+    fading: Vec<(Player, std::time::Instant, f32)>,
 }
+
+struct Audition {
+    row: usize,
+    player: Player,
+    started: std::time::Instant,
+}
+
+/// A song opened on a thread: the source and where in the file it starts, or why it cannot play.
+type Opened = Receiver<Result<(StreamedSource, f64), String>>;
 
 struct Opening {
     row: usize,
@@ -75,7 +123,7 @@ struct Opening {
     duration_seconds: f64,
     /// Stay paused once open (a seek while paused).
     paused: bool,
-    ready: Receiver<Result<(StreamedSource, f64), String>>,
+    ready: Opened,
 }
 
 pub struct PlaybackPlugin {
@@ -88,7 +136,14 @@ impl Plugin for PlaybackPlugin {
         match rodio::DeviceSinkBuilder::open_default_sink() {
             Ok(mut device) => {
                 device.log_on_drop(false);
-                app.insert_non_send(AudioOutput { device, player: None, opening: None });
+                app.insert_non_send(AudioOutput {
+                    device,
+                    player: None,
+                    opening: None,
+                    audition: None,
+                    audition_opening: None,
+                    fading: Vec::new(),
+                });
             }
             Err(e) => {
                 let reason = format!("No audio output ({e}): playback is off.");
@@ -156,14 +211,90 @@ fn drive_output(
                 output.opening = None;
                 playback.now = None;
             }
+            PlaybackRequest::Audition { row } => {
+                if output.audition.as_ref().is_some_and(|a| a.row == row)
+                    || output.audition_opening.as_ref().is_some_and(|(r, _)| *r == row)
+                {
+                    continue;
+                }
+                let Some(path) = state.0.audio_path(row) else { continue };
+                let duration = state.0.track_at(row).map_or(0.0, |t| f64::from(t.duration_seconds));
+                let from = (duration / 2.0 - AUDITION_SECONDS / 2.0).max(0.0);
+                let (sender, ready) = sync_channel(1);
+                let spawned = std::thread::Builder::new().name("songspace audition opener".into()).spawn(move || {
+                    let _ = sender.send(StreamedSource::open(&path, from).map_err(|e| e.to_string()));
+                });
+                if spawned.is_ok() {
+                    output.audition_opening = Some((row, ready));
+                    playback.auditioning = Some(row);
+                }
+            }
+            PlaybackRequest::EndAudition => {
+                output.audition_opening = None;
+                end_audition(&mut output);
+                playback.auditioning = None;
+            }
         }
     }
     finish_opening(&mut output, &mut playback, &mut view);
-    let volume = playback.volume;
+    drive_audition(&mut output, &mut playback);
+    let volume = playback.volume * if output.audition.is_some() { DUCKED } else { 1.0 };
     if let (Some(player), Some(now)) = (&output.player, playback.now.as_mut()) {
         player.set_volume(volume);
         now.position_seconds = (now.start_seconds + player.get_pos().as_secs_f64()).min(now.duration_seconds.max(0.0));
         now.finished = player.empty();
+    }
+}
+
+/// Starts an audition once it is open, and sets each frame the volume of the audition (fading in,
+/// then out at its end) and of those fading out.
+fn drive_audition(output: &mut AudioOutput, playback: &mut Playback) {
+    if let Some((row, ready)) = &output.audition_opening {
+        match ready.try_recv() {
+            Ok(Ok((source, _))) => {
+                let row = *row;
+                output.audition_opening = None;
+                end_audition(output);
+                let player = Player::connect_new(output.device.mixer());
+                player.set_volume(0.0);
+                player.append(source);
+                output.audition = Some(Audition { row, player, started: std::time::Instant::now() });
+                playback.auditions += 1;
+            }
+            Ok(Err(_)) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                output.audition_opening = None;
+                playback.auditioning = None;
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+        }
+    }
+    if let Some(audition) = &output.audition {
+        let heard = audition.started.elapsed().as_secs_f32();
+        let left = AUDITION_SECONDS as f32 - heard;
+        if left <= 0.0 || audition.player.empty() {
+            end_audition(output);
+            playback.auditioning = None;
+        } else {
+            let envelope = (heard / AUDITION_FADE_SECONDS).min(left / AUDITION_FADE_SECONDS).min(1.0);
+            audition.player.set_volume(playback.volume * envelope);
+        }
+    }
+    output.fading.retain(|(player, since, from_volume)| {
+        let gain = 1.0 - since.elapsed().as_secs_f32() / AUDITION_FADE_SECONDS;
+        if gain <= 0.0 {
+            player.stop();
+            return false;
+        }
+        player.set_volume(from_volume * gain);
+        true
+    });
+}
+
+/// Moves the audition to the fading list (it fades out over a few frames rather than cutting).
+fn end_audition(output: &mut AudioOutput) {
+    if let Some(audition) = output.audition.take() {
+        let volume = audition.player.volume();
+        output.fading.push((audition.player, std::time::Instant::now(), volume));
     }
 }
 

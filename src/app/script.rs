@@ -92,6 +92,7 @@ pub fn run_script(
     mut bench: Local<FrameBench>,
     mut exit: MessageWriter<AppExit>,
     mut windows: ScriptWindows,
+    listen: Res<super::listening::Listen>,
 ) {
     if script.screenshot.is_none() && script.bench_frames.is_none() {
         return;
@@ -168,6 +169,22 @@ pub fn run_script(
                         ),
                         _ => println!("playback: nothing playing"),
                     }
+                    let ids = |rows: &mut dyn Iterator<Item = usize>| -> String {
+                        rows.filter_map(|r| state.0.track_at(r)).map(|t| t.id.to_string()).collect::<Vec<_>>().join(",")
+                    };
+                    println!(
+                        "listen: likes {}; for you [{}]; path [{}]; playlists {}; plays {}; auditions {}",
+                        listen.listening.likes.len(),
+                        ids(&mut listen.for_you.iter().map(|r| r.row)),
+                        listen
+                            .path
+                            .as_ref()
+                            .map(|p| p.songs.iter().map(u64::to_string).collect::<Vec<_>>().join(","))
+                            .unwrap_or_default(),
+                        listen.listening.playlists.len(),
+                        listen.listening.history.len(),
+                        playback.as_deref().map_or(0, |p| p.auditions),
+                    );
                 }
                 progress.stage = Stage::Done;
                 exit.write(AppExit::Success);

@@ -1,5 +1,5 @@
 //! What the window remembers between runs (window size, volume, distance space, whether the
-//! first-start hint was closed), and that hint.
+//! first-start hint was closed, the Listen panel's choices), and that hint.
 
 use std::sync::{Arc, Mutex};
 
@@ -7,6 +7,7 @@ use bevy::prelude::*;
 use bevy::window::WindowResized;
 use bevy_egui::egui;
 
+use super::listening::{Listen, SideTab};
 use super::playback::Playback;
 use super::state::ExplorerState;
 use crate::explore::FilterSpace;
@@ -37,8 +38,19 @@ impl Plugin for SessionPlugin {
     }
 }
 
-fn apply_remembered(remembered: Res<Remembered>, mut state: ResMut<ExplorerState>, playback: Option<ResMut<Playback>>) {
+fn apply_remembered(
+    remembered: Res<Remembered>,
+    mut state: ResMut<ExplorerState>,
+    playback: Option<ResMut<Playback>>,
+    mut listen: ResMut<Listen>,
+) {
     let Ok(settings) = remembered.0.lock() else { return };
+    let choices = &settings.listen;
+    listen.tab = if choices.tab_listen { SideTab::Listen } else { SideTab::Song };
+    listen.radio = choices.radio;
+    listen.audition_on_hover = choices.audition_on_hover;
+    listen.follow_camera = choices.camera_follows_queue;
+    listen.trail_length = choices.trail.min(50);
     // A library that has its own view settings keeps them; the remembered space is for the rest.
     if settings.filter_in_map_space && state.0.library().view.is_none() {
         state.0.set_filter_space(FilterSpace::Map);
@@ -55,6 +67,7 @@ fn remember(
     state: Res<ExplorerState>,
     playback: Option<Res<Playback>>,
     hint: Res<FirstStartHint>,
+    listen: Res<Listen>,
     mut open_library: Local<Option<std::path::PathBuf>>,
 ) {
     let Ok(mut settings) = remembered.0.lock() else { return };
@@ -76,6 +89,13 @@ fn remember(
         settings.volume = playback.volume;
     }
     settings.filter_in_map_space = state.0.filter_space() == FilterSpace::Map;
+    settings.listen = crate::settings::ListenSettings {
+        tab_listen: listen.tab == SideTab::Listen,
+        radio: listen.radio,
+        audition_on_hover: listen.audition_on_hover,
+        camera_follows_queue: listen.follow_camera,
+        trail: listen.trail_length,
+    };
     if hint.is_changed() && !hint.is_added() && !hint.showing {
         settings.hint_dismissed = true;
     }
