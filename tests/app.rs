@@ -950,3 +950,29 @@ fn resting_the_pointer_with_alt_held_auditions_a_song_once_and_moving_off_fades_
     app.update();
     assert_eq!(requests(&mut app), [PlaybackRequest::EndAudition]);
 }
+
+#[test]
+fn an_unreadable_listening_file_is_named_once_and_never_written_over() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let library_path = home.path().join("library.ron");
+    let file = songspace::library::listening_path(&library_path);
+    std::fs::write(&file, "not a listening file").expect("write");
+    let e = explorer();
+    let mut app = headless(Explorer::new(e.library().clone(), library_path, Map::clone(e.map())));
+    assert!(update_until(&mut app, 10, |app| !app.world().resource::<ViewState>().notices.is_empty()));
+    for _ in 0..20 {
+        app.update();
+    }
+    let notices = app.world().resource::<ViewState>().notices.clone();
+    assert_eq!(notices.len(), 1, "said once: {notices:?}");
+    assert!(notices[0].contains("library.listening.ron") && notices[0].contains("off for this library"), "{notices:?}");
+    select_id(&mut app, 104);
+    press(&mut app, KeyCode::KeyL);
+    for _ in 0..20 {
+        app.update();
+    }
+    assert!(!listen_of(&mut app).is_loaded() && listen_of(&mut app).listening.likes.is_empty());
+    let last = app.world().resource::<ViewState>().notices.last().cloned().unwrap_or_default();
+    assert!(last.starts_with("Likes are off for this library"), "{last}");
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "not a listening file", "left for the user to mend");
+}

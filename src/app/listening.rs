@@ -58,6 +58,9 @@ pub struct Listen {
     /// The library file whose listening this is.
     pub library_path: Option<PathBuf>,
     loading: Option<(PathBuf, Incoming<Listening>)>,
+    /// The library's listening file could not be read: nothing is saved over it (it may be
+    /// mended by hand), and it is not read again until another library opens.
+    unreadable: bool,
     /// Changed since it was last handed to the writer.
     unsaved: bool,
     pub for_you: Vec<Recommendation>,
@@ -98,6 +101,7 @@ impl Default for Listen {
             listening: Listening::default(),
             library_path: None,
             loading: None,
+            unreadable: false,
             unsaved: false,
             for_you: Vec::new(),
             for_you_key: None,
@@ -125,7 +129,7 @@ impl Default for Listen {
 impl Listen {
     /// The listening file is loaded (until then nothing is saved, so nothing is lost).
     pub fn is_loaded(&self) -> bool {
-        self.library_path.is_some() && self.loading.is_none()
+        self.library_path.is_some() && self.loading.is_none() && !self.unreadable
     }
 
     pub fn changed(&mut self) {
@@ -134,6 +138,10 @@ impl Listen {
 
     /// Likes the selected song, or takes the like back.
     pub fn toggle_like(&mut self, explorer: &Explorer, view: &mut ViewState) {
+        if !self.is_loaded() {
+            view.notify("Likes are off for this library: its listening file could not be read");
+            return;
+        }
         let Some(id) = selected_id(explorer) else {
             view.notify("Select a song to like it");
             return;
@@ -221,6 +229,10 @@ impl Listen {
 
     /// Saves the path as a new playlist (named after its ends) and opens it in the panel.
     pub fn save_path_as_playlist(&mut self, explorer: &Explorer, view: &mut ViewState) {
+        if !self.is_loaded() {
+            view.notify("Playlists are off for this library: its listening file could not be read");
+            return;
+        }
         let Some(path) = &self.path else {
             view.notify("No path yet: select a song and press B, another and press E");
             return;
@@ -429,6 +441,8 @@ fn receive_results(mut listen: ResMut<Listen>, state: Res<ExplorerState>, mut vi
                     Err(e) => {
                         // Not loaded: nothing is saved over the file, which may be mended by hand.
                         view.notify(format!("Likes, playlists and history are off for this library: {e}"));
+                        listen.library_path = Some(path);
+                        listen.unreadable = true;
                     }
                 }
             }
