@@ -152,6 +152,16 @@ impl Listen {
         self.changed();
     }
 
+    /// A thread is working for the panel (loading, a path, an import), or the pointer rests on
+    /// a song that is about to be auditioned: frames must keep coming to see it through.
+    pub fn is_waiting(&self) -> bool {
+        self.loading.is_some() || self.path_job.is_some() || !self.imports.is_empty() || self.audition_due()
+    }
+
+    fn audition_due(&self) -> bool {
+        self.hover_since.is_some_and(|(row, _)| self.auditioned != Some(row))
+    }
+
     pub fn is_path_computing(&self) -> bool {
         self.path_job.is_some()
     }

@@ -14,6 +14,7 @@ mod listen_panel;
 pub mod listening;
 pub mod menu;
 mod overlay;
+mod pacing;
 mod panels;
 pub mod playback;
 mod reindex;
@@ -53,6 +54,7 @@ pub struct WindowOptions {
 pub fn run_window(explorer: Explorer, options: WindowOptions) -> AppExit {
     let title = format!("songspace — {}", explorer.library_path().display());
     let (width, height) = if options.size.0 > 0 { options.size } else { (1400, 900) };
+    let scripted = options.script.screenshot.is_some() || options.script.bench_frames.is_some();
     let mut app = App::new();
     app.insert_resource(ClearColor(Color::srgb(0.035, 0.04, 0.055)))
         .add_plugins(DefaultPlugins.set(WindowPlugin {
@@ -72,6 +74,10 @@ pub fn run_window(explorer: Explorer, options: WindowOptions) -> AppExit {
             EguiPrimaryContextPass,
             (jobs::jobs_window, training::training_window, menu::map_settings_window).after(panels::panels),
         );
+    // Scripted runs time themselves in frames: they draw continuously.
+    if !scripted {
+        app.add_plugins(pacing::PacingPlugin);
+    }
     app.run()
 }
 

@@ -73,6 +73,8 @@ pub struct Playback {
     pub auditioning: Option<usize>,
     /// Auditions heard since the window opened.
     pub auditions: usize,
+    /// Something changes from frame to frame: a song opening, an audition fading in or out.
+    pub animating: bool,
 }
 
 impl Default for Playback {
@@ -85,6 +87,7 @@ impl Default for Playback {
             follow_selection: true,
             auditioning: None,
             auditions: 0,
+            animating: false,
         }
     }
 }
@@ -238,6 +241,10 @@ fn drive_output(
     }
     finish_opening(&mut output, &mut playback, &mut view);
     drive_audition(&mut output, &mut playback);
+    playback.animating = output.opening.is_some()
+        || output.audition_opening.is_some()
+        || output.audition.is_some()
+        || !output.fading.is_empty();
     let volume = playback.volume * if output.audition.is_some() { DUCKED } else { 1.0 };
     if let (Some(player), Some(now)) = (&output.player, playback.now.as_mut()) {
         player.set_volume(volume);

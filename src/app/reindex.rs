@@ -19,6 +19,13 @@ pub struct Reindexer {
     failed_at: Option<usize>,
 }
 
+impl Reindexer {
+    /// A rebuild is running on its thread.
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+}
+
 /// Starts a rebuild when the map has songs outside its trees, and adopts one that finished.
 pub fn rebuild_indices(
     mut reindexer: ResMut<Reindexer>,
