@@ -1,7 +1,7 @@
 //! An idle window costs nothing. Left to itself bevy draws every frame, whatever happens: under
 //! Xvfb the demo used 1.8 cores doing nothing, and on a laptop it would keep the GPU busy and
 //! drain the battery. Here the window waits for input (winit's reactive mode) and draws on
-//! every event; while something moves on its own (the camera flying, the cloud gliding, a job's
+//! every event; while something moves on its own (the cloud not drawn yet, the camera flying, the cloud gliding, a job's
 //! progress, a drop being placed, a file dialog, an audition fading) it asks for the next frame
 //! each frame; while a song plays it wakes 4 times a second (the time shown, the queue's next
 //! song). `SONGSPACE_FRAMES=continuous` draws every frame as before. Scripted runs (tests,
@@ -15,6 +15,7 @@ use bevy::winit::{UpdateMode, WinitSettings};
 
 use super::animate::CloudAnimation;
 use super::camera::OrbitCamera;
+use super::cloud::CloudReady;
 use super::dropped::DropWorker;
 use super::jobs::Jobs;
 use super::listening::Listen;
@@ -76,6 +77,7 @@ fn settings(playing: bool) -> WinitSettings {
 #[derive(bevy::ecs::system::SystemParam)]
 pub struct Motion<'w, 's> {
     cameras: Query<'w, 's, &'static OrbitCamera>,
+    ready: Res<'w, CloudReady>,
     animation: Res<'w, CloudAnimation>,
     jobs: Res<'w, Jobs>,
     worker: Res<'w, DropWorker>,
@@ -92,7 +94,9 @@ impl Motion<'_, '_> {
     /// The next frame is needed whatever the input: something animates or is awaited, or a key
     /// or button is held (orbiting with the arrows goes on between key repeats).
     fn needs_next_frame(&self) -> bool {
-        !self.cameras.iter().all(OrbitCamera::is_settled)
+        // Until the cloud is first drawn: its shader loads and its pipeline is built over frames.
+        !self.ready.is_ready()
+            || !self.cameras.iter().all(OrbitCamera::is_settled)
             || self.animation.is_gliding()
             || self.jobs.running.is_some()
             || !self.jobs.waiting_for_writes.is_empty()
