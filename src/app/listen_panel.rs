@@ -386,11 +386,10 @@ fn playlists_section(
         let id_of = |row: usize| explorer.track_at(row).map(|t| t.id);
         additions.push(("+ selection", id_of(selection.row).into_iter().collect()));
         additions.push(("+ its 3 nearest", selection.neighbours.iter().filter_map(|n| id_of(n.index)).collect()));
-        if explorer.filter_radius().is_some() {
-            let inside: Vec<u64> = (0..explorer.len()).filter(|&r| explorer.is_visible(r)).filter_map(id_of).collect();
-            additions.push(("+ inside the filter", inside));
-        }
     }
+    // The songs inside the filter are gathered only when asked for: a scan of every song is
+    // not for every frame of a large library.
+    let filter_shown = explorer.filter_radius().is_some().then(|| explorer.visible_count());
     if let Some(path) = &listen.path {
         additions.push(("+ path", path.songs.clone()));
     }
@@ -406,6 +405,18 @@ fn playlists_section(
                 view.notify(format!("Added {added} songs to “{name}”"));
                 listen.changed();
             }
+        }
+        if let Some(shown) = filter_shown
+            && ui
+                .button("+ inside the filter")
+                .on_hover_text(format!("{shown} songs (those already in it are skipped)"))
+                .clicked()
+            && let Ok(playlist) = listen.listening.playlist_mut(&name)
+        {
+            let inside = (0..explorer.len()).filter(|&r| explorer.is_visible(r)).filter_map(|r| explorer.track_at(r));
+            let added = playlist.add(inside.map(|t| t.id));
+            view.notify(format!("Added {added} songs to “{name}”"));
+            listen.changed();
         }
     });
     if songs.is_empty() {
