@@ -10,5 +10,6 @@ mod import;
 mod jobs;
 mod map;
 mod model;
+mod package;
 mod parity;
 mod robustness;

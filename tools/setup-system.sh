@@ -5,7 +5,8 @@
 # Vulkan drivers (lavapipe: the GPU code paths run on the CPU where there is no GPU), and Xvfb
 # (a virtual display for the window tests) with xdotool (the tests drive the mouse), and
 # desktop-file-utils (the tests check the menu entry), zenity (the file dialogs where no XDG
-# desktop portal runs) and xclip (the tests paste a path into the dialog).
+# desktop portal runs) and xclip (the tests paste a path into the dialog); dpkg-dev, appstream,
+# librsvg2-bin and man-db build and check the Debian package (tools/package.sh).
 # Safe to run again; needs root or sudo only when something is missing.
 set -euo pipefail
 
@@ -16,7 +17,7 @@ as_root() {
   else say "need root (or sudo) to run: $*"; exit 1; fi
 }
 
-packages=(pkg-config libasound2-dev libudev-dev ffmpeg curl ca-certificates mesa-vulkan-drivers xvfb xauth xdotool desktop-file-utils zenity xclip)
+packages=(pkg-config libasound2-dev libudev-dev ffmpeg curl ca-certificates mesa-vulkan-drivers xvfb xauth xdotool desktop-file-utils zenity xclip dpkg-dev appstream librsvg2-bin man-db)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -269,6 +269,9 @@ pub fn menu_bar(
             if ui.selectable_label(view.show_help, "Help").clicked() {
                 view.show_help = !view.show_help;
             }
+            if ui.selectable_label(view.show_about, "About").clicked() {
+                view.show_about = !view.show_about;
+            }
         });
     });
     view.menu_height = bar.response.rect.height();

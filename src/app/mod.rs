@@ -2,6 +2,7 @@
 //! rules (selection, filters, search, label placement) live in [`crate::explore`], which these
 //! systems drive and draw.
 
+mod about;
 pub mod animate;
 pub mod bench;
 pub mod camera;
@@ -93,7 +94,7 @@ impl Plugin for ExplorerPlugin {
         let explorer = self.explorer.lock().ok().and_then(|mut e| e.take()).expect("the explorer is added once");
         let framing = camera::frame_cloud(&explorer);
         app.insert_resource(ExplorerState(explorer))
-            .add_plugins(listening::ListenPlugin)
+            .add_plugins((listening::ListenPlugin, about::AboutPlugin))
             .init_resource::<ViewState>()
             .init_resource::<cloud::CloudReady>()
             .init_resource::<dropped::DropWorker>()

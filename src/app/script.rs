@@ -28,6 +28,7 @@ pub enum ShownWindow {
     Train,
     Map,
     Jobs,
+    About,
 }
 
 /// Gives up on a window that never draws (no usable GPU or driver) instead of hanging.
@@ -230,6 +231,7 @@ impl ScriptWindows<'_> {
                 ShownWindow::Train => self.training.open = true,
                 ShownWindow::Map => self.map_settings.open = true,
                 ShownWindow::Jobs => view.show_jobs = true,
+                ShownWindow::About => view.show_about = true,
             }
         }
         if let Some(request) = script.train {

@@ -21,6 +21,8 @@ pub struct ViewState {
     pub search_results: Vec<usize>,
     pub focus_search: bool,
     pub show_help: bool,
+    /// Show the About window.
+    pub show_about: bool,
     /// Messages for the status line, newest last.
     pub notices: Vec<String>,
     /// The area of the window not covered by panels, in logical pixels (min, max).

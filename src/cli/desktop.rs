@@ -60,7 +60,8 @@ pub fn install() -> anyhow::Result<ExitCode> {
         write_atomically(path, |out| std::io::Write::write_all(out, bytes))?;
     }
     println!("icon      {}", places.icon_png.display());
-    let entry = desktop_entry(&places.program);
+    // Quoted: the home folder's path may hold spaces.
+    let entry = desktop_entry(&format!("\"{}\"", places.program.display()));
     write_atomically(&places.entry, |out| std::io::Write::write_all(out, entry.as_bytes()))?;
     println!("menu      {}", places.entry.display());
     // Menus that cache entries pick the new one up at once; without the tool they rescan later.
@@ -92,21 +93,21 @@ pub fn uninstall() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The menu entry. `--desktop`: no terminal, so the log goes to the XDG state folder.
-pub fn desktop_entry(program: &Path) -> String {
+/// The menu entry that starts `program` (as the Exec line names it: a name on the PATH or a
+/// quoted path). `--desktop`: no terminal, so the log goes to the XDG state folder.
+pub fn desktop_entry(program: &str) -> String {
     format!(
         "[Desktop Entry]\n\
          Type=Application\n\
          Name=songspace\n\
          GenericName=Music map\n\
          Comment=See your music: every song a point in 3D, placed by what it sounds like\n\
-         Exec=\"{}\" --desktop\n\
+         Exec={program} --desktop\n\
          Icon=songspace\n\
          Terminal=false\n\
          Categories=AudioVideo;Audio;Player;\n\
          Keywords=music;songs;genre;map;similar;\n\
-         StartupWMClass=songspace\n",
-        program.display()
+         StartupWMClass=songspace\n"
     )
 }
 

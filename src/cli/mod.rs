@@ -5,6 +5,7 @@ mod desktop;
 mod embed;
 mod evaluate;
 mod exchange;
+mod generate;
 mod import;
 mod info;
 mod listen;
@@ -78,7 +79,7 @@ pub struct WindowArgs {
     /// outside to answer it; the job it asks for runs before the screenshot.
     #[arg(long, value_name = "DIALOG", requires = "hold")]
     pub dialog: Option<crate::app::menu::DialogKind>,
-    /// Open these windows when the window opens (repeatable): train, map, jobs.
+    /// Open these windows when the window opens (repeatable): train, map, jobs, about.
     #[arg(long, value_name = "WINDOW")]
     pub show: Vec<crate::app::ShownWindow>,
     /// Window size in logical pixels.
@@ -116,6 +117,24 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
     }
 }
 
+/// What `songspace generate` writes.
+#[derive(Debug, Subcommand)]
+pub enum Generated {
+    /// The man pages: songspace.1 and one per command (songspace-import.1, …).
+    Man {
+        /// The folder to write them into.
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// A shell's completion script, to standard output.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// The desktop menu entry for songspace installed on the PATH, to standard output.
+    DesktopEntry,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Import a music folder (Free Music Archive layout or any folder of tagged audio) into a
@@ -141,6 +160,12 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Write what a package installs beside the program: the man pages, a shell's completion
+    /// script or the desktop menu entry (tools/package.sh uses it).
+    Generate {
+        #[command(subcommand)]
+        what: Generated,
     },
     /// Add songspace to the desktop's application menu: the program, the shipped model and the
     /// demo are copied into the XDG data folders, with a .desktop entry and an icon.
@@ -472,6 +497,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
             let demo = crate::library::open_demo().context("opening the bundled demo library")?;
             info::run(&demo, json)
         }
+        Command::Generate { what: Generated::Man { out } } => generate::man_pages(&out),
+        Command::Generate { what: Generated::Completions { shell } } => generate::completions(shell),
+        Command::Generate { what: Generated::DesktopEntry } => generate::desktop_entry(),
         Command::InstallDesktop { uninstall: false } => desktop::install(),
         Command::InstallDesktop { uninstall: true } => desktop::uninstall(),
         Command::Mel { audio, out } => mel::run(&audio, &out),

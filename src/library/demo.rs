@@ -12,20 +12,23 @@ use super::{embeddings_path, positions_path};
 use crate::error::{FileError, FileProblem, LibraryError};
 use crate::fsutil::write_atomically;
 
-/// The bundled demo's folder: `$SONGSPACE_DEMO` if set, else the first of the source tree's
-/// `assets/demo` (a build uses its own tree's demo while the tree is there),
-/// `$XDG_DATA_HOME/songspace/demo-bundle` (where `songspace install-desktop` copies it) and
-/// `/usr/share/songspace/demo` that holds a library.
+/// The bundled demo's folder: `$SONGSPACE_DEMO` if set, else the first that holds a library of
+/// the package's `<prefix>/share/songspace/demo` beside the program (an installed program uses
+/// its own package's demo), the source tree's `assets/demo` (a build uses its own tree's demo
+/// while the tree is there), `$XDG_DATA_HOME/songspace/demo-bundle` (where `songspace
+/// install-desktop` copies it) and `/usr/share/songspace/demo`.
 pub fn bundled_demo_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SONGSPACE_DEMO") {
         return Some(PathBuf::from(dir));
     }
     [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo"),
-        data_dir().join("demo-bundle"),
-        PathBuf::from("/usr/share/songspace/demo"),
+        super::store::installed_data_dir().map(|d| d.join("demo")),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo")),
+        Some(data_dir().join("demo-bundle")),
+        Some(PathBuf::from("/usr/share/songspace/demo")),
     ]
     .into_iter()
+    .flatten()
     .find(|d| d.join("library.ron").is_file())
 }
 

@@ -47,7 +47,8 @@ pub use playlist::{
     write_playlist_csv,
 };
 pub use store::{
-    LIBRARY_FORMAT_VERSION, data_dir, default_library_path, load_library, resolve_library_path, save_library,
+    LIBRARY_FORMAT_VERSION, data_dir, default_library_path, installed_data_dir, load_library, resolve_library_path,
+    save_library,
 };
 pub use view::{ColourScheme, FilterSpace, Metric, ViewSettings};
 

@@ -141,6 +141,22 @@ pub fn data_dir() -> PathBuf {
     crate::fsutil::xdg_base_dir("XDG_DATA_HOME", ".local/share").join("songspace")
 }
 
+/// Where a package puts songspace's shipped model and demo: `<prefix>/share/songspace` for the
+/// program at `<prefix>/bin/songspace` (`/usr/share/songspace` for the Debian package, or
+/// wherever the package was unpacked). None when that folder is missing, or when it is the
+/// user's own data folder (a program that install-desktop copied to `~/.local/bin`), whose
+/// `demo` is the user's copy of the demo library, not a bundle.
+pub fn installed_data_dir() -> Option<PathBuf> {
+    let program = std::env::current_exe().ok()?;
+    let dir = program.parent()?.parent()?.join("share/songspace");
+    let user = data_dir();
+    let same = match (dir.canonicalize(), user.canonicalize()) {
+        (Ok(dir), Ok(user)) => dir == user,
+        _ => dir == user,
+    };
+    (dir.is_dir() && !same).then_some(dir)
+}
+
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }

@@ -12,15 +12,18 @@ use crate::library::{
     EmbeddingSource, Embeddings, EmbeddingsInfo, FeatureCache, Library, commit_library, load_embeddings,
 };
 
-/// The folder of the model shipped with songspace: `$SONGSPACE_MODEL` if set, else the first of
-/// the source tree's `models/genre-cnn` (a build uses its own tree's model while the tree is
-/// there), `$XDG_DATA_HOME/songspace/models/genre-cnn` (where install-desktop copies it) and
-/// `/usr/share/songspace/models/genre-cnn` that holds one.
+/// The folder of the model shipped with songspace: `$SONGSPACE_MODEL` if set, else the first
+/// that holds one of the package's `<prefix>/share/songspace/models/genre-cnn` beside the program
+/// (an installed program uses its own package's model), the source tree's `models/genre-cnn` (a
+/// build uses its own tree's model while the tree is there),
+/// `$XDG_DATA_HOME/songspace/models/genre-cnn` (where install-desktop copies it) and
+/// `/usr/share/songspace/models/genre-cnn`.
 pub fn default_model_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SONGSPACE_MODEL") {
         return Some(PathBuf::from(dir));
     }
     let candidates = [
+        crate::library::installed_data_dir().map(|d| d.join("models/genre-cnn")),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-cnn")),
         Some(crate::library::data_dir().join("models/genre-cnn")),
         Some(PathBuf::from("/usr/share/songspace/models/genre-cnn")),
