@@ -84,6 +84,11 @@ fn the_debian_package_installs_the_program_with_its_data_menu_entry_man_pages_an
     run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
     let share = root.join("usr/share");
 
+    // The changelog is in Debian's format, its newest entry this version.
+    let changelog = share.join("doc/songspace/changelog.gz");
+    let newest = stdout(&run(Command::new("dpkg-parsechangelog").arg("-l").arg(&changelog).args(["-S", "Version"])));
+    assert_eq!(newest.trim(), version);
+
     // The menu entry and the metainfo pass their validators; the entry starts the program
     // from the PATH, as the desktop does.
     let entry_path = share.join("applications/songspace.desktop");
@@ -171,5 +176,6 @@ fn the_debian_package_installs_the_program_with_its_data_menu_entry_man_pages_an
         assert!(shot.is_file(), "{}", stderr(&started));
         let log = std::fs::read_to_string(home.join("state/songspace/songspace.log")).expect("log");
         assert!(log.contains("(the demo)"), "{log}");
+        assert!(!log.contains('\u{1b}'), "a log file holds no terminal colour codes:\n{log}");
     }
 }

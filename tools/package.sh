@@ -45,6 +45,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+maintainer="The songspace developers <maintainers@users.noreply.b-seed-3b32a457.example>"
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)"
 arch="$(dpkg --print-architecture)"
 # Files carry the last commit's time, so the same tree packs to the same bytes.
@@ -101,7 +102,23 @@ for page in "$work"/man/*.1; do gzip -9n < "$page" > "$share/man/man1/$(basename
 "$program" generate completions fish > "$share/fish/vendor_completions.d/songspace.fish"
 
 install -m 644 tools/package/copyright "$share/doc/songspace/copyright"
-gzip -9n < CHANGELOG.md > "$share/doc/songspace/changelog.gz"
+# CHANGELOG.md in Debian's changelog format (one entry per "## VERSION — DATE" section).
+python3 - "$maintainer" > "$work/changelog" <<'PY'
+import re, sys, textwrap
+from datetime import datetime, timezone
+entries = re.split(r"^## ", open("CHANGELOG.md", encoding="utf-8").read(), flags=re.M)[1:]
+for entry in entries:
+    heading, _, body = entry.partition("\n")
+    version, _, day = heading.partition(" — ")
+    items = re.split(r"^- ", body, flags=re.M)[1:]
+    print(f"songspace ({version.strip()}) unstable; urgency=medium\n")
+    for item in items:
+        text = " ".join(item.replace("**", "").split())
+        print(textwrap.fill(text, 78, initial_indent="  * ", subsequent_indent="    "))
+    when = datetime.strptime(day.strip(), "%Y-%m-%d").replace(hour=12, tzinfo=timezone.utc)
+    print(f"\n -- {sys.argv[1]}  {when.strftime('%a, %d %b %Y %H:%M:%S %z')}\n")
+PY
+gzip -9n < "$work/changelog" > "$share/doc/songspace/changelog.gz"
 install -m 644 tools/demo/README.md "$share/doc/songspace/demo-sources.md"
 # Every crate the program is built from (normal dependencies on this platform), with its licence.
 cargo metadata --format-version 1 --locked --filter-platform "$(rustc -vV | sed -n 's/^host: //p')" | python3 -c '
@@ -138,7 +155,7 @@ cat > "$stage/DEBIAN/control" <<EOF
 Package: songspace
 Version: $version
 Architecture: $arch
-Maintainer: The songspace developers <maintainers@users.noreply.b-seed-3b32a457.example>
+Maintainer: $maintainer
 Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 Depends: $depends
 Recommends: mesa-vulkan-drivers, libegl1, zenity | xdg-desktop-portal-gtk

@@ -139,6 +139,8 @@ fn run_with_log_in_state_folder() -> anyhow::Result<ExitCode> {
     let args = std::env::args_os().skip(1).filter(|a| a != "--desktop");
     let status = std::process::Command::new(&exe)
         .args(args)
+        // A log file, not a terminal: no colour codes (the log's formatter honours NO_COLOR).
+        .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::null())
         .stdout(file.try_clone().with_context(|| format!("opening {}", log.display()))?)
         .stderr(file)
