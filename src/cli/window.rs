@@ -154,7 +154,7 @@ fn run_with_log_in_state_folder() -> anyhow::Result<ExitCode> {
 fn bench_frames(points: &[usize], frames: usize) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("finding the songspace executable")?;
     println!(
-        "| songs | frame, idle: mean / p95 (ms) | frame, orbiting: mean / p95 (ms) | explorer CPU per idle frame (ms) | picking a song (ms) |"
+        "| songs | frame, idle: mean / p95 (ms) | frame, orbiting: mean / p95 (ms) | explorer CPU per idle frame (ms) | picking a song: kd-tree / scan (ms), ratio |"
     );
     println!("|---:|---:|---:|---:|---:|");
     for &n in points {
@@ -172,9 +172,12 @@ fn bench_frames(points: &[usize], frames: usize) -> anyhow::Result<ExitCode> {
             bail!("unexpected measurement line {line:?}");
         };
         let explorer = synthetic_explorer(n, 42);
-        let pick = pick_ms(&explorer, 40);
+        let (pick, scan) = pick_ms(&explorer, 40);
         let cpu = idle_update_ms(explorer, 300);
-        println!("| {n} | {idle_mean:.1} / {idle_p95:.1} | {orbit_mean:.1} / {orbit_p95:.1} | {cpu:.3} | {pick:.2} |");
+        println!(
+            "| {n} | {idle_mean:.1} / {idle_p95:.1} | {orbit_mean:.1} / {orbit_p95:.1} | {cpu:.3} | {pick:.3} / {scan:.2}, {:.4} |",
+            pick / scan
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -281,6 +281,12 @@ impl Explorer {
         }
     }
 
+    /// Whether every song is drawn at its place on the map (not moved by an animation), so the
+    /// map's kd-tree of positions answers what is under the pointer.
+    pub fn draws_map_positions(&self) -> bool {
+        self.shown_positions.is_none()
+    }
+
     /// Draws every song at `positions` (one per row) instead of on the map, until cleared with
     /// `None`. Picking and labels follow what is drawn; distances still come from the map.
     pub fn show_positions(&mut self, positions: Option<Vec<[f32; 3]>>) {

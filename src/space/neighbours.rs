@@ -444,11 +444,25 @@ fn prepare(vector: &[f32], metric: Metric) -> [f32; MAX_EMBEDDING_DIM] {
 #[derive(Clone)]
 pub struct PositionIndex {
     index: PointIndex<3>,
+    /// A box holding every position (it only grows when a position moves: still a bound).
+    bounds: Option<([f32; 3], [f32; 3])>,
 }
 
 impl PositionIndex {
     pub fn new(positions: Vec<[f32; 3]>) -> Result<Self, IndexError> {
-        Ok(Self { index: PointIndex::new(positions)? })
+        let bounds = positions.iter().fold(None, |bounds, p| Some(grown(bounds, p)));
+        Ok(Self { index: PointIndex::new(positions)?, bounds })
+    }
+
+    /// The smallest and largest coordinate on each axis, or a box that holds them (None when
+    /// there is no position).
+    pub fn bounds(&self) -> Option<([f32; 3], [f32; 3])> {
+        self.bounds
+    }
+
+    /// The rows whose position lies within `radius` of `query`, in no particular order.
+    pub fn rows_within(&self, query: &[f32; 3], radius: f32) -> impl Iterator<Item = usize> {
+        self.index.within_squared(query, radius * radius).into_iter().map(|n| n.index)
     }
 
     pub fn len(&self) -> usize {
@@ -470,10 +484,12 @@ impl PositionIndex {
 
     /// Appends a position (row `len()`); O(1), see [`PointIndex`].
     pub fn push(&mut self, position: [f32; 3]) -> usize {
+        self.bounds = Some(grown(self.bounds, &position));
         self.index.push(position)
     }
 
     pub fn replace(&mut self, index: usize, position: [f32; 3]) {
+        self.bounds = Some(grown(self.bounds, &position));
         self.index.replace(index, position);
     }
 
@@ -483,7 +499,9 @@ impl PositionIndex {
 
     /// See [`PointIndex::rebuilt`].
     pub fn rebuilt(&self) -> Result<Self, IndexError> {
-        Ok(Self { index: self.index.rebuilt()? })
+        let index = self.index.rebuilt()?;
+        let bounds = index.iter().fold(None, |bounds, p| Some(grown(bounds, p)));
+        Ok(Self { index, bounds })
     }
 
     pub fn can_adopt(&self, rebuilt: &Self) -> bool {
@@ -519,6 +537,16 @@ impl PositionIndex {
     pub fn ranking_from(&self, query: &[f32; 3]) -> DistanceRanking {
         DistanceRanking::new(self.index.squared_distances_from(query).into_iter().map(f32::sqrt).collect())
     }
+}
+
+/// `bounds` grown to hold `point`.
+fn grown(bounds: Option<([f32; 3], [f32; 3])>, point: &[f32; 3]) -> ([f32; 3], [f32; 3]) {
+    let (mut low, mut high) = bounds.unwrap_or((*point, *point));
+    for axis in 0..3 {
+        low[axis] = low[axis].min(point[axis]);
+        high[axis] = high[axis].max(point[axis]);
+    }
+    (low, high)
 }
 
 /// All points ordered by their distance from one point. Built once when a track is selected
