@@ -415,3 +415,110 @@ fn playlists_from_the_command_line_import_what_they_can_name_the_rest_and_export
     ok(home, &["playlist", s(&library), "delete", "walk"]);
     assert_eq!(ok(home, &["playlist", s(&library), "list"]).lines().count(), 2);
 }
+
+/// Vectors in three well-apart clusters, named with commas and quotes to need CSV quoting.
+fn clustered_vectors() -> (Vec<String>, Vec<Vec<f32>>) {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let (mut names, mut rows) = (Vec::new(), Vec::new());
+    for cluster in 0..3 {
+        for k in 0..50 {
+            names.push(format!("cluster {cluster}, \"song\" {k}"));
+            rows.push((0..12).map(|d| if d % 3 == cluster { 20.0 } else { 0.0 } + 2.0 * noise()).collect());
+        }
+    }
+    (names, rows)
+}
+
+fn read_positions_csv(path: &Path) -> (Vec<String>, Vec<(String, [f32; 3])>) {
+    let mut reader = csv::Reader::from_path(path).expect("positions CSV");
+    let header = reader.headers().expect("header").iter().map(str::to_owned).collect();
+    let rows = reader
+        .records()
+        .map(|r| {
+            let r = r.expect("row");
+            let p = |i: usize| r[i].parse::<f32>().expect("number");
+            (r[0].to_owned(), [p(1), p(2), p(3)])
+        })
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn tsne_maps_vectors_from_a_csv_or_a_projector_tsv_reproducibly_and_names_bad_rows() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let (names, rows) = clustered_vectors();
+    let mut csv_text = String::from("song,v0,v1,v2,v3,v4,v5,v6,v7,v8,v9,v10,v11\n");
+    for (name, row) in names.iter().zip(&rows) {
+        let values: Vec<String> = row.iter().map(f32::to_string).collect();
+        csv_text.push_str(&format!("\"{}\",{}\n", name.replace('"', "\"\""), values.join(",")));
+    }
+    let input = home.join("vectors.csv");
+    std::fs::write(&input, csv_text).expect("write vectors");
+
+    let out = home.join("positions.csv");
+    let said = ok(home, &["tsne", s(&input), "-o", s(&out), "--seed", "5", "--perplexity", "15"]);
+    assert!(said.contains("mapped 150 vectors of 12 dimensions"), "{said}");
+    let (header, mapped) = read_positions_csv(&out);
+    assert_eq!(header, ["song", "x", "y", "z"]);
+    assert_eq!(mapped.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(), names, "every row, named, in order");
+    // The clusters stay apart on the map: each point's nearest point is of its own cluster.
+    let cluster_of = |i: usize| i / 50;
+    let kept = (0..mapped.len())
+        .filter(|&i| {
+            let nearest = (0..mapped.len())
+                .filter(|&j| j != i)
+                .min_by(|&a, &b| {
+                    let d = |j: usize| (0..3).map(|k| (mapped[i].1[k] - mapped[j].1[k]).powi(2)).sum::<f32>();
+                    d(a).total_cmp(&d(b))
+                })
+                .expect("other points");
+            cluster_of(nearest) == cluster_of(i)
+        })
+        .count();
+    assert_eq!(kept, mapped.len(), "every nearest neighbour is in its own cluster");
+
+    // The same seed gives the same file; another seed another map.
+    let again = home.join("again.csv");
+    ok(home, &["tsne", s(&input), "-o", s(&again), "--seed", "5", "--perplexity", "15"]);
+    assert_eq!(std::fs::read(&out).expect("out"), std::fs::read(&again).expect("again"));
+    let other = home.join("other.csv");
+    ok(home, &["tsne", s(&input), "-o", s(&other), "--seed", "6", "--perplexity", "15"]);
+    assert_ne!(std::fs::read(&out).expect("out"), std::fs::read(&other).expect("other"));
+
+    // A projector TSV pair: vectors without a header, names from the metadata's first column;
+    // without the metadata, rows are named by number.
+    let tsv = home.join("projector.tsv");
+    let lines: Vec<String> = rows.iter().map(|r| r.iter().map(f32::to_string).collect::<Vec<_>>().join("\t")).collect();
+    std::fs::write(&tsv, lines.join("\n")).expect("tsv");
+    let from_tsv = home.join("from-tsv.csv");
+    ok(home, &["tsne", s(&tsv), "-o", s(&from_tsv), "--seed", "5"]);
+    let (header, mapped) = read_positions_csv(&from_tsv);
+    assert_eq!((header[0].as_str(), mapped[0].0.as_str(), mapped.len()), ("row", "1", 150));
+    let metadata: String = std::iter::once("title\tgenre".to_owned())
+        .chain(names.iter().map(|n| format!("{n}\tnone")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(home.join("projector.metadata.tsv"), metadata).expect("metadata");
+    ok(home, &["tsne", s(&tsv), "-o", s(&from_tsv), "--seed", "5"]);
+    let (header, mapped) = read_positions_csv(&from_tsv);
+    assert_eq!((header[0].as_str(), mapped[149].0.as_str()), ("title", names[149].as_str()));
+
+    // Bad input is refused by file, row and column, and nothing is written.
+    let bad = home.join("bad.csv");
+    std::fs::write(&bad, "name,a,b\nx,1,2\ny,3,inf\nz,4,5\nw,6,7\n").expect("bad");
+    let refused = home.join("refused.csv");
+    let run = songspace(home, &["tsne", s(&bad), "-o", s(&refused)]);
+    assert!(!run.status.success());
+    assert!(stderr(&run).contains("bad.csv: row 3, column 3: \"inf\" is not a finite number"), "{}", stderr(&run));
+    std::fs::write(&bad, "name,a,b\nx,1,2\ny,3\nz,4,5\nw,6,7\n").expect("ragged");
+    let run = songspace(home, &["tsne", s(&bad), "-o", s(&refused)]);
+    assert!(stderr(&run).contains("row 3 (y) has 1 values, the first row has 2"), "{}", stderr(&run));
+    assert!(!refused.exists(), "nothing is written for refused input");
+}

@@ -13,6 +13,7 @@ mod map;
 mod mel;
 mod playlist;
 mod train;
+mod tsne;
 mod window;
 
 use std::ffi::OsString;
@@ -277,6 +278,25 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Map any vectors to 3D with the map's t-SNE, with no library: a CSV whose first column
+    /// names each row (as `export` writes embeddings) or a projector TSV (with its
+    /// .metadata.tsv, if any). Writes NAME,x,y,z in the input's order.
+    Tsne {
+        /// The vectors: FILE.csv (header, then NAME,v1,v2,…) or FILE.tsv.
+        input: PathBuf,
+        /// The positions file to write (CSV).
+        #[arg(short, long, value_name = "POSITIONS.csv")]
+        out: PathBuf,
+        /// Perplexity [default: 30; clamped to (vectors − 1) / 3].
+        #[arg(long)]
+        perplexity: Option<f32>,
+        /// Seed of the jitter added to the PCA start [default: 42]; the same seed gives the same map.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Iterations in all [default: 500, the first 150 with early exaggeration].
+        #[arg(long)]
+        iterations: Option<usize>,
+    },
     /// The tracks nearest a track in embedding space, with their distance there and on the map.
     Neighbours {
         library: PathBuf,
@@ -537,6 +557,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
         }
         Command::Project { library, method, perplexity, seed, iterations, learning_rate, force } => {
             map::project(map::ProjectArgs { library, method, perplexity, seed, iterations, learning_rate, force })
+        }
+        Command::Tsne { input, out, perplexity, seed, iterations } => {
+            tsne::run(tsne::Args { input, out, perplexity, seed, iterations })
         }
         Command::Neighbours { library, track_id, k, metric } => map::neighbours(&library, track_id, k, metric),
         Command::Recommend { library, liked, k, method, metric, json } => {

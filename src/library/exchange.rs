@@ -301,3 +301,177 @@ fn read_ron(path: &Path) -> Result<Vec<(u64, Vec<f32>)>, FileError> {
     })?;
     Ok(rows.into_iter().map(|r| (r.track_id, r.embedding)).collect())
 }
+
+/// Vectors brought from anywhere, each named (for `songspace tsne`): no library needed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedVectors {
+    /// What the names are, as the file's first header says (`name` where the file has none).
+    pub name_column: String,
+    pub names: Vec<String>,
+    pub dim: usize,
+    /// `names.len() × dim`, row-major.
+    pub values: Vec<f32>,
+}
+
+/// The largest vectors file read whole (a million 256-d vectors as text is about 2 GB).
+pub const MAX_VECTORS_FILE_BYTES: u64 = 4 << 30;
+
+/// Reads named vectors: a CSV with a header whose first column names each row (as `songspace
+/// export` writes them), or a TensorFlow projector TSV (vectors, no header) named by the first
+/// column of its `.metadata.tsv` if there is one (a single column has no header there), else by
+/// row number. Every row must have the first row's length and only finite numbers; the error
+/// names the file, the row and the column.
+pub fn read_named_vectors(path: &Path) -> Result<NamedVectors, FileError> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    // Each row with its line in the file, for messages.
+    let (name_column, rows) = match ext.as_str() {
+        "csv" => read_named_csv(path)?,
+        "tsv" => read_named_projector(path)?,
+        _ => {
+            return Err(FileError::new(
+                path,
+                FileProblem::Format("unknown vectors format (use .csv with a header, or a projector .tsv)".into()),
+            ));
+        }
+    };
+    let dim = rows.first().map(|(_, v, _)| v.len()).unwrap_or(0);
+    if dim == 0 {
+        return Err(FileError::new(path, FileProblem::Format("no vectors in the file".into())));
+    }
+    let mut names = Vec::with_capacity(rows.len());
+    let mut values = Vec::with_capacity(rows.len() * dim);
+    for (name, vector, line) in rows {
+        if vector.len() != dim {
+            let what = format!("row {line} ({name}) has {} values, the first row has {dim}", vector.len());
+            return Err(FileError::new(path, FileProblem::Format(what)));
+        }
+        names.push(name);
+        values.extend(vector);
+    }
+    Ok(NamedVectors { name_column, names, dim, values })
+}
+
+/// A file's text, refused before it is read when it is larger than [`MAX_VECTORS_FILE_BYTES`].
+fn read_bounded_text(path: &Path) -> Result<String, FileError> {
+    let size = std::fs::metadata(path).map_err(|e| FileError::new(path, FileProblem::Io(e)))?.len();
+    if size > MAX_VECTORS_FILE_BYTES {
+        let what = format!("{size} bytes: larger than the {MAX_VECTORS_FILE_BYTES} bytes a vectors file may have");
+        return Err(FileError::new(path, FileProblem::Format(what)));
+    }
+    read_text(path)
+}
+
+/// A number of row `row` (counted from 1, the header or the first vector being row 1) and
+/// column `column` (from 1), or an error that names both.
+fn parse_finite(path: &Path, row: usize, column: usize, text: &str) -> Result<f32, FileError> {
+    match text.trim().parse::<f32>() {
+        Ok(value) if value.is_finite() => Ok(value),
+        _ => Err(FileError::new(
+            path,
+            FileProblem::Format(format!("row {row}, column {column}: {:?} is not a finite number", text.trim())),
+        )),
+    }
+}
+
+/// Named vectors with the line each came from.
+type NamedRows = (String, Vec<(String, Vec<f32>, usize)>);
+
+fn read_named_csv(path: &Path) -> Result<NamedRows, FileError> {
+    let text = read_bounded_text(path)?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(text.as_bytes());
+    let bad = |what: String| FileError::new(path, FileProblem::Format(what));
+    let name_column = reader
+        .headers()
+        .map_err(|e| bad(format!("the header cannot be read ({e})")))?
+        .get(0)
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "name".to_owned());
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 2;
+        let record = record.map_err(|e| bad(format!("row {row} cannot be read ({e})")))?;
+        let name = record.get(0).unwrap_or("").trim().to_owned();
+        let values = record
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(column, field)| parse_finite(path, row, column + 1, field))
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.push((name, values, row));
+    }
+    Ok((name_column, rows))
+}
+
+fn read_named_projector(path: &Path) -> Result<NamedRows, FileError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (vectors, metadata) = match name.strip_suffix(".metadata.tsv") {
+        Some(stem) => (path.with_file_name(format!("{stem}.tsv")), path.to_path_buf()),
+        None => (path.to_path_buf(), projector_metadata_path(path)),
+    };
+    let text = read_bounded_text(&vectors)?;
+    let rows: Vec<(Vec<f32>, usize)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let values = l.split('\t').enumerate().map(|(c, f)| parse_finite(&vectors, i + 1, c + 1, f));
+            Ok((values.collect::<Result<Vec<_>, _>>()?, i + 1))
+        })
+        .collect::<Result<_, FileError>>()?;
+    if !metadata.is_file() {
+        let named = rows.into_iter().enumerate().map(|(k, (v, line))| ((k + 1).to_string(), v, line)).collect();
+        return Ok(("row".to_owned(), named));
+    }
+    let meta = read_bounded_text(&metadata)?;
+    let lines: Vec<&str> = meta.lines().filter(|l| !l.trim().is_empty()).collect();
+    // The projector's convention: a single column has no header, several have one.
+    let with_header = lines.first().is_some_and(|l| l.contains('\t'));
+    let name_column =
+        if with_header { lines[0].split('\t').next().unwrap_or("name").trim().to_owned() } else { "name".to_owned() };
+    let names: Vec<String> = lines
+        .iter()
+        .skip(usize::from(with_header))
+        .map(|l| l.split('\t').next().unwrap_or("").trim().to_owned())
+        .collect();
+    if names.len() != rows.len() {
+        return Err(FileError::new(
+            &vectors,
+            FileProblem::Format(format!("{} vectors but {} names in {}", rows.len(), names.len(), metadata.display())),
+        ));
+    }
+    Ok((name_column, names.into_iter().zip(rows).map(|(name, (v, line))| (name, v, line)).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vectors_file_larger_than_the_limit_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("huge.csv");
+        // Sparse: no disk is used, and nothing is read.
+        std::fs::File::create(&path).expect("file").set_len(MAX_VECTORS_FILE_BYTES + 1).expect("length");
+        let error = read_named_vectors(&path).expect_err("refused").to_string();
+        assert!(error.contains("huge.csv") && error.contains("larger than the 4294967296 bytes"), "{error}");
+    }
+
+    #[test]
+    fn names_come_from_the_first_column_and_single_column_projector_metadata_has_no_header() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let csv = dir.path().join("v.csv");
+        std::fs::write(&csv, "track_id,e0,e1\n7,1,2\n9,3,4\n").expect("csv");
+        let read = read_named_vectors(&csv).expect("csv");
+        assert_eq!(
+            (read.name_column.as_str(), read.names.clone(), read.dim),
+            ("track_id", vec!["7".into(), "9".into()], 2)
+        );
+        assert_eq!(read.values, [1.0, 2.0, 3.0, 4.0]);
+        let tsv = dir.path().join("p.tsv");
+        std::fs::write(&tsv, "1\t2\n3\t4\n").expect("tsv");
+        std::fs::write(dir.path().join("p.metadata.tsv"), "first\nsecond\n").expect("metadata");
+        let read = read_named_vectors(&tsv).expect("tsv");
+        assert_eq!(read.names, ["first", "second"]);
+    }
+}

@@ -29,8 +29,8 @@ pub use embeddings::{
     save_embeddings, save_positions,
 };
 pub use exchange::{
-    ExchangeFormat, ImportedEmbeddings, adopt_embeddings_file, export_embeddings, projector_metadata_path,
-    read_embeddings_file,
+    ExchangeFormat, ImportedEmbeddings, MAX_VECTORS_FILE_BYTES, NamedVectors, adopt_embeddings_file, export_embeddings,
+    projector_metadata_path, read_embeddings_file, read_named_vectors,
 };
 pub use features::{FeatureCache, FeatureHeader, FeatureSource, read_feature_header, read_features, write_features};
 pub use fma::{FmaLayout, FmaMetadata, FmaTrack, detect_fma_layout, read_fma_metadata};
