@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use songspace::audio::{Span, decode_file, read_tags};
 
 use crate::app::{Png, genre_pixels, mapped_library, xvfb};
-use crate::util::{stderr, stdout};
+use crate::util::{as_new_user, stderr, stdout};
 
 fn bundle() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo")
@@ -29,25 +29,15 @@ fn audio_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// songspace with every XDG folder inside `home`, and no display unless `display` says so.
-fn run_in(home: &Path, program: &Path, args: &[&str], under_xvfb: bool) -> Output {
+pub(crate) fn run_in(home: &Path, program: &Path, args: &[&str], under_xvfb: bool) -> Output {
     let mut command = if under_xvfb {
-        let mut c = Command::new("xvfb-run");
+        let mut c = as_new_user(Path::new("xvfb-run"), home);
         c.args(["-a", "-s", "-screen 0 1280x800x24"]).arg(program);
         c
     } else {
-        Command::new(program)
+        as_new_user(program, home)
     };
-    command
-        .args(args)
-        .env("HOME", home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env_remove("SONGSPACE_DEMO")
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .expect("run songspace")
+    command.args(args).output().expect("run songspace")
 }
 
 fn songspace_in(home: &Path, args: &[&str], under_xvfb: bool) -> Output {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::app::xvfb;
-use crate::util::{data, stderr, stdout};
+use crate::util::{as_new_user, data, stderr, stdout};
 
 fn run(command: &mut Command) -> Output {
     let output = command.output().unwrap_or_else(|e| panic!("running {command:?}: {e}"));
@@ -15,26 +15,16 @@ fn run(command: &mut Command) -> Output {
     output
 }
 
-/// The packaged program, run with every XDG folder in `home` and none of songspace's variables.
+/// The packaged program, as a new user starts it (every XDG folder in `home`).
 fn packaged(root: &Path, home: &Path) -> Command {
-    let mut command = Command::new(root.join("usr/bin/songspace"));
-    command
-        .env("HOME", home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env_remove("SONGSPACE_MODEL")
-        .env_remove("SONGSPACE_DEMO")
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY");
-    command
+    as_new_user(&root.join("usr/bin/songspace"), home)
 }
 
 fn build_package(out: &Path) -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/package.sh");
     let built =
         run(Command::new(script).args(["--quick", "--binary", env!("CARGO_BIN_EXE_songspace"), "--out"]).arg(out));
-    let deb = PathBuf::from(stdout(&built).trim());
+    let deb = PathBuf::from(stdout(&built).lines().last().unwrap_or_default().trim());
     assert!(deb.is_file(), "the script names the package it built: {}", stdout(&built));
     deb
 }
@@ -162,17 +152,13 @@ fn the_debian_package_installs_the_program_with_its_data_menu_entry_man_pages_an
     // Started the way the menu starts it, under a display: the demo opens and the log says so.
     if xvfb().is_some() {
         let shot = work.path().join("menu.png");
-        let started = run(Command::new("xvfb-run")
-            .args(["-a", "-s", "-screen 0 1280x800x24"])
-            .arg(root.join("usr/bin/songspace"))
-            .args(["--desktop", "--show", "about", "--screenshot"])
-            .arg(&shot)
-            .env("HOME", &home)
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_STATE_HOME", home.join("state"))
-            .env_remove("SONGSPACE_MODEL")
-            .env_remove("SONGSPACE_DEMO"));
+        let started = crate::demo::run_in(
+            &home,
+            &root.join("usr/bin/songspace"),
+            &["--desktop", "--show", "about", "--screenshot", shot.to_str().expect("utf8")],
+            true,
+        );
+        assert!(started.status.success(), "{}", stderr(&started));
         assert!(shot.is_file(), "{}", stderr(&started));
         let log = std::fs::read_to_string(home.join("state/songspace/songspace.log")).expect("log");
         assert!(log.contains("(the demo)"), "{log}");

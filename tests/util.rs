@@ -19,6 +19,22 @@ pub fn songspace(home: &Path, args: &[&str]) -> Output {
         .expect("run songspace")
 }
 
+/// `program` with every XDG folder inside `home`, none of songspace's variables and no display:
+/// as a new user on a fresh machine would start it.
+pub fn as_new_user(program: &Path, home: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env_remove("SONGSPACE_MODEL")
+        .env_remove("SONGSPACE_DEMO")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY");
+    command
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

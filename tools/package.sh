@@ -10,17 +10,13 @@
 # (the program looks there, beside its own prefix, with no environment variable); the menu entry,
 # the hicolor icons (PNG sizes and SVG) and the AppStream metainfo, each validated; man pages and
 # bash, zsh and fish completions generated from the program's own command-line definitions; the
-# licence and the changelog under /usr/share/doc/songspace. Installs the tools it needs if missing.
+# licence and the changelog under /usr/share/doc/songspace. Installs what it needs if missing
+# (tools/setup-system.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$(pwd)"
 
 say() { printf '[package] %s\n' "$*" >&2; }
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"
-  elif command -v sudo >/dev/null; then sudo "$@"
-  else say "need root (or sudo) to run: $*"; exit 1; fi
-}
 
 binary="" out="$root/target/debian" compression=(-Zxz -z6)
 while [ $# -gt 0 ]; do
@@ -28,22 +24,15 @@ while [ $# -gt 0 ]; do
     --binary) binary="$(realpath "$2")"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --quick) compression=(-Zgzip -z1); shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) say "unknown argument: $1 (see --help)"; exit 2 ;;
   esac
 done
 
-# dpkg-dev: dpkg-shlibdeps; appstream: appstreamcli; librsvg2-bin: the icon's PNG sizes.
-tools=(dpkg-dev appstream desktop-file-utils librsvg2-bin)
-missing=()
-for p in "${tools[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# What building and checking the package needs (dpkg-dev, appstream, librsvg2-bin, Rust) comes
+# with the quick start's setup, which installs only what is missing.
+./tools/setup-system.sh
+if [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
 
 maintainer="The songspace developers <maintainers@users.noreply.b-seed-3b32a457.example>"
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)"
@@ -53,7 +42,6 @@ export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/
 release_date="$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)"
 
 if [ -z "$binary" ]; then
-  if [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
   started=$SECONDS
   cargo build --release --locked
   say "release build: $((SECONDS - started)) s"
