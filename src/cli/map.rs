@@ -12,16 +12,13 @@ use crate::fsutil::write_atomically;
 use crate::library::{EmbeddingSource, Library, load_library, resolve_library_path};
 use crate::model::{Embedder, check_compatible, recorded_model_dir};
 use crate::space::{
-    Map, Metric, ProjectEvent, ProjectionMethod, SpaceError, TsneSettings, add_located_track, locate_file,
-    project_library,
+    Map, Metric, ProjectEvent, ProjectionMethod, SpaceError, add_located_track, locate_file, project_library,
 };
 
 pub struct ProjectArgs {
     pub library: PathBuf,
     pub method: Option<ProjectionMethod>,
-    pub perplexity: Option<f32>,
-    pub seed: Option<u64>,
-    pub iterations: Option<usize>,
+    pub tsne: super::TsneOptions,
     pub learning_rate: Option<f32>,
     pub force: bool,
 }
@@ -32,23 +29,7 @@ pub fn project(args: ProjectArgs) -> anyhow::Result<ExitCode> {
     if let Some(method) = args.method {
         lib.map.method = method;
     }
-    if let Some(p) = args.perplexity {
-        if !(p.is_finite() && p >= 1.0) {
-            bail!("--perplexity must be a number of at least 1 (got {p})");
-        }
-        lib.map.tsne.perplexity = p;
-    }
-    if let Some(seed) = args.seed {
-        lib.map.tsne.seed = seed;
-    }
-    if let Some(iterations) = args.iterations {
-        if iterations == 0 {
-            bail!("--iterations must be at least 1");
-        }
-        lib.map.tsne.iterations = iterations;
-        // Exaggeration takes the usual first 30% at most, so short runs still converge.
-        lib.map.tsne.exaggeration_iterations = TsneSettings::default().exaggeration_iterations.min(iterations * 3 / 10);
-    }
+    args.tsne.apply(&mut lib.map.tsne)?;
     if let Some(rate) = args.learning_rate {
         if !(rate.is_finite() && rate > 0.0) {
             bail!("--learning-rate must be a positive number (got {rate})");

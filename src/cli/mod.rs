@@ -118,6 +118,41 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
     }
 }
 
+/// The t-SNE settings `project` and `tsne` take.
+#[derive(Debug, clap::Args)]
+pub struct TsneOptions {
+    /// t-SNE perplexity [default: 30; clamped to (points − 1) / 3].
+    #[arg(long)]
+    perplexity: Option<f32>,
+    /// Seed of the jitter added to the PCA start [default: 42]; the same seed gives the same map.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// t-SNE iterations in all [default: 500, the first 150 with early exaggeration].
+    #[arg(long)]
+    iterations: Option<usize>,
+}
+
+impl TsneOptions {
+    /// Sets what was given, checked.
+    fn apply(&self, settings: &mut crate::space::TsneSettings) -> anyhow::Result<()> {
+        if let Some(p) = self.perplexity {
+            anyhow::ensure!(p.is_finite() && p >= 1.0, "--perplexity must be a number of at least 1 (got {p})");
+            settings.perplexity = p;
+        }
+        if let Some(seed) = self.seed {
+            settings.seed = seed;
+        }
+        if let Some(iterations) = self.iterations {
+            anyhow::ensure!(iterations > 0, "--iterations must be at least 1");
+            settings.iterations = iterations;
+            // Exaggeration takes the usual first 30% at most, so short runs still converge.
+            let usual = crate::space::TsneSettings::default().exaggeration_iterations;
+            settings.exaggeration_iterations = usual.min(iterations * 3 / 10);
+        }
+        Ok(())
+    }
+}
+
 /// What `songspace generate` writes.
 #[derive(Debug, Subcommand)]
 pub enum Generated {
@@ -262,15 +297,8 @@ pub enum Command {
         library: PathBuf,
         #[arg(long, value_enum)]
         method: Option<ProjectionMethod>,
-        /// t-SNE perplexity [default: 30; clamped to (tracks − 1) / 3].
-        #[arg(long)]
-        perplexity: Option<f32>,
-        /// Seed of the jitter added to the PCA start [default: 42].
-        #[arg(long)]
-        seed: Option<u64>,
-        /// t-SNE iterations in all [default: 500, the first 150 with early exaggeration].
-        #[arg(long)]
-        iterations: Option<usize>,
+        #[command(flatten)]
+        tsne: TsneOptions,
         /// t-SNE learning rate for every phase [default: 4 × tracks / exaggeration, at least 200].
         #[arg(long)]
         learning_rate: Option<f32>,
@@ -287,15 +315,8 @@ pub enum Command {
         /// The positions file to write (CSV).
         #[arg(short, long, value_name = "POSITIONS.csv")]
         out: PathBuf,
-        /// Perplexity [default: 30; clamped to (vectors − 1) / 3].
-        #[arg(long)]
-        perplexity: Option<f32>,
-        /// Seed of the jitter added to the PCA start [default: 42]; the same seed gives the same map.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Iterations in all [default: 500, the first 150 with early exaggeration].
-        #[arg(long)]
-        iterations: Option<usize>,
+        #[command(flatten)]
+        tsne: TsneOptions,
     },
     /// The tracks nearest a track in embedding space, with their distance there and on the map.
     Neighbours {
@@ -555,12 +576,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
                 json,
             })
         }
-        Command::Project { library, method, perplexity, seed, iterations, learning_rate, force } => {
-            map::project(map::ProjectArgs { library, method, perplexity, seed, iterations, learning_rate, force })
+        Command::Project { library, method, tsne, learning_rate, force } => {
+            map::project(map::ProjectArgs { library, method, tsne, learning_rate, force })
         }
-        Command::Tsne { input, out, perplexity, seed, iterations } => {
-            tsne::run(tsne::Args { input, out, perplexity, seed, iterations })
-        }
+        Command::Tsne { input, out, tsne } => tsne::run(&input, &out, &tsne),
         Command::Neighbours { library, track_id, k, metric } => map::neighbours(&library, track_id, k, metric),
         Command::Recommend { library, liked, k, method, metric, json } => {
             listen::recommend(&library, &liked, k, method, metric, json)

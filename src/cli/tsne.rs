@@ -1,7 +1,7 @@
 //! `songspace tsne`: the map's 3D t-SNE for vectors brought from anywhere, with no library.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -11,34 +11,14 @@ use crate::fsutil::write_atomically;
 use crate::library::read_named_vectors;
 use crate::space::{MIN_TSNE_POINTS, TsneEvent, TsneSettings, TsneStage, tsne_3d};
 
-pub struct Args {
-    pub input: PathBuf,
-    pub out: PathBuf,
-    pub perplexity: Option<f32>,
-    pub seed: Option<u64>,
-    pub iterations: Option<usize>,
-}
-
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let vectors = read_named_vectors(&args.input)?;
+pub fn run(input: &Path, out: &Path, options: &super::TsneOptions) -> anyhow::Result<ExitCode> {
+    let vectors = read_named_vectors(input)?;
     let n = vectors.names.len();
     if n < MIN_TSNE_POINTS {
-        anyhow::bail!("{}: {n} vectors; t-SNE needs at least {MIN_TSNE_POINTS}", args.input.display());
+        anyhow::bail!("{}: {n} vectors; t-SNE needs at least {MIN_TSNE_POINTS}", input.display());
     }
     let mut settings = TsneSettings::default();
-    if let Some(perplexity) = args.perplexity {
-        anyhow::ensure!(perplexity.is_finite() && perplexity > 0.0, "--perplexity must be a positive number");
-        settings.perplexity = perplexity;
-    }
-    if let Some(seed) = args.seed {
-        settings.seed = seed;
-    }
-    if let Some(iterations) = args.iterations {
-        anyhow::ensure!(iterations > 0, "--iterations must be at least 1");
-        settings.iterations = iterations;
-        // The same share of early exaggeration as `songspace project` keeps.
-        settings.exaggeration_iterations = TsneSettings::default().exaggeration_iterations.min(iterations * 3 / 10);
-    }
+    options.apply(&mut settings)?;
 
     let cancel = super::cancel_on_ctrl_c("stopping t-SNE; nothing is written");
     let bar = ProgressBar::new_spinner();
@@ -64,14 +44,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("t-SNE cancelled; nothing was written");
         return Ok(ExitCode::from(130));
     };
-    write_positions(&args.out, &vectors.name_column, &vectors.names, &positions)?;
+    write_positions(out, &vectors.name_column, &vectors.names, &positions)?;
     println!(
         "mapped {n} vectors of {} dimensions to 3D (perplexity {perplexity}, {} iterations, seed {}) in {:.1} s: {}",
         vectors.dim,
         settings.iterations,
         settings.seed,
         started.elapsed().as_secs_f64(),
-        args.out.display()
+        out.display()
     );
     Ok(ExitCode::SUCCESS)
 }
