@@ -1,7 +1,7 @@
 //! The Debian package (tools/package.sh): what it holds, that its menu entry, metainfo, man pages
 //! and completions are valid and work, and that the program inside finds its model and demo in
-//! the package's own folders with no environment variable. It packages the test build of the
-//! program (`--binary`), so CI needs no release build; the release package is the same script.
+//! the package's own folders with no environment variable. In CI it checks the release package
+//! tools/test.sh built; elsewhere it packages the test build of the program (`--binary`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -20,7 +20,13 @@ fn packaged(root: &Path, home: &Path) -> Command {
     as_new_user(&root.join("usr/bin/songspace"), home)
 }
 
-fn build_package(out: &Path) -> PathBuf {
+/// The package to check: the one tools/test.sh built with a release build (`$SONGSPACE_PACKAGE`,
+/// in CI), else one made here from this test build of the program.
+fn package_to_check(out: &Path) -> PathBuf {
+    if let Some(built) = std::env::var_os("SONGSPACE_PACKAGE") {
+        return PathBuf::from(built);
+    }
+    assert!(std::env::var_os("CI").is_none(), "in CI, tools/test.sh builds the release package first");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/package.sh");
     let built =
         run(Command::new(script).args(["--quick", "--binary", env!("CARGO_BIN_EXE_songspace"), "--out"]).arg(out));
@@ -32,7 +38,7 @@ fn build_package(out: &Path) -> PathBuf {
 #[test]
 fn the_debian_package_installs_the_program_with_its_data_menu_entry_man_pages_and_completions() {
     let work = tempfile::tempdir().expect("tempdir");
-    let deb = build_package(&work.path().join("debian"));
+    let deb = package_to_check(&work.path().join("debian"));
     let version = env!("CARGO_PKG_VERSION");
     assert!(deb.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("songspace_{version}_"))));
 
