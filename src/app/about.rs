@@ -60,7 +60,7 @@ fn about_window(mut contexts: EguiContexts, about: Res<About>, mut view: ResMut<
             ui.label(egui::RichText::new("Licence").strong());
             ui.label(env!("CARGO_PKG_LICENSE"));
             ui.end_row();
-            for (what, place) in [("Model", &about.model), ("Demo", &about.demo)] {
+            for (what, place) in [("Shipped model", &about.model), ("Demo", &about.demo)] {
                 ui.label(egui::RichText::new(what).strong());
                 match place {
                     Some(path) => ui.label(path.display().to_string()),
