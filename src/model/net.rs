@@ -8,7 +8,7 @@
 //! matrix (`Linear`) runs the same kind of model two orders of magnitude faster, on both
 //! backends, with the same code.
 
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
@@ -36,6 +36,11 @@ pub struct NetConfig {
     /// channel varies, not only its peak) instead of mean and max. An Option so that the
     /// model.json of older models, which lacks it, still loads (as mean and max).
     pub std_pooling: Option<bool>,
+    /// A second path into the embedding layer: each mel band's mean and spread over the patch
+    /// and the spread of its frame-to-frame change (the statistics classic descriptors are
+    /// made of), added to what the convolutions found. An Option so that older model.json
+    /// files, which lack it, still load (without it).
+    pub input_statistics: Option<bool>,
 }
 
 /// A 1-D convolution over time as unfold + matrix product, with layer normalisation over
@@ -87,7 +92,12 @@ pub struct EmbeddingNet<B: Backend> {
     dropout: Dropout,
     classifier: Linear<B>,
     std_pooling: bool,
+    /// Input statistics -> embedding, added to the pooled convolution features' projection.
+    statistics: Option<Linear<B>>,
 }
+
+/// Statistics per mel band that the statistics path reads: mean, spread, spread of the change.
+const STATISTICS_PER_BAND: usize = 3;
 
 impl NetConfig {
     pub fn init<B: Backend>(&self, device: &B::Device) -> EmbeddingNet<B> {
@@ -104,28 +114,77 @@ impl NetConfig {
             dropout: DropoutConfig::new(self.dropout).init(),
             classifier: LinearConfig::new(self.embedding_dim, self.n_classes).init(device),
             std_pooling: self.std_pooling.unwrap_or(false),
+            statistics: self
+                .input_statistics
+                .unwrap_or(false)
+                .then(|| LinearConfig::new(STATISTICS_PER_BAND * self.n_mels, self.embedding_dim).init(device)),
         }
     }
+}
+
+/// [batch, time, channels] -> ([batch, channels] mean, [batch, channels] standard deviation)
+fn mean_and_spread<B: Backend>(x: Tensor<B, 3>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let [batch, _, channels] = x.dims();
+    let mean = x.clone().mean_dim(1);
+    let centred = x - mean.clone();
+    let spread = (centred.clone() * centred).mean_dim(1).add_scalar(1e-5).sqrt();
+    (mean.reshape([batch, channels]), spread.reshape([batch, channels]))
+}
+
+/// [batch, time, mels] -> [batch, 3 * mels]: each band's mean and spread over time and the
+/// spread of its change from one frame to the next.
+fn input_statistics<B: Backend>(x: Tensor<B, 3>) -> Tensor<B, 2> {
+    let [batch, time, mels] = x.dims();
+    let change = x.clone().slice([0..batch, 1..time, 0..mels]) - x.clone().slice([0..batch, 0..time - 1, 0..mels]);
+    let (mean, spread) = mean_and_spread(x);
+    let (_, change_spread) = mean_and_spread(change);
+    Tensor::cat(vec![mean, spread, change_spread], 1)
 }
 
 impl<B: Backend> EmbeddingNet<B> {
     /// [batch, mels, frames] (normalised log-mel) -> [batch, embedding_dim]
     pub fn embed(&self, patches: Tensor<B, 3>) -> Tensor<B, 2> {
         let mut x = patches.swap_dims(1, 2);
+        let statistics = self.statistics.as_ref().map(|layer| layer.forward(input_statistics(x.clone())));
         for block in &self.blocks {
             x = block.forward(x);
         }
         // Pool over time: which timbres occur (mean) and their strongest moment (max) or how
         // much they vary (standard deviation), not when.
-        let [batch, _, channels] = x.dims();
-        let mean = x.clone().mean_dim(1);
-        let second = if self.std_pooling {
-            let centred = x - mean.clone();
-            (centred.clone() * centred).mean_dim(1).add_scalar(1e-5).sqrt()
+        let pooled = if self.std_pooling {
+            let (mean, spread) = mean_and_spread(x);
+            Tensor::cat(vec![mean, spread], 1)
         } else {
-            x.max_dim(1)
+            let [batch, _, channels] = x.dims();
+            let mean = x.clone().mean_dim(1).reshape([batch, channels]);
+            Tensor::cat(vec![mean, x.max_dim(1).reshape([batch, channels])], 1)
         };
-        self.embedding.forward(Tensor::cat(vec![mean.reshape([batch, channels]), second.reshape([batch, channels])], 1))
+        let pooled = self.embedding.forward(pooled);
+        match statistics {
+            Some(statistics) => pooled + statistics,
+            None => pooled,
+        }
+    }
+
+    /// Adds the input-statistics path to a network that lacks it, with zero weights, so that the
+    /// network's embedding is unchanged until training teaches the path something: fine-tuning a
+    /// model trained without it keeps what that model learnt.
+    pub fn with_input_statistics(mut self, device: &B::Device) -> Self {
+        if self.statistics.is_none() {
+            let [_, embedding_dim] = self.embedding.weight.shape().dims();
+            let [n_mels_times_kernel, _] = self.blocks[0].weights.weight.shape().dims();
+            let n_mels = n_mels_times_kernel / self.blocks[0].kernel;
+            self.statistics = Some(
+                LinearConfig::new(STATISTICS_PER_BAND * n_mels, embedding_dim)
+                    .with_initializer(Initializer::Zeros)
+                    .init(device),
+            );
+        }
+        self
+    }
+
+    pub fn has_input_statistics(&self) -> bool {
+        self.statistics.is_some()
     }
 
     /// The same network with a fresh classifier head for `n_classes` labels: fine-tuning keeps
@@ -172,6 +231,36 @@ mod tests {
         let old: NetConfig = serde_json::from_str(json).expect("an older model.json's net");
         assert_eq!(old.std_pooling, None);
         assert_eq!(old, NetConfig::new(128, 128, 4), "the same network as before");
+    }
+
+    #[test]
+    fn the_input_statistics_path_sees_what_the_convolutions_do_not() {
+        let device = Default::default();
+        let net = NetConfig::new(16, 32, 3).with_input_statistics(Some(true)).init::<NdArray>(&device);
+        assert!(net.has_input_statistics());
+        // Two patches whose every band has the same values in another order over time: their
+        // means and spreads are the same, the spread of their change is not.
+        let steady: Vec<f32> = (0..16 * 32).map(|i| if (i % 32) < 16 { 1.0 } else { -1.0 }).collect();
+        let flicker: Vec<f32> = (0..16 * 32).map(|i| if (i % 32) % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let statistics = |values: Vec<f32>| {
+            let x = Tensor::<NdArray, 3>::from_data(TensorData::new(values, [1, 16, 32]), &device);
+            input_statistics(x.swap_dims(1, 2)).into_data().to_vec::<f32>().expect("values")
+        };
+        let (a, b) = (statistics(steady), statistics(flicker));
+        assert_eq!(a.len(), 3 * 16);
+        for band in 0..16 {
+            assert!((a[band] - b[band]).abs() < 1e-6 && a[band].abs() < 1e-6, "means");
+            assert!((a[16 + band] - 1.0).abs() < 1e-3 && (b[16 + band] - 1.0).abs() < 1e-3, "spreads");
+            // One jump against one every frame: a spread of 0.35 against 2.
+            assert!(
+                b[32 + band] > 4.0 * a[32 + band],
+                "the flicker changes every frame: {} vs {}",
+                b[32 + band],
+                a[32 + band]
+            );
+        }
+        let (embedding, _) = net.forward(Tensor::<NdArray, 3>::zeros([2, 16, 32], &device));
+        assert_eq!(embedding.dims(), [2, 32]);
     }
 
     #[test]

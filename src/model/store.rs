@@ -307,6 +307,29 @@ mod tests {
     }
 
     #[test]
+    fn a_base_saved_without_input_statistics_gains_them_and_both_load_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (info, net) = tiny();
+        let base_dir = dir.path().join("base");
+        save_model(&base_dir, &info, &net).expect("save the base");
+        // Fine-tuning adds the path with zero weights: the base's embedding is unchanged.
+        let (mut grown_info, base) = load_model::<NdArray>(&base_dir, &Default::default()).expect("load the base");
+        let grown = base.with_input_statistics(&Default::default());
+        assert!(grown.has_input_statistics());
+        let before = net.embed(input()).into_data().to_vec::<f32>().expect("data");
+        assert_eq!(grown.embed(input()).into_data().to_vec::<f32>().expect("data"), before);
+        // Saved and loaded with it, from the description alone.
+        grown_info.net.input_statistics = Some(true);
+        grown_info.weights = None;
+        let grown_dir = dir.path().join("grown");
+        save_model(&grown_dir, &grown_info, &grown).expect("save the grown model");
+        let (loaded_info, loaded) = load_model::<NdArray>(&grown_dir, &Default::default()).expect("load it back");
+        assert_eq!(loaded_info.net.input_statistics, Some(true));
+        assert!(loaded.has_input_statistics());
+        assert_eq!(loaded.embed(input()).into_data().to_vec::<f32>().expect("data"), before);
+    }
+
+    #[test]
     fn damaged_or_mismatched_models_are_refused_with_the_reason() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (info, net) = tiny();

@@ -100,6 +100,10 @@ pub struct TrainOptions {
     pub std_pooling: bool,
     /// Weight of the cross-album contrastive term beside the cross-entropy (0: none).
     pub contrastive_weight: f32,
+    /// Give the embedding layer each mel band's statistics over the patch beside the
+    /// convolutions' features ([`NetConfig::input_statistics`]); a base without that path gets
+    /// it with zero weights.
+    pub input_statistics: bool,
     /// After training, compare the model with the classic descriptor on the held-out songs
     /// (decodes every song once more; cross-validation, which measures this itself, turns it off).
     pub compare_with_classic: bool,
@@ -139,6 +143,7 @@ impl TrainOptions {
             min_epochs: 8,
             loss_smoothing: 0.5,
             std_pooling: false,
+            input_statistics: false,
             contrastive_weight: 0.0,
             compare_with_classic: true,
             patch_frames: 128,
@@ -302,13 +307,18 @@ pub fn train<B: AutodiffBackend>(
             check_compatible(&base_info, base, &library.mel)?;
             let mut net_config = base_info.net.clone();
             net_config.n_classes = dataset.labels.len();
-            let model = base_net.with_new_classifier(dataset.labels.len(), device);
+            let mut model = base_net.with_new_classifier(dataset.labels.len(), device);
+            if options.input_statistics {
+                model = model.with_input_statistics(device);
+                net_config.input_statistics = Some(true);
+            }
             (net_config, base_info.normaliser, model, options.fine_tune_learning_rate)
         }
         None => {
             let normaliser = Normaliser::fit(dataset.train.iter().map(|e| &e.mel), library.mel.n_mels);
             let net_config = NetConfig::new(library.mel.n_mels, options.patch_frames, dataset.labels.len())
-                .with_std_pooling(options.std_pooling.then_some(true));
+                .with_std_pooling(options.std_pooling.then_some(true))
+                .with_input_statistics(options.input_statistics.then_some(true));
             let model: EmbeddingNet<B> = net_config.init(device);
             (net_config, normaliser, model, options.learning_rate)
         }
