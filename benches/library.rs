@@ -33,6 +33,7 @@ fn main() {
                     modified_ns: 1_700_000_000_000_000_000 + i as u64,
                 },
                 features: Some(FeatureInfo { offset_seconds: 0.0, seconds: 29.98, frames: 1292 }),
+                descriptors: None,
             }
         })
         .collect();

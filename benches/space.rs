@@ -142,6 +142,7 @@ fn drop_on_a_large_library() {
             split: None,
             fingerprint: FileFingerprint { size: 1, modified_ns: 1 },
             features: None,
+            descriptors: None,
         });
     }
     let ids: Vec<u64> = (1..=n as u64).collect();
@@ -164,6 +165,13 @@ fn drop_on_a_large_library() {
             tags: songspace::audio::Tags { genres: vec![format!("Genre {}", d % 16)], ..Default::default() },
             duration_seconds: 30.0,
             analysed: FeatureInfo { offset_seconds: 0.0, seconds: 30.0, frames: 1292 },
+            descriptors: songspace::audio::Descriptors {
+                tempo_bpm: 120.0,
+                loudness_dbfs: -14.0,
+                brightness_hz: 1500.0,
+                onset_rate: 2.0,
+                dynamics_db: 10.0,
+            },
             timings: LocateTimings::default(),
         };
         let start = Instant::now();

@@ -49,6 +49,7 @@ fn explorer() -> Explorer {
                 split: None,
                 fingerprint: FileFingerprint { size: 1, modified_ns: 1 },
                 features: None,
+                descriptors: None,
             });
             let centre = g as f32 * 10.0;
             embeddings.extend((0..8).map(|d| if d == g { centre } else { 0.0 } + noise()));
@@ -256,7 +257,7 @@ fn a_dropped_folder_is_offered_then_imported_in_the_background_and_opened_or_can
     assert_eq!(explorer.len(), 12, "{:?}", app.world().resource::<ViewState>().notices);
     let explorer = explorer_of(&mut app);
     assert_eq!(explorer.library_path(), library.as_path());
-    assert_eq!(explorer.genres().len(), 2);
+    assert_eq!(explorer.legend().len(), 2);
     let last = app.world().resource::<ViewState>().notices.last().cloned().unwrap_or_default();
     assert!(last.starts_with("Imported") && last.contains("12 songs"), "{last}");
 }
@@ -305,7 +306,7 @@ fn the_gpu_copy_follows_selection_filter_and_genres_without_rebuilding_needlessl
 
     // Hiding a genre marks its songs hidden for the GPU.
     explorer_of(&mut app).reset_filter();
-    explorer_of(&mut app).toggle_genre(0);
+    explorer_of(&mut app).toggle_legend_entry(0);
     app.update();
     let hidden = cloud(&mut app);
     assert_eq!(hidden.filter_values.iter().filter(|v| v.is_infinite()).count(), 15);
@@ -347,9 +348,9 @@ fn picking_finds_the_song_under_the_cursor_and_prefers_the_nearer() {
     assert_eq!(picked, nearest);
     // Empty space picks nothing; hidden songs cannot be picked.
     assert_eq!(projector.pick(&e, Vec2::new(790.0, 10.0)), None);
-    let rock_genre = e.genres().iter().position(|g| g.label() == "Rock").expect("rock");
-    e.toggle_genre(rock_genre);
-    assert!(projector.pick(&e, p.screen).is_none_or(|row| e.genre_of(row).label() != "Rock"));
+    let rock_genre = e.legend().iter().position(|g| g.label() == "Rock").expect("rock");
+    e.toggle_legend_entry(rock_genre);
+    assert!(projector.pick(&e, p.screen).is_none_or(|row| e.legend_entry_of(row).label() != "Rock"));
 }
 
 // --- the real window, under Xvfb ---------------------------------------------------------------
@@ -626,7 +627,7 @@ fn dropped_files_are_placed_added_and_selected_and_bad_ones_change_nothing() {
     assert_eq!(e.track_at(row).expect("track").title, "New tone");
     // A tone lands among tones.
     let neighbours = &e.selection().expect("selected").neighbours;
-    assert!(neighbours.iter().all(|n| e.genre_of(n.index).label() == "Tone"), "{neighbours:?}");
+    assert!(neighbours.iter().all(|n| e.legend_entry_of(n.index).label() == "Tone"), "{neighbours:?}");
     // And it was saved (in the background): a fresh open finds it.
     while app.world().resource::<songspace::app::saving::LibraryWriter>().busy() {
         assert!(started.elapsed().as_secs() < 60, "the dropped song was not saved within 60 s");
@@ -1009,4 +1010,42 @@ fn a_resting_window_still_answers_a_click_and_a_key_at_once() {
         .unwrap_or_else(|| panic!("{stdout}"));
     let listening = songspace::library::load_listening(&songspace::library::listening_path(&library)).expect("saved");
     assert_eq!(listening.likes, [clicked], "the click selected the song and L liked it: {stdout}");
+}
+
+/// The demo coloured by cluster (computed on the worker before the first frame is kept, the
+/// names floating in the view) and by a descriptor on the continuous scale, whose two ends both
+/// appear and no genre colour does (other modes: the explorer's unit tests).
+#[test]
+fn the_songs_are_coloured_by_cluster_or_a_descriptor_on_its_scale() {
+    let Some(_) = xvfb() else { return };
+    let home = tempfile::tempdir().expect("tempdir");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/library.ron");
+    let palette_colours_seen = |png: &Png, count: usize| {
+        (0..count)
+            .filter(|&rank| {
+                let c = songspace::explore::genre_colour(rank).map(|v| (v * 255.0).round() as u8);
+                png.near(c, 24, SCENE.0, SCENE.1).len() > 30
+            })
+            .count()
+    };
+    // The demo has 7 styles of 32 songs; its clusters are those styles.
+    let shot = home.path().join("cluster.png");
+    window_run(home.path(), &demo, &shot, &["--colour", "cluster"]);
+    let png = Png::read(&shot);
+    assert!(palette_colours_seen(&png, 7) >= 6, "each cluster in its colour");
+    // With nothing selected, the only white in the view is the clusters' names floating there.
+    let white_text = png.near([255, 255, 255], 30, SCENE.0, SCENE.1).len();
+    assert!(white_text > 300, "the clusters' names are drawn in the view: {white_text} white pixels");
+
+    let shot = home.path().join("brightness.png");
+    window_run(home.path(), &demo, &shot, &["--colour", "brightness"]);
+    let png = Png::read(&shot);
+    let low = songspace::explore::value_colour(0.0).map(|v| (v * 255.0).round() as u8);
+    let high = songspace::explore::value_colour(1.0).map(|v| (v * 255.0).round() as u8);
+    assert!(png.near(low, 24, SCENE.0, SCENE.1).len() > 30, "the darkest songs at the scale's low end");
+    assert!(png.near(high, 24, SCENE.0, SCENE.1).len() > 30, "the brightest at its high end");
+    let orange = songspace::explore::genre_colour(0).map(|v| (v * 255.0).round() as u8);
+    assert!(png.near(orange, 24, SCENE.0, SCENE.1).len() < 10, "no genre colour on the scale");
+    // The scale is drawn in the left panel: its low and high ends side by side.
+    assert!(png.near(low, 8, 0, SCENE.0).len() > 20 && png.near(high, 8, 0, SCENE.0).len() > 20, "the colour bar");
 }

@@ -275,6 +275,94 @@ fn evaluate_compares_embeddings_with_hand_made_features_on_album_disjoint_folds(
     let own: serde_json::Value = serde_json::from_str(&stdout(&run)).expect("json");
     let p3 = |r: &serde_json::Value| r["rows"][0]["label_p_at_3"]["mean"].as_f64().expect("p3");
     assert!((p3(&own) - p3(&report)).abs() < 1e-6, "{own}");
+    // k-means on each representation against the genres: scores in range, one per seed.
+    for row in rows {
+        let (ari, nmi) = (
+            row["cluster_label_ari"]["mean"].as_f64().expect("ari"),
+            row["cluster_label_nmi"]["mean"].as_f64().expect("nmi"),
+        );
+        assert!((-0.5..=1.0).contains(&ari) && (0.0..=1.0).contains(&nmi), "{row}");
+        assert_eq!(row["cluster_label_ari"]["samples"], 3);
+    }
+
+    clusters_of_the_corpus(home.path(), &library);
+}
+
+/// `clusters` on the development corpus: every song measured at import, clusters that a seed
+/// repeats, sizes that add up, names that differ and say what their profiles say.
+fn clusters_of_the_corpus(home: &Path, library: &Path) {
+    let described = std::fs::read_to_string(library).expect("library").matches("tempo_bpm:").count();
+    assert_eq!(described, 160, "every imported song has its descriptors");
+    assert!(songspace(home, &["project", s(library)]).status.success());
+    let cluster = |seed: &str, k: Option<&str>| {
+        let mut args = vec!["clusters", s(library), "--seed", seed, "--json"];
+        if let Some(k) = k {
+            args.extend(["-k", k]);
+        }
+        let run = songspace(home, &args);
+        assert!(run.status.success(), "{}", stderr(&run));
+        serde_json::from_str::<serde_json::Value>(&stdout(&run)).expect("json")
+    };
+    let first = cluster("3", Some("6"));
+    assert_eq!(first, cluster("3", Some("6")), "the same seed gives the same clusters");
+    let clusters = first["clusters"].as_array().expect("clusters");
+    assert_eq!(clusters.len(), 6);
+    let sizes: u64 = clusters.iter().map(|c| c["size"].as_u64().expect("size")).sum();
+    assert_eq!(sizes, 160, "every song in one cluster");
+    let mut all_tracks: Vec<u64> = clusters
+        .iter()
+        .flat_map(|c| c["tracks"].as_array().expect("tracks").iter().map(|t| t.as_u64().expect("id")))
+        .collect();
+    all_tracks.sort_unstable();
+    all_tracks.dedup();
+    assert_eq!(all_tracks.len(), 160);
+    let mut names: Vec<&str> = clusters.iter().map(|c| c["name"].as_str().expect("name")).collect();
+    for c in clusters {
+        let genres: u64 = c["genres"].as_object().expect("genres").values().filter_map(|v| v.as_u64()).sum();
+        assert_eq!(genres, c["size"].as_u64().expect("size"), "{c}");
+        assert_eq!(c["representatives"].as_array().expect("representatives").len(), 3.min(genres as usize));
+        let profile = c["profile"].as_object().expect("profile");
+        assert!(profile.contains_key("tempo") && profile.contains_key("brightness"), "{c}");
+        // Every descriptor word of the name is the side of the library its median lies on.
+        let name = c["name"].as_str().expect("name");
+        let words = name.split(" · ").next().expect("words");
+        for word in words
+            .split(", ")
+            .map(|w| w.trim_end_matches(|ch: char| ch == ')' || ch.is_ascii_digit() || ch == '(' || ch == ' '))
+        {
+            let (key, above) = match word {
+                "fast" => ("tempo", true),
+                "slow" => ("tempo", false),
+                "loud" => ("loudness", true),
+                "quiet" => ("loudness", false),
+                "bright" => ("brightness", true),
+                "dark" => ("brightness", false),
+                "percussive" => ("onset_rate", true),
+                "smooth" => ("onset_rate", false),
+                "dynamic" => ("dynamics", true),
+                "even" => ("dynamics", false),
+                "typical" => continue,
+                other => panic!("unexpected word {other:?} in {name:?}"),
+            };
+            let z = c["relative"][key].as_f64().expect("relative");
+            assert_eq!(z >= 0.0, above, "{word} in {name:?} but {key} is {z:+.2} from the library's");
+        }
+    }
+    let count = names.len();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), count, "names differ: {names:?}");
+    // Without -k, the silhouette chooses among 2..=12 and says what it tried.
+    let chosen = cluster("1", None);
+    let tried = chosen["tried"].as_array().expect("tried");
+    assert_eq!(tried.len(), 11);
+    assert!((2..=12).contains(&chosen["k"].as_u64().expect("k")));
+    let text = songspace(home, &["clusters", s(library), "-k", "4"]);
+    assert!(
+        stdout(&text).contains("4 clusters of 160 songs") && stdout(&text).contains("nearest its centre:"),
+        "{}",
+        stdout(&text)
+    );
 }
 
 #[test]

@@ -58,3 +58,46 @@ fn mel_command_writes_npy_in_librosa_orientation() {
         .fold(0.0f32, f32::max);
     assert!(worst <= 0.05, "largest difference {worst} dB");
 }
+
+/// Tempo and brightness of every demo song against librosa's (tools/make_descriptor_fixtures.py):
+/// the demo's songs are rendered from scores at a fixed tempo, so each has a steady beat.
+#[test]
+fn demo_descriptors_agree_with_librosa_tempo_within_4_percent_and_centroid_within_2() {
+    use songspace::audio::analyse_file;
+    let music = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/music");
+    let reference = std::fs::read_to_string(data("demo_descriptors.librosa.csv")).expect("reference");
+    let extractor = MelExtractor::new(MelSettings::default());
+    let (mut songs, mut tempo_off, mut centroid_off, mut tempo_same) = (0, Vec::new(), Vec::new(), 0);
+    let mut worst_centroid = 0.0f32;
+    for line in reference.lines().skip(1) {
+        let fields: Vec<&str> = line.rsplitn(3, ',').collect();
+        let (centroid, tempo, path) = (fields[0], fields[1], fields[2].trim_matches('"'));
+        let (tempo, centroid): (f32, f32) = (tempo.parse().expect("tempo"), centroid.parse().expect("centroid"));
+        let ours = analyse_file(&music.join(path), &extractor).expect("a demo song").descriptors;
+        songs += 1;
+        tempo_same += usize::from((ours.tempo_bpm / tempo - 1.0).abs() < 1e-3);
+        if (ours.tempo_bpm / tempo - 1.0).abs() > 0.04 {
+            tempo_off.push(format!("{path}: {} against {tempo}", ours.tempo_bpm));
+        }
+        let relative = (ours.brightness_hz / centroid - 1.0).abs();
+        worst_centroid = worst_centroid.max(relative);
+        if relative > 0.02 {
+            centroid_off.push(format!("{path}: {} against {centroid}", ours.brightness_hz));
+        }
+    }
+    assert!(songs >= 200, "the whole demo: {songs} songs");
+    assert!(
+        tempo_off.is_empty(),
+        "tempo more than 4 % from librosa's on {} of {songs}: {tempo_off:?}",
+        tempo_off.len()
+    );
+    assert!(
+        centroid_off.is_empty(),
+        "centroid more than 2 % off on {} of {songs}: {centroid_off:?}",
+        centroid_off.len()
+    );
+    println!(
+        "{songs} songs: every tempo within 4 % ({tempo_same} the same BPM), largest centroid difference {:.4} %",
+        100.0 * worst_centroid
+    );
+}

@@ -87,6 +87,7 @@ pub fn synthetic_explorer(n: usize, seed: u64) -> Explorer {
             split: None,
             fingerprint: FileFingerprint { size: 0, modified_ns: 0 },
             features: None,
+            descriptors: None,
         });
     }
     let map = Map::new(ids, embeddings, DIM, positions, 30.0, ProjectionMethod::Tsne).expect("finite synthetic data");

@@ -100,15 +100,17 @@ pub fn sync_cloud(state: Res<ExplorerState>, cameras: Query<&OrbitCamera>, mut c
 }
 
 /// The instance buffer's contents: per song x, y, z, kind (1 for a dropped song), then its
-/// genre's colour in linear light and 1. One pass with the colours converted once per genre:
+/// colour (its legend entry's, or its value's on the continuous scale) in linear light and 1. One pass with the colours converted once per genre:
 /// it runs on the frame whenever a song is added or the map moves (0.4 ms at 106,574 songs,
 /// benches/space.rs).
 pub fn cloud_instances(explorer: &Explorer) -> Vec<f32> {
-    let colours: Vec<[f32; 3]> = explorer.genres().iter().map(|g| g.colour.map(linear)).collect();
+    let colours: Vec<[f32; 3]> = explorer.legend().iter().map(|g| g.colour.map(linear)).collect();
+    // On a continuous scale each song has its own colour.
+    let per_song = explorer.colour_by().descriptor().is_some();
     let mut instances = Vec::with_capacity(explorer.len() * 8);
     for row in 0..explorer.len() {
         let p = explorer.position(row);
-        let c = colours[explorer.genre_index_of(row)];
+        let c = if per_song { explorer.row_colour(row).map(linear) } else { colours[explorer.legend_index_of(row)] };
         instances.extend_from_slice(&[p[0], p[1], p[2], 0.0, c[0], c[1], c[2], 1.0]);
     }
     for &row in explorer.added_rows() {

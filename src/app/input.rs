@@ -388,7 +388,7 @@ mod tests {
         let mut found = 0;
         for phase in 0..2 {
             if phase == 1 {
-                explorer.toggle_genre(0);
+                explorer.toggle_legend_entry(0);
             }
             for orbit in [&home, &inside, &close, &above] {
                 for &(style, scale) in &styles {

@@ -129,7 +129,7 @@ fn song_line(
     note: &str,
     strong: bool,
 ) -> egui::Response {
-    let dot = super::colour::colour32(explorer.genre_of(row).colour);
+    let dot = super::colour::colour32(explorer.row_colour(row));
     let name = explorer.display_name(row);
     ui.horizontal(|ui| {
         ui.label(RichText::new(prefix).color(dot).strong());
@@ -140,7 +140,7 @@ fn song_line(
             ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
                 let text = if strong { RichText::new(&name).strong() } else { RichText::new(&name) };
                 ui.add(egui::Label::new(text).truncate().sense(egui::Sense::click()))
-                    .on_hover_text(format!("{name}\n{}", explorer.genre_of(row).label()))
+                    .on_hover_text(format!("{name}\n{}", explorer.genre_label(row)))
             })
             .inner
         })

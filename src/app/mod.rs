@@ -7,6 +7,7 @@ pub mod animate;
 pub mod bench;
 pub mod camera;
 pub mod cloud;
+mod clusters;
 mod colour;
 mod dropped;
 pub mod input;
@@ -106,6 +107,7 @@ impl Plugin for ExplorerPlugin {
             .init_resource::<menu::ViewSaver>()
             .init_resource::<saving::LibraryWriter>()
             .init_resource::<reindex::Reindexer>()
+            .init_resource::<clusters::ClusterWorker>()
             .add_message::<jobs::StartJob>()
             .add_message::<jobs::JobNews>()
             .add_message::<menu::OpenDialog>()
@@ -118,6 +120,7 @@ impl Plugin for ExplorerPlugin {
                     dropped::receive_drops,
                     dropped::place_finished,
                     reindex::rebuild_indices,
+                    clusters::compute_clusters,
                     menu::run_dialogs,
                     jobs::run_jobs,
                     dropped::restart_after_jobs,

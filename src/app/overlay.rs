@@ -73,11 +73,34 @@ pub fn overlay(
             continue;
         }
         let radius = p.radius.max(4.0);
-        painter.circle_filled(at, radius, colour32(explorer.genre_of(*row).colour));
+        painter.circle_filled(at, radius, colour32(explorer.row_colour(*row)));
         painter.circle_stroke(at, radius + 3.0, Stroke::new(2.0, *ring));
         let galley = painter.layout_no_wrap(text.clone(), font.clone(), Color32::WHITE);
         requests.push(LabelRequest { anchor: [at.x, at.y], size: [galley.size().x + 10.0, galley.size().y + 6.0] });
         placed_marks.push((at, *ring, galley));
+    }
+    // Coloured by cluster: each shown cluster's name floats at its centre, after the songs' labels
+    // (which win a contested spot), in the cluster's colour.
+    if explorer.colour_by() == crate::library::ColourBy::Cluster
+        && let Some(report) = explorer.clusters()
+    {
+        let cluster_font = FontId::proportional(12.0);
+        for cluster in &report.clusters {
+            let entry = explorer
+                .legend()
+                .iter()
+                .find(|e| e.name.as_deref().is_some_and(|n| n.starts_with(&format!("{}. ", cluster.id + 1))));
+            let Some(entry) = entry.filter(|e| e.shown) else { continue };
+            let Some(p) = projector.project(cluster.centre_position) else { continue };
+            let at = Pos2::new(p.screen.x, p.screen.y);
+            if !scene.contains(at) {
+                continue;
+            }
+            let text = format!("{}. {}  ({})", cluster.id + 1, cluster.name, cluster.size);
+            let galley = painter.layout_no_wrap(text, cluster_font.clone(), Color32::WHITE);
+            requests.push(LabelRequest { anchor: [at.x, at.y], size: [galley.size().x + 10.0, galley.size().y + 6.0] });
+            placed_marks.push((at, colour32(entry.colour), galley));
+        }
     }
     let view_rect = ScreenRect { min: [scene.min.x, scene.min.y], max: [scene.max.x, scene.max.y] };
     let rects = layout_labels(&requests, view_rect, 9.0);
@@ -96,7 +119,7 @@ pub fn overlay(
     {
         let at = Pos2::new(p.screen.x, p.screen.y);
         painter.circle_stroke(at, p.radius.max(4.0) + 3.0, Stroke::new(1.5, HOVER_RING));
-        let text = format!("{} — {}", explorer.display_name(row), explorer.genre_of(row).label());
+        let text = format!("{} — {}", explorer.display_name(row), explorer.genre_label(row));
         let galley = painter.layout_no_wrap(text, font, Color32::WHITE);
         let size = galley.size() + egui::vec2(10.0, 6.0);
         let mut min = at + egui::vec2(14.0, 10.0);

@@ -82,6 +82,7 @@ pub struct Motion<'w, 's> {
     jobs: Res<'w, Jobs>,
     worker: Res<'w, DropWorker>,
     reindexer: Res<'w, Reindexer>,
+    clustering: Res<'w, super::clusters::ClusterWorker>,
     writer: Res<'w, LibraryWriter>,
     dialogs: Res<'w, Dialogs>,
     listen: Res<'w, Listen>,
@@ -102,6 +103,7 @@ impl Motion<'_, '_> {
             || !self.jobs.waiting_for_writes.is_empty()
             || !self.worker.is_idle()
             || self.reindexer.is_running()
+            || self.clustering.is_running()
             || self.writer.busy()
             || self.dialogs.is_open()
             || self.listen.is_waiting()

@@ -93,7 +93,7 @@ pub fn panels(
         }
         match hint.as_deref_mut().filter(|h| h.showing && explorer.selected().is_none()) {
             Some(hint) => {
-                let (songs, styles) = (explorer.len(), explorer.genres().len());
+                let (songs, styles) = (explorer.len(), explorer.legend().len());
                 ui.add_space(6.0);
                 hint_contents(ui, hint, songs, styles);
             }
@@ -217,20 +217,33 @@ fn library_panel(
     ui.separator();
 
     ui.horizontal(|ui| {
-        ui.strong("Genres");
+        ui.strong("Colour by");
+        let mut colour_by = explorer.colour_by();
+        egui::ComboBox::from_id_salt("colour-by").selected_text(colour_by.label()).show_ui(ui, |ui| {
+            for choice in crate::library::ColourBy::ALL {
+                ui.selectable_value(&mut colour_by, choice, choice.label());
+            }
+        });
+        explorer.set_colour_by(colour_by);
+    });
+    if let (Some(descriptor), Some((low, high))) = (explorer.colour_by().descriptor(), explorer.value_range()) {
+        colour_bar(ui, descriptor, low, high);
+    }
+    ui.horizontal(|ui| {
+        ui.strong(legend_title(explorer.colour_by()));
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.small_button("none").clicked() {
-                explorer.show_all_genres(false);
+                explorer.show_all_legend(false);
             }
             if ui.small_button("all").clicked() {
-                explorer.show_all_genres(true);
+                explorer.show_all_legend(true);
             }
         });
     });
     ui.weak("Click to hide or show, shift-click to show only one.");
     egui::ScrollArea::vertical().id_salt("legend").show(ui, |ui| {
         let mut clicked = None;
-        for (index, genre) in explorer.genres().iter().enumerate() {
+        for (index, genre) in explorer.legend().iter().enumerate() {
             let text_colour = if genre.shown { ui.visuals().text_color() } else { ui.visuals().weak_text_color() };
             let response = ui
                 .horizontal(|ui| {
@@ -251,10 +264,43 @@ fn library_panel(
             }
         }
         match clicked {
-            Some((index, true)) => explorer.solo_genre(index),
-            Some((index, false)) => explorer.toggle_genre(index),
+            Some((index, true)) => explorer.solo_legend_entry(index),
+            Some((index, false)) => explorer.toggle_legend_entry(index),
             None => {}
         }
+    });
+}
+
+/// The legend's heading for a colour mode.
+fn legend_title(colour_by: crate::library::ColourBy) -> &'static str {
+    use crate::library::ColourBy;
+    match colour_by {
+        ColourBy::Genre => "Genres",
+        ColourBy::Cluster => "Clusters",
+        ColourBy::Artist => "Artists",
+        ColourBy::Album => "Albums",
+        _ => "Songs",
+    }
+}
+
+/// The continuous scale's colours from its low end to its high end, with the values there.
+fn colour_bar(ui: &mut egui::Ui, descriptor: crate::audio::Descriptor, low: f32, high: f32) {
+    let width = ui.available_width().min(220.0);
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 12.0), egui::Sense::hover());
+    let steps = 48;
+    for i in 0..steps {
+        let t = i as f32 / (steps - 1) as f32;
+        let x0 = rect.left() + rect.width() * i as f32 / steps as f32;
+        let x1 = rect.left() + rect.width() * (i + 1) as f32 / steps as f32;
+        let strip = egui::Rect::from_min_max(egui::pos2(x0, rect.top()), egui::pos2(x1 + 0.5, rect.bottom()));
+        ui.painter().rect_filled(strip, 0.0, colour32(crate::explore::value_colour(t)));
+    }
+    ui.horizontal(|ui| {
+        ui.set_width(width);
+        ui.small(descriptor.format(low));
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.small(descriptor.format(high));
+        });
     });
 }
 
@@ -280,13 +326,33 @@ fn selection_panel(
             for (label, value) in [
                 ("Artist", t.artist.clone()),
                 ("Album", t.album.clone()),
-                ("Genre", explorer.genre_of(row).label().to_owned()),
+                ("Genre", explorer.genre_label(row).to_owned()),
                 ("Duration", format_duration(t.duration_seconds)),
             ] {
                 ui.horizontal_wrapped(|ui| {
                     ui.weak(label);
                     ui.label(if value.is_empty() { "—".to_owned() } else { value });
                 });
+            }
+            if let (Some(cluster), Some(report)) = (explorer.cluster_of(row), explorer.clusters()) {
+                ui.horizontal_wrapped(|ui| {
+                    ui.weak("Cluster");
+                    ui.label(format!("{}. {}", cluster + 1, report.clusters[cluster].name));
+                });
+            }
+            match &t.descriptors {
+                Some(d) => {
+                    egui::Grid::new("descriptors").num_columns(2).show(ui, |ui| {
+                        for descriptor in crate::audio::Descriptor::ALL {
+                            ui.weak(descriptor.label());
+                            ui.label(descriptor.format(descriptor.of(d)));
+                            ui.end_row();
+                        }
+                    });
+                }
+                None => {
+                    ui.weak("Tempo, loudness and brightness: import the folder again to measure them.");
+                }
             }
         }
         None => {
@@ -304,7 +370,7 @@ fn selection_panel(
     let neighbours = explorer.selection().map(|s| (s.neighbours.clone(), s.neighbour_cursor)).unwrap_or_default();
     // One row each: rank, the name cut to fit (full on hover), the distances on the right.
     for (rank, n) in neighbours.0.iter().enumerate() {
-        let dot = colour32(explorer.genre_of(n.index).colour);
+        let dot = colour32(explorer.row_colour(n.index));
         let current = neighbours.1 == Some(rank);
         let name = explorer.display_name(n.index);
         ui.horizontal(|ui| {
@@ -315,7 +381,7 @@ fn selection_panel(
                 let clicked = ui
                     .with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
                         ui.add(egui::Label::new(text).truncate().sense(egui::Sense::click()))
-                            .on_hover_text(format!("{name}\n{}", explorer.genre_of(n.index).label()))
+                            .on_hover_text(format!("{name}\n{}", explorer.genre_label(n.index)))
                             .clicked()
                     })
                     .inner;

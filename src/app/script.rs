@@ -131,7 +131,9 @@ pub fn run_script(
             let settled = !holding
                 && cameras.single().map(|c| c.is_settled()).unwrap_or(true)
                 && worker.is_idle()
-                && windows.idle(&jobs);
+                && windows.idle(&jobs)
+                // Coloured by cluster: the clustering's worker must have delivered.
+                && !(state.0.colour_by() == crate::library::ColourBy::Cluster && state.0.needs_clusters());
             progress.settled_frames = if settled { progress.settled_frames + 1 } else { 0 };
             // A few settled frames: the panels have laid out and the viewport has its final size.
             if progress.settled_frames >= 6 {

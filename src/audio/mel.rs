@@ -112,11 +112,18 @@ impl MelExtractor {
 
     /// The log-mel spectrogram of mono `samples` at the settings' sample rate.
     pub fn compute(&self, samples: &[f32]) -> LogMel {
+        self.compute_visiting(samples, |_, _| {})
+    }
+
+    /// [`Self::compute`], also handing each frame's power spectrum to `visit` (frame index,
+    /// `1 + n_fft/2` bins): what else is measured from the spectra costs no second transform.
+    pub fn compute_visiting(&self, samples: &[f32], mut visit: impl FnMut(usize, &[f32])) -> LogMel {
         let MelSettings { n_mels, .. } = self.settings;
         let n_frames = self.settings.frames_for(samples.len());
         let mut values = vec![0.0f32; n_mels * n_frames];
         let mut column = vec![0.0f32; n_mels];
         self.for_each_power_frame(samples, |t, power| {
+            visit(t, power);
             self.log_mel_of(power, &mut column);
             for (m, &v) in column.iter().enumerate() {
                 values[m * n_frames + t] = v;

@@ -3,6 +3,7 @@
 
 mod classic;
 mod decode;
+mod descriptors;
 mod mel;
 pub mod npy;
 mod stream;
@@ -12,6 +13,7 @@ pub use decode::{
     ANALYSIS_SAMPLE_RATE, AUDIO_EXTENSIONS, CHANNEL_COUNTS, DecodedAudio, MAX_DECODED_FRAMES, SAMPLE_RATES, Span, Tags,
     decode_file, is_audio_path, isolated, panic_is_isolated_here, read_tags, resample,
 };
+pub use descriptors::{Descriptor, DescriptorAnalyser, Descriptors, SpectralSums, onset_envelope, percentile};
 pub use mel::{LogMel, MelExtractor, MelSettings, slaney_mel_filters};
 pub use stream::{PcmChunk, PcmStream};
 
@@ -28,15 +30,17 @@ pub const MAX_ANALYSIS_SECONDS: f64 = 90.0;
 /// RMS level (dBFS) under which a file counts as silent.
 const SILENCE_RMS_DBFS: f64 = -70.0;
 
-/// A file analysed for the library: its decoded span and log-mel features.
+/// A file analysed for the library: its decoded span, log-mel features and descriptors.
 #[derive(Debug, Clone)]
 pub struct Analysis {
     pub audio: DecodedAudio,
     pub mel: LogMel,
+    pub descriptors: Descriptors,
 }
 
 /// Decodes the middle of `path` (at most [`MAX_ANALYSIS_SECONDS`]), refuses what cannot serve as
-/// music (too short, silent) with the reason, and computes its log-mel features.
+/// music (too short, silent) with the reason, and computes its log-mel features and, from the
+/// same spectra, its descriptors.
 pub fn analyse_file(path: &Path, extractor: &MelExtractor) -> Result<Analysis, AudioError> {
     let audio = decode_file(path, Span::Middle { max_seconds: MAX_ANALYSIS_SECONDS })?;
     let seconds = audio.seconds();
@@ -47,8 +51,11 @@ pub fn analyse_file(path: &Path, extractor: &MelExtractor) -> Result<Analysis, A
     if rms_dbfs < SILENCE_RMS_DBFS {
         return Err(AudioError::Silent { path: path.to_path_buf(), rms_dbfs });
     }
-    let mel = extractor.compute(&audio.samples);
-    Ok(Analysis { audio, mel })
+    let describer = DescriptorAnalyser::new(*extractor.settings());
+    let mut spectra = SpectralSums::default();
+    let mel = extractor.compute_visiting(&audio.samples, |_, power| describer.add_power_frame(power, &mut spectra));
+    let descriptors = describer.describe(&audio.samples, &mel, &spectra);
+    Ok(Analysis { audio, mel, descriptors })
 }
 
 /// Root-mean-square level in dB relative to full scale (-inf dB is reported as -200).

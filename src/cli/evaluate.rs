@@ -77,6 +77,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!();
     println!("mean ± standard deviation over folds × seeds; neighbours are searched among all songs.");
+    println!();
+    println!("k-means clusters (k = {} genres, one clustering per seed) against the genres:", report.labels.len());
+    println!();
+    println!("| representation | adjusted Rand index | normalised mutual information |");
+    println!("|---|---:|---:|");
+    for r in &report.rows {
+        println!("| {} | {} | {} |", r.name, r.cluster_label_ari, r.cluster_label_nmi);
+    }
     if let Some(classic) = report.rows.iter().find(|r| r.name.starts_with("classic")) {
         println!();
         println!("paired on the same folds, each row minus the classic descriptor (mean ± std of the differences):");

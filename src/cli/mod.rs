@@ -1,6 +1,7 @@
 //! The command line: parsing, then one function per command. Errors go up as `anyhow` and are
 //! printed once, by `main`.
 
+mod clusters;
 mod desktop;
 mod embed;
 mod evaluate;
@@ -80,6 +81,10 @@ pub struct WindowArgs {
     /// outside to answer it; the job it asks for runs before the screenshot.
     #[arg(long, value_name = "DIALOG", requires = "hold")]
     pub dialog: Option<crate::app::menu::DialogKind>,
+    /// Colour the songs by this when the window opens (and remember it for the library, as the
+    /// legend's "Colour by" does).
+    #[arg(long, value_enum, value_name = "BY")]
+    pub colour: Option<crate::library::ColourBy>,
     /// Open these windows when the window opens (repeatable): train, map, jobs, about.
     #[arg(long, value_name = "WINDOW")]
     pub show: Vec<crate::app::ShownWindow>,
@@ -318,6 +323,21 @@ pub enum Command {
         #[command(flatten)]
         tsne: TsneOptions,
     },
+    /// Families of songs the map found by itself: k-means clusters in embedding space, each
+    /// with its size, genres, typical tempo, loudness, brightness, onsets and dynamics against
+    /// the library's, the songs nearest its centre, and a name made from that profile.
+    Clusters {
+        library: PathBuf,
+        /// How many clusters [default: the k from 2 to 12 with the best silhouette].
+        #[arg(short, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        k: Option<u16>,
+        /// The same seed gives the same clusters.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// The tracks nearest a track in embedding space, with their distance there and on the map.
     Neighbours {
         library: PathBuf,
@@ -411,6 +431,10 @@ pub struct RecipeArgs {
     /// together (0: cross-entropy alone).
     #[arg(long, default_value_t = 0.0)]
     pub contrastive_weight: f32,
+    /// Give the embedding layer each mel band's mean, spread and spread of change over the
+    /// patch beside the convolutions' features (the statistics classic descriptors use).
+    #[arg(long)]
+    pub input_statistics: bool,
     /// Start from random weights instead of fine-tuning the shipped model.
     #[arg(long)]
     pub from_scratch: bool,
@@ -438,6 +462,7 @@ impl RecipeArgs {
         options.loss_smoothing = self.loss_smoothing;
         options.std_pooling = self.pooling == Pooling::MeanStd;
         options.contrastive_weight = self.contrastive_weight;
+        options.input_statistics = self.input_statistics;
         options
     }
 
@@ -580,6 +605,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
             map::project(map::ProjectArgs { library, method, tsne, learning_rate, force })
         }
         Command::Tsne { input, out, tsne } => tsne::run(&input, &out, &tsne),
+        Command::Clusters { library, k, seed, json } => clusters::run(&library, k.map(usize::from), seed, json),
         Command::Neighbours { library, track_id, k, metric } => map::neighbours(&library, track_id, k, metric),
         Command::Recommend { library, liked, k, method, metric, json } => {
             listen::recommend(&library, &liked, k, method, metric, json)

@@ -48,7 +48,10 @@ pub fn run(args: WindowArgs) -> anyhow::Result<ExitCode> {
     };
     let (library_path, on_demo) = choose_library(library_arg, &settings)?;
     eprintln!("opening {}{}", library_path.display(), if on_demo { " (the demo)" } else { "" });
-    let explorer = Explorer::open(&library_path)?;
+    let mut explorer = Explorer::open(&library_path)?;
+    if let Some(colour_by) = args.colour {
+        explorer.set_colour_by(colour_by);
+    }
     if explorer.is_empty() {
         bail!("{}: the map has no songs", explorer.library_path().display());
     }

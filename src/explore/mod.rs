@@ -3,6 +3,7 @@
 //! legend's filter and search. The bevy plugins in `app` only draw this and forward input to it,
 //! so every rule here is tested without a GPU.
 
+pub mod clusters;
 mod labels;
 pub mod listen;
 mod palette;
@@ -12,14 +13,16 @@ mod search;
 use std::path::{Path, PathBuf};
 
 pub use labels::{LabelRequest, ScreenRect, layout_labels};
-pub use palette::{UNKNOWN_GENRE, genre_colour, scheme_colour};
+pub use palette::{UNKNOWN_GENRE, genre_colour, scheme_colour, value_colour};
 pub use search::{SearchEntry, search};
 
-pub use crate::library::{ColourScheme, FilterSpace, ViewSettings};
+use crate::audio::percentile;
+pub use crate::library::{ColourBy, ColourScheme, FilterSpace, ViewSettings};
 use crate::library::{Library, Track, load_library, resolve_library_path};
 use crate::space::{
     DistanceRanking, Located, Map, MapIndices, Metric, Neighbour, RetiredTrees, SpaceError, library_paths_of, new_track,
 };
+use clusters::ClusterReport;
 
 /// Songs a session can drop before the per-song tables grow (and copy themselves).
 const DROPS_WITHOUT_GROWING: usize = 256;
@@ -42,17 +45,19 @@ pub enum ExploreError {
 
 /// One entry of the genre legend.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GenreEntry {
+pub struct LegendEntry {
     /// `None` for the tracks without a genre.
     pub name: Option<String>,
     pub count: usize,
     pub colour: [f32; 3],
     pub shown: bool,
+    /// What the entry without a name is called: "(no genre)", "(no artist)"…
+    pub missing: &'static str,
 }
 
-impl GenreEntry {
+impl LegendEntry {
     pub fn label(&self) -> &str {
-        self.name.as_deref().unwrap_or("(no genre)")
+        self.name.as_deref().unwrap_or(self.missing)
     }
 }
 
@@ -84,9 +89,20 @@ pub struct Explorer {
     map: Map,
     /// Per map row: the index of its track in `library.tracks`.
     track_of_row: Vec<usize>,
-    /// Per map row: its entry in `genres`.
-    genre_of_row: Vec<usize>,
-    genres: Vec<GenreEntry>,
+    /// Per map row: its entry in `legend`.
+    legend_of_row: Vec<usize>,
+    /// The categories songs are coloured by (genres, clusters, artists or albums), most songs
+    /// first; toggling and soloing act on them.
+    legend: Vec<LegendEntry>,
+    colour_by: ColourBy,
+    /// The clusters of the map, once computed (the window computes them on a worker thread).
+    clusters: Option<std::sync::Arc<ClusterReport>>,
+    /// Per map row: its cluster, when clusters are known.
+    cluster_of_row: Vec<Option<usize>>,
+    /// Per map row in a descriptor mode: its value scaled to [0, 1] (None: not measured).
+    scaled_value_of_row: Vec<Option<f32>>,
+    /// The descriptor values the colour scale runs between (its 2nd and 98th percentiles).
+    value_range: Option<(f32, f32)>,
     search_entries: Vec<SearchEntry>,
     /// Rows added in this session by dropping a file: drawn differently.
     added_rows: Vec<usize>,
@@ -105,6 +121,9 @@ pub struct Explorer {
     points_version: u64,
     /// Changed whenever what is hidden changes other than by the filter radius.
     visibility_version: u64,
+    /// Set once when the explorer is made: work started for one explorer (a clustering) is not
+    /// handed to another that replaced it.
+    generation: u64,
 }
 
 impl Explorer {
@@ -125,8 +144,13 @@ impl Explorer {
             library_path,
             map,
             track_of_row: Vec::new(),
-            genre_of_row: Vec::new(),
-            genres: Vec::new(),
+            legend_of_row: Vec::new(),
+            legend: Vec::new(),
+            colour_by: view.colour_by,
+            clusters: None,
+            cluster_of_row: Vec::new(),
+            scaled_value_of_row: Vec::new(),
+            value_range: None,
             search_entries: Vec::new(),
             added_rows: Vec::new(),
             id_of_path: std::collections::HashMap::new(),
@@ -139,6 +163,7 @@ impl Explorer {
             filter_radius: None,
             points_version: fresh_version(),
             visibility_version: fresh_version(),
+            generation: fresh_version(),
         };
         explorer.index_rows();
         explorer.index_paths();
@@ -152,22 +177,69 @@ impl Explorer {
             self.library.tracks.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
         self.track_of_row =
             (0..self.map.len()).map(|row| track_index.get(&self.map.id(row)).copied().unwrap_or(usize::MAX)).collect();
-        let mut counts: std::collections::HashMap<Option<String>, usize> = std::collections::HashMap::new();
-        for row in 0..self.map.len() {
-            *counts.entry(self.track_at(row).and_then(|t| t.genre.clone())).or_default() += 1;
-        }
-        self.rank_genres(counts.into_iter().collect());
-        let genre_index: std::collections::HashMap<Option<&str>, usize> =
-            self.genres.iter().enumerate().map(|(i, g)| (g.name.as_deref(), i)).collect();
-        self.genre_of_row =
-            (0..self.map.len()).map(|row| genre_index[&self.track_at(row).and_then(|t| t.genre.as_deref())]).collect();
+        self.index_colours();
         self.search_entries = (0..self.map.len()).map(|row| self.search_entry(row)).collect();
         // Room for the songs a session drops: growing a table of 100k tracks copies megabytes.
         self.track_of_row.reserve(DROPS_WITHOUT_GROWING);
-        self.genre_of_row.reserve(DROPS_WITHOUT_GROWING);
+        self.legend_of_row.reserve(DROPS_WITHOUT_GROWING);
         self.search_entries.reserve(DROPS_WITHOUT_GROWING);
         self.points_version = fresh_version();
         self.visibility_version = fresh_version();
+    }
+
+    /// The legend and each row's entry for the current colour mode, and in a descriptor mode each
+    /// row's place on the colour scale. Keeps which entries were hidden (by name).
+    fn index_colours(&mut self) {
+        self.scaled_value_of_row.clear();
+        self.value_range = None;
+        if let Some(descriptor) = self.colour_by.descriptor() {
+            let values: Vec<f32> = (0..self.map.len())
+                .filter_map(|row| self.track_at(row).and_then(|t| t.descriptors).map(|d| descriptor.of(&d)))
+                .collect();
+            if !values.is_empty() {
+                let (low, high) = (percentile(&values, 0.02), percentile(&values, 0.98));
+                self.value_range = Some((low, if high > low { high } else { low + 1.0 }));
+            }
+            self.scaled_value_of_row = (0..self.map.len()).map(|row| self.scaled_value(row)).collect();
+        }
+        let mut counts: std::collections::HashMap<Option<String>, usize> = std::collections::HashMap::new();
+        let categories: Vec<Option<String>> = (0..self.map.len()).map(|row| self.category_of(row)).collect();
+        for category in &categories {
+            *counts.entry(category.clone()).or_default() += 1;
+        }
+        self.rank_legend(counts.into_iter().collect());
+        let index: std::collections::HashMap<Option<&str>, usize> =
+            self.legend.iter().enumerate().map(|(i, g)| (g.name.as_deref(), i)).collect();
+        self.legend_of_row = categories.iter().map(|c| index[&c.as_deref()]).collect();
+        self.legend_of_row.reserve(DROPS_WITHOUT_GROWING);
+    }
+
+    /// The legend category of the song at `row` in the current colour mode (None: it has none).
+    fn category_of(&self, row: usize) -> Option<String> {
+        let track = self.track_at(row);
+        let non_empty = |s: &str| (!s.trim().is_empty()).then(|| s.to_string());
+        match self.colour_by {
+            ColourBy::Genre => track.and_then(|t| t.genre.clone()),
+            ColourBy::Artist => track.and_then(|t| non_empty(&t.artist)),
+            ColourBy::Album => track.and_then(|t| non_empty(&t.album)),
+            ColourBy::Cluster => {
+                let clusters = self.clusters.as_ref()?;
+                let cluster = (*self.cluster_of_row.get(row)?)?;
+                Some(format!("{}. {}", cluster + 1, clusters.clusters[cluster].name))
+            }
+            _ => {
+                let descriptor = self.colour_by.descriptor()?;
+                track.and_then(|t| t.descriptors).map(|_| format!("measured {}", descriptor.label().to_lowercase()))
+            }
+        }
+    }
+
+    /// The song's descriptor value on the colour scale, in [0, 1].
+    fn scaled_value(&self, row: usize) -> Option<f32> {
+        let descriptor = self.colour_by.descriptor()?;
+        let (low, high) = self.value_range?;
+        let value = descriptor.of(&self.track_at(row)?.descriptors?);
+        Some(((value - low) / (high - low)).clamp(0.0, 1.0))
     }
 
     /// Each track's id by its stored path and the next free id, once per library: what a drop
@@ -185,22 +257,27 @@ impl Explorer {
     fn index_appended_row(&mut self, row: usize) {
         debug_assert_eq!(row, self.track_of_row.len(), "only appended rows");
         self.track_of_row.push(self.library.tracks.len() - 1);
-        let genre = self.track_at(row).and_then(|t| t.genre.clone());
-        let mut counts: Vec<(Option<String>, usize)> = self.genres.iter().map(|g| (g.name.clone(), g.count)).collect();
+        if let Some(clusters) = &self.clusters {
+            let nearest = nearest_cluster(clusters, self.map.embedding(row));
+            self.cluster_of_row.push(nearest);
+        }
+        self.scaled_value_of_row.push(self.scaled_value(row));
+        let genre = self.category_of(row);
+        let mut counts: Vec<(Option<String>, usize)> = self.legend.iter().map(|g| (g.name.clone(), g.count)).collect();
         match counts.iter_mut().find(|(name, _)| *name == genre) {
             Some((_, count)) => *count += 1,
             None => counts.push((genre.clone(), 1)),
         }
-        let before: Vec<Option<String>> = self.genres.iter().map(|g| g.name.clone()).collect();
-        self.rank_genres(counts);
-        let new_index = |name: &Option<String>| self.genres.iter().position(|g| g.name == *name).unwrap_or(0);
+        let before: Vec<Option<String>> = self.legend.iter().map(|g| g.name.clone()).collect();
+        self.rank_legend(counts);
+        let new_index = |name: &Option<String>| self.legend.iter().position(|g| g.name == *name).unwrap_or(0);
         let moved: Vec<usize> = before.iter().map(new_index).collect();
         if moved.iter().enumerate().any(|(old, &new)| old != new) {
-            for genre in &mut self.genre_of_row {
+            for genre in &mut self.legend_of_row {
                 *genre = moved[*genre];
             }
         }
-        self.genre_of_row.push(new_index(&genre));
+        self.legend_of_row.push(new_index(&genre));
         self.search_entries.push(self.search_entry(row));
         self.points_version = fresh_version();
         self.visibility_version = fresh_version();
@@ -208,21 +285,32 @@ impl Explorer {
 
     /// Orders the legend (most tracks first; the unknown genre last whatever its size; names
     /// break ties) and gives each genre its colour by rank, keeping which were hidden.
-    fn rank_genres(&mut self, mut named: Vec<(Option<String>, usize)>) {
-        let hidden: Vec<Option<String>> = self.genres.iter().filter(|g| !g.shown).map(|g| g.name.clone()).collect();
+    fn rank_legend(&mut self, mut named: Vec<(Option<String>, usize)>) {
+        let hidden: Vec<Option<String>> = self.legend.iter().filter(|g| !g.shown).map(|g| g.name.clone()).collect();
         named.sort_by(|a, b| a.0.is_none().cmp(&b.0.is_none()).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
         let mut rank = 0;
         let named_count = named.iter().filter(|(name, _)| name.is_some()).count();
-        self.genres = named
+        self.legend = named
             .into_iter()
             .map(|(name, count)| {
                 let colour = if name.is_some() {
                     rank += 1;
-                    scheme_colour(self.colours, rank - 1, named_count)
+                    if self.colour_by.descriptor().is_some() {
+                        // The songs are coloured by their value; the legend's swatch is the scale's middle.
+                        value_colour(0.5)
+                    } else {
+                        scheme_colour(self.colours, rank - 1, named_count)
+                    }
                 } else {
                     UNKNOWN_GENRE
                 };
-                GenreEntry { shown: !hidden.contains(&name), name, count, colour }
+                LegendEntry {
+                    shown: !hidden.contains(&name),
+                    name,
+                    count,
+                    colour,
+                    missing: self.colour_by.missing_label(),
+                }
             })
             .collect();
     }
@@ -313,7 +401,12 @@ impl Explorer {
 
     /// The choices a user makes about how the library is looked at.
     pub fn view_settings(&self) -> ViewSettings {
-        ViewSettings { metric: self.metric, filter_space: self.filter_space, colours: self.colours }
+        ViewSettings {
+            metric: self.metric,
+            filter_space: self.filter_space,
+            colours: self.colours,
+            colour_by: self.colour_by,
+        }
     }
 
     /// Ranks neighbours by another distance; the selection's nearest songs are found again.
@@ -339,22 +432,101 @@ impl Explorer {
         if colours != self.colours {
             self.colours = colours;
             // The same counts rank the same: only the colours change, every row keeps its entry.
-            self.rank_genres(self.genres.iter().map(|g| (g.name.clone(), g.count)).collect());
+            self.rank_legend(self.legend.iter().map(|g| (g.name.clone(), g.count)).collect());
             self.points_version = fresh_version();
         }
     }
 
-    pub fn genres(&self) -> &[GenreEntry] {
-        &self.genres
+    /// Which explorer this is ([`Explorer::new`] gives each its own).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
-    pub fn genre_of(&self, row: usize) -> &GenreEntry {
-        &self.genres[self.genre_of_row[row]]
+    pub fn colour_by(&self) -> ColourBy {
+        self.colour_by
     }
 
-    /// The legend entry (index into [`Explorer::genres`]) of the song at `row`.
-    pub fn genre_index_of(&self, row: usize) -> usize {
-        self.genre_of_row[row]
+    /// Colours the songs by another property; the legend becomes that property's categories
+    /// (what was hidden in the old legend is shown again).
+    pub fn set_colour_by(&mut self, colour_by: ColourBy) {
+        if colour_by != self.colour_by {
+            self.colour_by = colour_by;
+            self.legend.clear();
+            self.index_colours();
+            self.points_version = fresh_version();
+            self.visibility_version = fresh_version();
+        }
+    }
+
+    /// The clusters the map was last given ([`Explorer::set_clusters`]).
+    pub fn clusters(&self) -> Option<&ClusterReport> {
+        self.clusters.as_deref()
+    }
+
+    /// Whether the clusters describe this map as it is: computed for its songs, none added since
+    /// (a dropped song joins its nearest cluster without a new clustering).
+    pub fn needs_clusters(&self) -> bool {
+        self.clusters.is_none()
+    }
+
+    /// Takes a clustering of this map (made by [`crate::explore::clusters::cluster_map`] on a
+    /// worker); songs it does not name (dropped since) join their nearest cluster.
+    pub fn set_clusters(&mut self, report: std::sync::Arc<ClusterReport>) {
+        let mut of_row = report.assignment(self.map.len(), &self.map);
+        for (row, slot) in of_row.iter_mut().enumerate() {
+            if slot.is_none() {
+                *slot = nearest_cluster(&report, self.map.embedding(row));
+            }
+        }
+        self.cluster_of_row = of_row;
+        self.cluster_of_row.reserve(DROPS_WITHOUT_GROWING);
+        self.clusters = Some(report);
+        if self.colour_by == ColourBy::Cluster {
+            self.legend.clear();
+            self.index_colours();
+            self.points_version = fresh_version();
+            self.visibility_version = fresh_version();
+        }
+    }
+
+    /// The cluster of the song at `row`, once clusters are known.
+    pub fn cluster_of(&self, row: usize) -> Option<usize> {
+        self.cluster_of_row.get(row).copied().flatten()
+    }
+
+    /// The colour the song at `row` is drawn with: its legend entry's, or in a descriptor mode its
+    /// value's on the colour scale (grey when not measured).
+    pub fn row_colour(&self, row: usize) -> [f32; 3] {
+        if self.colour_by.descriptor().is_some() {
+            return match self.scaled_value_of_row.get(row).copied().flatten() {
+                Some(t) => value_colour(t),
+                None => UNKNOWN_GENRE,
+            };
+        }
+        self.legend[self.legend_of_row[row]].colour
+    }
+
+    /// In a descriptor mode: the values at the two ends of the colour scale.
+    pub fn value_range(&self) -> Option<(f32, f32)> {
+        self.value_range
+    }
+
+    /// The song's genre, or "(no genre)", whatever the songs are coloured by.
+    pub fn genre_label(&self, row: usize) -> &str {
+        self.track_at(row).and_then(|t| t.genre.as_deref()).unwrap_or("(no genre)")
+    }
+
+    pub fn legend(&self) -> &[LegendEntry] {
+        &self.legend
+    }
+
+    pub fn legend_entry_of(&self, row: usize) -> &LegendEntry {
+        &self.legend[self.legend_of_row[row]]
+    }
+
+    /// The legend entry (index into [`Explorer::legend`]) of the song at `row`.
+    pub fn legend_index_of(&self, row: usize) -> usize {
+        self.legend_of_row[row]
     }
 
     pub fn is_added(&self, row: usize) -> bool {
@@ -482,20 +654,18 @@ impl Explorer {
     pub fn point_filter_values(&self) -> Vec<f32> {
         let ranking = self.selection.as_ref().map(|s| s.ranking(self.filter_space));
         (0..self.map.len())
-            .map(
-                |row| {
-                    if !self.genre_of(row).shown {
-                        HIDDEN_DISTANCE
-                    } else {
-                        ranking.map_or(0.0, |r| r.distance_of(row))
-                    }
-                },
-            )
+            .map(|row| {
+                if !self.legend_entry_of(row).shown {
+                    HIDDEN_DISTANCE
+                } else {
+                    ranking.map_or(0.0, |r| r.distance_of(row))
+                }
+            })
             .collect()
     }
 
     pub fn is_visible(&self, row: usize) -> bool {
-        if !self.genre_of(row).shown {
+        if !self.legend_entry_of(row).shown {
             return false;
         }
         match (self.filter_radius, self.distance_from_selection(row)) {
@@ -506,7 +676,7 @@ impl Explorer {
 
     /// How many songs are drawn now.
     pub fn visible_count(&self) -> usize {
-        let shown_by_genre = |row: usize| self.genres[self.genre_of_row[row]].shown;
+        let shown_by_genre = |row: usize| self.legend[self.legend_of_row[row]].shown;
         match (&self.selection, self.filter_radius) {
             (Some(selection), Some(radius)) => selection
                 .ranking(self.filter_space)
@@ -514,28 +684,28 @@ impl Explorer {
                 .iter()
                 .filter(|&&row| shown_by_genre(row as usize))
                 .count(),
-            _ => self.genres.iter().filter(|g| g.shown).map(|g| g.count).sum(),
+            _ => self.legend.iter().filter(|g| g.shown).map(|g| g.count).sum(),
         }
     }
 
     // --- genre legend ------------------------------------------------------------------------
 
-    pub fn toggle_genre(&mut self, genre: usize) {
-        self.genres[genre].shown = !self.genres[genre].shown;
+    pub fn toggle_legend_entry(&mut self, genre: usize) {
+        self.legend[genre].shown = !self.legend[genre].shown;
         self.visibility_version = fresh_version();
     }
 
     /// Shows only `genre`; soloing the genre that is already alone shows all again.
-    pub fn solo_genre(&mut self, genre: usize) {
-        let alone = self.genres.iter().enumerate().all(|(i, g)| g.shown == (i == genre));
-        for (i, g) in self.genres.iter_mut().enumerate() {
+    pub fn solo_legend_entry(&mut self, genre: usize) {
+        let alone = self.legend.iter().enumerate().all(|(i, g)| g.shown == (i == genre));
+        for (i, g) in self.legend.iter_mut().enumerate() {
             g.shown = alone || i == genre;
         }
         self.visibility_version = fresh_version();
     }
 
-    pub fn show_all_genres(&mut self, shown: bool) {
-        for g in &mut self.genres {
+    pub fn show_all_legend(&mut self, shown: bool) {
+        for g in &mut self.legend {
             g.shown = shown;
         }
         self.visibility_version = fresh_version();
@@ -597,6 +767,16 @@ fn fresh_version() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// The cluster whose centre is nearest `embedding` (None for a report without clusters).
+fn nearest_cluster(report: &ClusterReport, embedding: &[f32]) -> Option<usize> {
+    report
+        .clusters
+        .iter()
+        .map(|c| (c.id, c.centre.iter().zip(embedding).map(|(a, b)| (a - b) * (a - b)).sum::<f32>()))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(id, _)| id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,6 +796,7 @@ mod tests {
             split: None,
             fingerprint: FileFingerprint { size: 1, modified_ns: 1 },
             features: None,
+            descriptors: None,
         }
     }
 
@@ -638,24 +819,73 @@ mod tests {
     #[test]
     fn another_colour_scheme_recolours_the_legend_as_a_full_rebuild_would() {
         let mut e = explorer();
-        e.toggle_genre(1);
+        e.toggle_legend_entry(1);
         let before = e.points_version();
         e.set_colours(ColourScheme::Rainbow);
         assert_ne!(e.points_version(), before, "the GPU's colours must be refilled");
-        let recoloured = (e.genres.clone(), e.genre_of_row.clone());
+        let recoloured = (e.legend.clone(), e.legend_of_row.clone());
         assert_ne!(recoloured.0[0].colour, genre_colour(0), "rainbow colours, not the default ones");
         e.index_rows();
-        assert_eq!(recoloured, (e.genres.clone(), e.genre_of_row.clone()), "hidden genres stay hidden too");
+        assert_eq!(recoloured, (e.legend.clone(), e.legend_of_row.clone()), "hidden genres stay hidden too");
+    }
+
+    #[test]
+    fn colouring_by_artist_cluster_or_a_descriptor_gives_its_own_legend_and_colours() {
+        let mut e = explorer();
+        // Artists: "Artist 0/1/2" by id % 3, 20 each; the legend and hiding follow them.
+        e.set_colour_by(ColourBy::Artist);
+        let legend: Vec<(&str, usize)> = e.legend().iter().map(|g| (g.label(), g.count)).collect();
+        assert_eq!(legend, vec![("Artist 0", 20), ("Artist 1", 20), ("Artist 2", 20)]);
+        let artist_0 = e.legend().iter().position(|g| g.label() == "Artist 0").expect("entry");
+        e.solo_legend_entry(artist_0);
+        assert_eq!(e.visible_count(), 20);
+        assert!(e.is_visible(2) && !e.is_visible(0), "id 3 is Artist 0, id 1 is not");
+        assert_eq!(e.genre_label(0), "Rock", "the genre is still the genre");
+
+        // Clusters: none until a clustering is handed over, then one entry per cluster.
+        e.set_colour_by(ColourBy::Cluster);
+        assert!(e.needs_clusters());
+        assert_eq!(e.legend().len(), 1);
+        assert_eq!(e.legend()[0].label(), "(clustering…)");
+        let report = crate::explore::clusters::cluster_map(e.map(), e.library(), Some(3), 1);
+        e.set_clusters(std::sync::Arc::new(report));
+        assert!(!e.needs_clusters());
+        assert_eq!(e.legend().len(), 3);
+        assert!(e.legend().iter().all(|g| g.count == 20), "the three blobs");
+        assert_eq!(e.cluster_of(0), e.cluster_of(19));
+        assert_ne!(e.cluster_of(0), e.cluster_of(20));
+        assert_eq!(e.row_colour(0), e.legend_entry_of(0).colour);
+
+        // A descriptor: each song its own colour on the scale, unmeasured songs grey.
+        for (i, track) in e.library.tracks.iter_mut().enumerate().take(59) {
+            track.descriptors = Some(crate::audio::Descriptors {
+                tempo_bpm: 60.0 + i as f32,
+                loudness_dbfs: -20.0,
+                brightness_hz: 1000.0,
+                onset_rate: 2.0,
+                dynamics_db: 8.0,
+            });
+        }
+        e.set_colour_by(ColourBy::Tempo);
+        let (low, high) = e.value_range().expect("a range");
+        assert!(low > 60.0 && low < 63.0 && high > 115.0 && high < 118.0, "2nd to 98th percentile: {low}..{high}");
+        assert_eq!(e.row_colour(0), value_colour(0.0));
+        assert_eq!(e.row_colour(58), value_colour(1.0));
+        assert_ne!(e.row_colour(20), e.row_colour(40));
+        assert_eq!(e.row_colour(59), UNKNOWN_GENRE, "not measured");
+        let legend: Vec<(&str, usize)> = e.legend().iter().map(|g| (g.label(), g.count)).collect();
+        assert_eq!(legend, vec![("measured tempo", 59), ("(not measured)", 1)]);
+        assert_eq!(e.view_settings().colour_by, ColourBy::Tempo, "saved with the library's view");
     }
 
     #[test]
     fn the_legend_ranks_genres_by_count_with_no_genre_last() {
         let e = explorer();
-        let legend: Vec<(&str, usize)> = e.genres().iter().map(|g| (g.label(), g.count)).collect();
+        let legend: Vec<(&str, usize)> = e.legend().iter().map(|g| (g.label(), g.count)).collect();
         assert_eq!(legend, vec![("Jazz", 20), ("Rock", 20), ("Folk", 19), ("(no genre)", 1)]);
-        assert_eq!(e.genres()[3].colour, UNKNOWN_GENRE);
-        assert_eq!(e.genres()[0].colour, genre_colour(0));
-        assert_eq!(e.genre_of(0).label(), "Rock");
+        assert_eq!(e.legend()[3].colour, UNKNOWN_GENRE);
+        assert_eq!(e.legend()[0].colour, genre_colour(0));
+        assert_eq!(e.legend_entry_of(0).label(), "Rock");
         assert_eq!(e.display_name(0), "Song 1 — Artist 1");
     }
 
@@ -718,20 +948,20 @@ mod tests {
     #[test]
     fn genre_toggles_solo_and_all_none_hide_the_right_songs() {
         let mut e = explorer();
-        let jazz = e.genres().iter().position(|g| g.label() == "Jazz").expect("jazz");
-        e.toggle_genre(jazz);
+        let jazz = e.legend().iter().position(|g| g.label() == "Jazz").expect("jazz");
+        e.toggle_legend_entry(jazz);
         assert_eq!(e.visible_count(), 40);
         assert!(!e.is_visible(25), "row 25 is jazz");
         assert_eq!(e.point_filter_values()[25], HIDDEN_DISTANCE);
-        e.solo_genre(jazz);
+        e.solo_legend_entry(jazz);
         assert_eq!(e.visible_count(), 20);
-        e.solo_genre(jazz);
+        e.solo_legend_entry(jazz);
         assert_eq!(e.visible_count(), 60, "soloing the soloed genre shows all again");
-        e.show_all_genres(false);
+        e.show_all_legend(false);
         assert_eq!(e.visible_count(), 0);
-        e.show_all_genres(true);
+        e.show_all_legend(true);
         // Genre and distance filters combine.
-        e.toggle_genre(jazz);
+        e.toggle_legend_entry(jazz);
         e.select(25);
         e.set_filter_radius(Some(f32::MAX / 2.0));
         assert_eq!(e.visible_count(), 40);
@@ -790,22 +1020,29 @@ mod tests {
                 },
                 duration_seconds: 30.0,
                 analysed: crate::library::FeatureInfo { offset_seconds: 0.0, seconds: 30.0, frames: 1292 },
+                descriptors: crate::audio::Descriptors {
+                    tempo_bpm: 120.0,
+                    loudness_dbfs: -14.0,
+                    brightness_hz: 1500.0,
+                    onset_rate: 2.0,
+                    dynamics_db: 10.0,
+                },
                 timings: Default::default(),
             };
             let (row, track) = e.add_located(&file, &located).expect("added");
             assert_eq!((row, e.len()), (60 + n, 61 + n));
-            assert_eq!(e.genre_of(row).label(), genre);
+            assert_eq!(e.legend_entry_of(row).label(), genre);
             let incremental =
-                (e.track_of_row.clone(), e.genre_of_row.clone(), e.search_entries.clone(), e.genres.clone());
+                (e.track_of_row.clone(), e.legend_of_row.clone(), e.search_entries.clone(), e.legend.clone());
             e.index_rows();
             assert_eq!(
                 incremental,
-                (e.track_of_row.clone(), e.genre_of_row.clone(), e.search_entries.clone(), e.genres.clone())
+                (e.track_of_row.clone(), e.legend_of_row.clone(), e.search_entries.clone(), e.legend.clone())
             );
             assert_eq!(e.track_at(row).map(|t| t.id), Some(track.id));
             assert_eq!(e.map.neighbours(row, 1, Metric::Euclidean)[0].index, n, "found by the scan beside the tree");
         }
-        assert_eq!(e.genres()[0].label(), "Folk");
+        assert_eq!(e.legend()[0].label(), "Folk");
         assert!(e.map.indices().has_unindexed(), "the kd-trees are not rebuilt on the caller's thread");
         let rebuilt = e.map.indices().rebuilt().expect("rebuilt");
         assert!(e.adopt_indices(&rebuilt).is_some() && !e.map.indices().has_unindexed());

@@ -45,6 +45,32 @@ pub fn scheme_colour(scheme: crate::library::ColourScheme, rank: usize, count: u
     }
 }
 
+/// Viridis at nine even stops (sRGB): perceptually even and readable with any colour vision.
+const VIRIDIS: [[u8; 3]; 9] = [
+    [0x44, 0x01, 0x54],
+    [0x48, 0x28, 0x78],
+    [0x3E, 0x4A, 0x89],
+    [0x31, 0x68, 0x8E],
+    [0x26, 0x82, 0x8E],
+    [0x1F, 0x9E, 0x89],
+    [0x35, 0xB7, 0x79],
+    [0x6D, 0xCD, 0x59],
+    [0xFD, 0xE7, 0x25],
+];
+
+/// Where on viridis the scale starts: its darkest purple would vanish on the dark background.
+const SCALE_START: f32 = 0.2;
+
+/// The colour of a value scaled to [0, 1] on the continuous scale (low: blue, high: yellow).
+pub fn value_colour(t: f32) -> [f32; 3] {
+    let t = SCALE_START + (1.0 - SCALE_START) * if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let position = t * (VIRIDIS.len() - 1) as f32;
+    let below = (position.floor() as usize).min(VIRIDIS.len() - 2);
+    let fraction = position - below as f32;
+    let (a, b) = (VIRIDIS[below], VIRIDIS[below + 1]);
+    [0, 1, 2].map(|i| (f32::from(a[i]) + (f32::from(b[i]) - f32::from(a[i])) * fraction) / 255.0)
+}
+
 /// The colour of tracks without a genre: a dim grey, so tagged songs stand out.
 pub const UNKNOWN_GENRE: [f32; 3] = [0.45, 0.45, 0.48];
 

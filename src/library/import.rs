@@ -86,12 +86,16 @@ struct Job {
     rel_path: PathBuf,
     abs_path: PathBuf,
     fingerprint: FileFingerprint,
+    /// Whether a finished feature file of an interrupted run may stand in for the analysis.
+    recover: bool,
 }
 
 struct Analysed {
     tags: Tags,
     source: FeatureSource,
     frames: u32,
+    /// None when recovered from an interrupted run (the next import measures them).
+    descriptors: Option<crate::audio::Descriptors>,
     recovered: bool,
 }
 
@@ -203,12 +207,18 @@ pub fn import_folder(
         ids_in_use.insert(id, rel_path.clone());
         library.next_id = library.next_id.max(id + 1);
 
+        // A song analysed by an older songspace has no descriptors: it is analysed again (its
+        // feature file left from the earlier run must not stand in for that).
+        let mut recover = true;
         if let Some(i) = existing {
             let track = &library.tracks[i];
             if track.fingerprint == fingerprint && track.features.is_some() && cache.contains(track.id) {
-                keep_tracks[i] = true;
-                report.unchanged += 1;
-                continue;
+                if track.descriptors.is_some() {
+                    keep_tracks[i] = true;
+                    report.unchanged += 1;
+                    continue;
+                }
+                recover = false;
             }
         }
         if let Some(bad) = known_bad.get(&rel_path).filter(|b| b.fingerprint == fingerprint) {
@@ -216,7 +226,7 @@ pub fn import_folder(
             rejected_now.push(bad.clone());
             continue;
         }
-        jobs.push(Job { id, rel_path, abs_path, fingerprint });
+        jobs.push(Job { id, rel_path, abs_path, fingerprint, recover });
     }
 
     // Songs the user added from outside the music folder (a drop, `locate --add`) are not the
@@ -228,10 +238,12 @@ pub fn import_folder(
         }
         let Ok(fingerprint) = FileFingerprint::of(&abs_path) else { continue };
         ids_in_use.insert(track.id, track.path.clone());
-        if track.fingerprint == fingerprint && track.features.is_some() && cache.contains(track.id) {
+        let analysed = track.fingerprint == fingerprint && track.features.is_some() && cache.contains(track.id);
+        if analysed && track.descriptors.is_some() {
             keep_tracks[i] = true;
         } else {
-            jobs.push(Job { id: track.id, rel_path: track.path.clone(), abs_path, fingerprint });
+            let recover = !analysed;
+            jobs.push(Job { id: track.id, rel_path: track.path.clone(), abs_path, fingerprint, recover });
         }
     }
 
@@ -358,11 +370,13 @@ fn analyse_job(
 ) -> Result<Analysed, AudioError> {
     let feature_path = cache.path_for(job.id);
     // Finished by a run that was stopped before it saved the library: reuse it.
-    if let Ok(header) = read_feature_header(&feature_path, settings)
+    if job.recover
+        && let Ok(header) = read_feature_header(&feature_path, settings)
         && header.source.fingerprint == job.fingerprint
     {
         let tags = audio::read_tags(&job.abs_path).unwrap_or_default();
-        return Ok(Analysed { tags, source: header.source, frames: header.n_frames as u32, recovered: true });
+        let frames = header.n_frames as u32;
+        return Ok(Analysed { tags, source: header.source, frames, descriptors: None, recovered: true });
     }
     let analysis = audio::analyse_file(&job.abs_path, extractor)?;
     let source = FeatureSource {
@@ -375,7 +389,13 @@ fn analyse_job(
         path: job.abs_path.clone(),
         detail: format!("cannot write its features: {e}"),
     })?;
-    Ok(Analysed { tags: analysis.audio.tags, source, frames: analysis.mel.n_frames as u32, recovered: false })
+    Ok(Analysed {
+        tags: analysis.audio.tags,
+        source,
+        frames: analysis.mel.n_frames as u32,
+        descriptors: Some(analysis.descriptors),
+        recovered: false,
+    })
 }
 
 fn make_track(job: &Job, analysed: &Analysed, fma: Option<&FmaTrack>, source: SourceKind) -> Track {
@@ -397,6 +417,7 @@ fn make_track(job: &Job, analysed: &Analysed, fma: Option<&FmaTrack>, source: So
             seconds: analysed.source.seconds,
             frames: analysed.frames,
         }),
+        descriptors: analysed.descriptors,
     };
     if source == SourceKind::Fma
         && let Some(meta) = fma

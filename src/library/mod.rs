@@ -50,7 +50,7 @@ pub use store::{
     LIBRARY_FORMAT_VERSION, data_dir, default_library_path, installed_data_dir, load_library, resolve_library_path,
     save_library,
 };
-pub use view::{ColourScheme, FilterSpace, Metric, ViewSettings};
+pub use view::{ColourBy, ColourScheme, FilterSpace, Metric, ViewSettings};
 
 /// A library: the tracks of one music folder, their genres and what has been computed for them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,6 +160,10 @@ pub struct Track {
     /// Set once the log-mel features are in the feature cache.
     #[serde(default)]
     pub features: Option<FeatureInfo>,
+    /// Tempo, loudness, brightness, onsets and dynamics, measured in the same analysis; none
+    /// for songs analysed by an older songspace (the next import of their folder adds them).
+    #[serde(default)]
+    pub descriptors: Option<crate::audio::Descriptors>,
 }
 
 /// What was analysed of a track: the span's start and length, in seconds, and its frame count.
@@ -265,6 +269,7 @@ mod tests {
             split: None,
             fingerprint: FileFingerprint { size: 0, modified_ns: 0 },
             features: None,
+            descriptors: None,
         };
         assert_eq!(track.album_key(), "folder:band/record");
         track.album = "Record".into();

@@ -373,6 +373,7 @@ mod tests {
                 split: None,
                 fingerprint: super::super::FileFingerprint { size: 5, modified_ns: 0 },
                 features: None,
+                descriptors: None,
             });
         }
         library

@@ -181,6 +181,7 @@ mod tests {
             split: Some(Split::Training),
             fingerprint: FileFingerprint { size: 10, modified_ns: 20 },
             features: None,
+            descriptors: None,
         });
         lib
     }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audio::Descriptor;
+
 /// How the distance between two songs' embeddings is measured (neighbours, the filter).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum Metric {
@@ -57,6 +59,70 @@ impl ColourScheme {
     }
 }
 
+/// What the songs are coloured by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+pub enum ColourBy {
+    #[default]
+    Genre,
+    /// The k-means clusters of the embeddings.
+    Cluster,
+    Artist,
+    Album,
+    /// A descriptor on a continuous, colour-blind-safe scale.
+    Tempo,
+    Loudness,
+    Brightness,
+    OnsetRate,
+    Dynamics,
+}
+
+impl ColourBy {
+    pub const ALL: [ColourBy; 9] = [
+        Self::Genre,
+        Self::Cluster,
+        Self::Artist,
+        Self::Album,
+        Self::Tempo,
+        Self::Loudness,
+        Self::Brightness,
+        Self::OnsetRate,
+        Self::Dynamics,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Genre => "genre",
+            Self::Cluster => "cluster",
+            Self::Artist => "artist",
+            Self::Album => "album",
+            other => other.descriptor().map_or("", |d| d.key()),
+        }
+    }
+
+    /// The descriptor a continuous mode shows.
+    pub fn descriptor(self) -> Option<Descriptor> {
+        match self {
+            Self::Tempo => Some(Descriptor::Tempo),
+            Self::Loudness => Some(Descriptor::Loudness),
+            Self::Brightness => Some(Descriptor::Brightness),
+            Self::OnsetRate => Some(Descriptor::OnsetRate),
+            Self::Dynamics => Some(Descriptor::Dynamics),
+            _ => None,
+        }
+    }
+
+    /// What the legend calls songs without the property.
+    pub fn missing_label(self) -> &'static str {
+        match self {
+            Self::Genre => "(no genre)",
+            Self::Cluster => "(clustering…)",
+            Self::Artist => "(no artist)",
+            Self::Album => "(no album)",
+            _ => "(not measured)",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewSettings {
     #[serde(default)]
@@ -65,4 +131,6 @@ pub struct ViewSettings {
     pub filter_space: FilterSpace,
     #[serde(default)]
     pub colours: ColourScheme,
+    #[serde(default)]
+    pub colour_by: ColourBy,
 }

@@ -7,6 +7,7 @@ pub mod device;
 mod embed;
 pub mod evaluate;
 mod inference;
+pub mod kmeans;
 mod net;
 mod store;
 mod training;

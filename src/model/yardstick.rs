@@ -15,6 +15,7 @@
 use serde::Serialize;
 
 use super::data::Prng;
+use super::kmeans::{adjusted_rand_index, kmeans, normalised_mutual_information};
 
 /// Songs with their label and album, as dense indices.
 #[derive(Debug, Clone)]
@@ -164,6 +165,10 @@ pub struct RepresentationScores {
     /// fold ([`paired_gain`]).
     pub label_p_at_3_by_fold: Vec<f32>,
     pub logistic_accuracy_by_fold: Vec<f32>,
+    /// How well k-means clusters (k = the number of labels, one clustering per seed) agree with
+    /// the labels: adjusted Rand index and normalised mutual information, over the seeds.
+    pub cluster_label_ari: Spread,
+    pub cluster_label_nmi: Spread,
 }
 
 /// How much `a` beats `b` measured on the same folds: the mean and spread of the per-fold
@@ -202,6 +207,13 @@ pub fn score(name: &str, vectors: &[Vec<f32>], songs: &SongGroups, protocol: &Pr
             }
         }
     }
+    let rows: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+    let (mut cluster_ari, mut cluster_nmi) = (Vec::new(), Vec::new());
+    for &seed in &protocol.seeds {
+        let clusters = kmeans(&rows, songs.labels(), seed);
+        cluster_ari.push(adjusted_rand_index(&clusters.assignment, &songs.label));
+        cluster_nmi.push(normalised_mutual_information(&clusters.assignment, &songs.label));
+    }
     RepresentationScores {
         name: name.into(),
         dims: vectors.first().map_or(0, Vec::len),
@@ -214,6 +226,8 @@ pub fn score(name: &str, vectors: &[Vec<f32>], songs: &SongGroups, protocol: &Pr
             &(0..n).map(|q| share(&hoods.any_album[q], |c| songs.album[c] == songs.album[q])).collect::<Vec<_>>(),
         ),
         logistic_accuracy: Spread::of(&accuracy_folds),
+        cluster_label_ari: Spread::of(&cluster_ari),
+        cluster_label_nmi: Spread::of(&cluster_nmi),
         label_p_at_3_by_fold: p3_folds,
         logistic_accuracy_by_fold: accuracy_folds,
     }

@@ -8,7 +8,7 @@ use super::map::{Map, MapIndices, embeddings_digest};
 use super::neighbours::{Metric, Neighbour};
 use super::place::Placement;
 use super::{ProjectionInfo, SpaceError};
-use crate::audio::{self, MelExtractor, Tags};
+use crate::audio::{self, Descriptors, MelExtractor, Tags};
 use crate::error::{AudioError, FileError, FileProblem};
 use crate::library::{
     EmbeddingsInfo, FeatureInfo, FileFingerprint, Library, Track, commit_library, load_embeddings, load_library,
@@ -40,6 +40,7 @@ pub struct Located {
     pub tags: Tags,
     pub duration_seconds: f32,
     pub analysed: FeatureInfo,
+    pub descriptors: Descriptors,
     pub timings: LocateTimings,
 }
 
@@ -51,6 +52,7 @@ pub struct Embedded {
     pub tags: Tags,
     pub duration_seconds: f32,
     pub analysed: FeatureInfo,
+    pub descriptors: Descriptors,
     pub decode_and_mel: Duration,
     pub embed: Duration,
 }
@@ -68,6 +70,7 @@ pub fn embed_file(path: &Path, embedder: &Embedder, extractor: &MelExtractor) ->
             frames: analysis.mel.n_frames as u32,
         },
         duration_seconds: analysis.audio.duration_seconds as f32,
+        descriptors: analysis.descriptors,
         tags: analysis.audio.tags,
         embedding,
         decode_and_mel: analysed_at - started,
@@ -93,6 +96,7 @@ pub fn place_embedded(embedded: Embedded, map: &MapIndices, metric: Metric, k: u
         tags: embedded.tags,
         duration_seconds: embedded.duration_seconds,
         analysed: embedded.analysed,
+        descriptors: embedded.descriptors,
     }
 }
 
@@ -147,6 +151,7 @@ pub fn new_track(absolute: PathBuf, stored: PathBuf, id: u64, located: &Located)
         fingerprint,
         // Its features are not in the feature cache; the next import of the folder adds them.
         features: None,
+        descriptors: Some(located.descriptors),
     })
 }
 
