@@ -1,7 +1,7 @@
 // The song cloud: one instanced draw, one camera-facing triangle per song built here from the
 // vertex index (no vertex buffer for it) around a round point. Sized in pixels from a world-space
 // radius so that near songs look bigger, clamped so that far ones stay visible and near ones do
-// not fill the screen. Round with a soft edge, depth-tested.
+// not fill the screen; far songs are dimmed (a depth cue). Round with a soft edge, depth-tested.
 
 #import bevy_render::view::View
 
@@ -14,6 +14,10 @@ struct PointSettings {
     world_radius: f32,
     min_pixels: f32,
     max_pixels: f32,
+    // Depth cue: no dimming at depth_near (view distance) or nearer, depth_dimming at depth_far.
+    depth_near: f32,
+    depth_far: f32,
+    depth_dimming: f32,
 };
 @group(0) @binding(1) var<uniform> settings: PointSettings;
 
@@ -34,6 +38,8 @@ struct VertexOutput {
     @location(2) kind: f32,
     // Pixels per unit of `corner`, for a one-pixel soft edge at any size.
     @location(3) pixel_radius: f32,
+    // 0 for the nearest songs up to depth_dimming for the farthest.
+    @location(4) dimming: f32,
 };
 
 @vertex
@@ -59,6 +65,8 @@ fn vertex(@builtin(vertex_index) vertex_index: u32, instance: Instance) -> Verte
     out.corner = corner;
     out.kind = instance.position_kind.w;
     out.pixel_radius = pixels;
+    let depth = clamp((center.w - settings.depth_near) / max(settings.depth_far - settings.depth_near, 1e-6), 0.0, 1.0);
+    out.dimming = depth * settings.depth_dimming;
     return out;
 }
 
@@ -71,7 +79,7 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
         discard;
     }
     // A gentle shading towards the rim reads as a small sphere rather than a flat disc.
-    var colour = in.colour * (1.0 - 0.35 * r * r);
+    var colour = in.colour * (1.0 - 0.35 * r * r) * (1.0 - in.dimming);
     if in.kind > 0.5 && r > 0.62 {
         // Songs added this session: a white ring.
         colour = vec3(1.0, 1.0, 1.0);

@@ -390,6 +390,25 @@ impl Png {
         Png { width: info.width as usize, height: info.height as usize, rgba }
     }
 
+    /// Pixels that are `colour` darkened by any factor from 0.35 to 1 (the shading towards a
+    /// point's rim and the depth cue both darken), within `tolerance` per channel, in `x0..x1`.
+    pub(crate) fn near_shade(&self, colour: [u8; 3], tolerance: f32, x0: usize, x1: usize) -> usize {
+        let c = colour.map(f32::from);
+        let norm = c.iter().map(|v| v * v).sum::<f32>().max(1.0);
+        let mut found = 0;
+        for y in 0..self.height {
+            for x in x0..x1.min(self.width) {
+                let p = &self.rgba[(y * self.width + x) * 4..][..3];
+                let p = [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])];
+                let k = ((p[0] * c[0] + p[1] * c[1] + p[2] * c[2]) / norm).clamp(0.35, 1.0);
+                if (0..3).all(|i| (p[i] - k * c[i]).abs() <= tolerance) {
+                    found += 1;
+                }
+            }
+        }
+        found
+    }
+
     /// Pixels close to an sRGB colour, within columns `x0..x1` (the 3D view between the panels).
     pub(crate) fn near(&self, colour: [u8; 3], tolerance: i32, x0: usize, x1: usize) -> Vec<(usize, usize)> {
         let mut found = Vec::new();
@@ -1042,10 +1061,53 @@ fn the_songs_are_coloured_by_cluster_or_a_descriptor_on_its_scale() {
     let png = Png::read(&shot);
     let low = songspace::explore::value_colour(0.0).map(|v| (v * 255.0).round() as u8);
     let high = songspace::explore::value_colour(1.0).map(|v| (v * 255.0).round() as u8);
-    assert!(png.near(low, 24, SCENE.0, SCENE.1).len() > 30, "the darkest songs at the scale's low end");
-    assert!(png.near(high, 24, SCENE.0, SCENE.1).len() > 30, "the brightest at its high end");
+    assert!(png.near_shade(low, 12.0, SCENE.0, SCENE.1) > 30, "the darkest songs at the scale's low end");
+    assert!(png.near_shade(high, 12.0, SCENE.0, SCENE.1) > 30, "the brightest at its high end");
     let orange = songspace::explore::genre_colour(0).map(|v| (v * 255.0).round() as u8);
-    assert!(png.near(orange, 24, SCENE.0, SCENE.1).len() < 10, "no genre colour on the scale");
+    assert!(png.near_shade(orange, 12.0, SCENE.0, SCENE.1) < 10, "no genre colour on the scale");
     // The scale is drawn in the left panel: its low and high ends side by side.
     assert!(png.near(low, 8, 0, SCENE.0).len() > 20 && png.near(high, 8, 0, SCENE.0).len() > 20, "the colour bar");
+}
+
+/// Far songs are dimmed by default (the shader's depth cue runs from the near to the far side
+/// of the cloud as the camera sees it), and not at all when the view is made flat; zooming in
+/// moves the cue with the camera. Slow turning when left alone is off unless asked for.
+#[test]
+fn depth_cues_follow_the_camera_and_can_be_turned_off() {
+    let mut app = headless(explorer());
+    app.update();
+    let style = cloud(&mut app).style;
+    assert!(style.depth_dimming > 0.3 && style.depth_dimming < 1.0, "{style:?}");
+    let orbit = camera(&mut app);
+    assert!(style.depth_near < orbit.current.distance && orbit.current.distance < style.depth_far, "{style:?}");
+    // Zoom in: the cue's near side comes closer with the camera.
+    app.world_mut().query::<&mut OrbitCamera>().single_mut(app.world_mut()).expect("camera").goal.distance *= 0.5;
+    for _ in 0..120 {
+        app.update();
+    }
+    let closer = cloud(&mut app).style;
+    assert!(closer.depth_near < style.depth_near, "{closer:?} after zooming in from {style:?}");
+    let mut view = app.world_mut().resource_mut::<songspace::app::state::ViewState>();
+    assert!(!view.idle_orbit && !view.show_grid && !view.hide_gizmo, "defaults");
+    view.flat_points = true;
+    app.update();
+    assert_eq!(cloud(&mut app).style.depth_dimming, 0.0);
+}
+
+/// The orientation gizmo in the lower left corner of the view: its three axes' colours are there.
+#[test]
+fn the_axes_turn_in_the_corner_of_the_real_window() {
+    let Some(_) = xvfb() else { return };
+    let home = tempfile::tempdir().expect("tempdir");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/library.ron");
+    let shot = home.path().join("gizmo.png");
+    window_run(home.path(), &demo, &shot, &[]);
+    let png = Png::read(&shot);
+    // The corner box of the 3D view (it starts right of the 270-pixel left panel at this size).
+    let corner = |colour: [u8; 3]| {
+        png.near(colour, 20, 270, 370).into_iter().filter(|&(_, y)| y + 110 > png.height && y + 20 < png.height).count()
+    };
+    for (axis, colour) in [("x", [0xFF, 0x45, 0x45]), ("y", [0x7C, 0xFC, 0x00]), ("z", [0x3A, 0x6E, 0xFF])] {
+        assert!(corner(colour) > 15, "the {axis} axis is drawn: {} pixels", corner(colour));
+    }
 }

@@ -120,6 +120,41 @@ pub fn apply_orbit(time: Res<Time>, mut cameras: Query<(&mut OrbitCamera, &mut T
     }
 }
 
+/// Seconds without input before the camera starts turning on its own (when asked to).
+const IDLE_BEFORE_ORBIT: std::time::Duration = std::time::Duration::from_secs(4);
+/// Radians per second of the idle orbit: one turn in about 80 s.
+const IDLE_ORBIT_SPEED: f32 = 0.08;
+
+/// With "turn slowly when left alone" on (Map & view), turns the camera around the cloud once
+/// nobody has moved the pointer, scrolled, or held a key or button for a few seconds.
+#[allow(clippy::too_many_arguments)]
+pub fn idle_orbit(
+    time: Res<Time<Real>>,
+    view: Res<super::state::ViewState>,
+    mut quiet_since: Local<Option<std::time::Duration>>,
+    mut moved: MessageReader<bevy::window::CursorMoved>,
+    mut wheel: MessageReader<bevy::input::mouse::MouseWheel>,
+    keys: Res<ButtonInput<KeyCode>>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    mut cameras: Query<&mut OrbitCamera>,
+) {
+    let pointer = moved.read().count() > 0;
+    let scrolled = wheel.read().count() > 0;
+    let held = keys.get_pressed().next().is_some() || buttons.get_pressed().next().is_some();
+    let now = time.elapsed();
+    if pointer || scrolled || held || quiet_since.is_none() {
+        *quiet_since = Some(now);
+    }
+    if !view.idle_orbit || quiet_since.is_some_and(|since| now - since < IDLE_BEFORE_ORBIT) {
+        return;
+    }
+    let turn = IDLE_ORBIT_SPEED * time.delta_secs();
+    for mut camera in &mut cameras {
+        camera.current.yaw += turn;
+        camera.goal.yaw += turn;
+    }
+}
+
 /// The camera that frames every song of `explorer`.
 pub(crate) fn frame_cloud(explorer: &crate::explore::Explorer) -> OrbitCamera {
     let (centre, radius) = super::animate::frame_of((0..explorer.len()).map(|row| explorer.map().position(row)));

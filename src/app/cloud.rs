@@ -36,6 +36,10 @@ use super::colour::linear;
 use super::state::ExplorerState;
 use crate::explore::Explorer;
 
+/// How much darker the farthest songs are drawn than the nearest: enough to read depth in a
+/// still picture, not so much that far songs' colours are lost.
+const DEPTH_DIMMING: f32 = 0.55;
+
 /// Bytes per song in the instance buffer: position and kind, then colour.
 const INSTANCE_BYTES: u64 = 32;
 
@@ -53,17 +57,30 @@ pub struct PointCloud {
 }
 
 /// Per-frame numbers for the shader.
-#[derive(Clone, Copy, Debug, ShaderType)]
+#[derive(Clone, Copy, Debug, PartialEq, ShaderType)]
 pub struct PointStyle {
     pub filter_threshold: f32,
     pub world_radius: f32,
     pub min_pixels: f32,
     pub max_pixels: f32,
+    /// Depth cue: songs at `depth_near` (view distance) or nearer keep their colour, songs at
+    /// `depth_far` or farther are darkened by `depth_dimming` (0: no cue), linearly between.
+    pub depth_near: f32,
+    pub depth_far: f32,
+    pub depth_dimming: f32,
 }
 
 impl Default for PointStyle {
     fn default() -> Self {
-        Self { filter_threshold: f32::MAX, world_radius: 0.35, min_pixels: 1.6, max_pixels: 14.0 }
+        Self {
+            filter_threshold: f32::MAX,
+            world_radius: 0.35,
+            min_pixels: 1.6,
+            max_pixels: 14.0,
+            depth_near: 0.0,
+            depth_far: 1.0,
+            depth_dimming: 0.0,
+        }
     }
 }
 
@@ -79,7 +96,12 @@ impl PointCloud {
 
 /// Keeps the GPU's copy of the cloud in step with the explorer: rebuilt when the explorer says
 /// it changed, otherwise only the per-frame style numbers are touched.
-pub fn sync_cloud(state: Res<ExplorerState>, cameras: Query<&OrbitCamera>, mut clouds: Query<&mut PointCloud>) {
+pub fn sync_cloud(
+    state: Res<ExplorerState>,
+    view: Res<super::state::ViewState>,
+    cameras: Query<&OrbitCamera>,
+    mut clouds: Query<&mut PointCloud>,
+) {
     let explorer = &state.0;
     let Ok(mut cloud) = clouds.single_mut() else { return };
     if cloud.instances_version != explorer.points_version() {
@@ -93,8 +115,19 @@ pub fn sync_cloud(state: Res<ExplorerState>, cameras: Query<&OrbitCamera>, mut c
     // Dots sized to the view; a sparse library gets bigger ones (up to 3× for under ~40 songs).
     let sparseness = (1000.0 / explorer.len().max(1) as f32).cbrt().clamp(1.0, 3.0);
     let world_radius = cameras.single().map(|c| c.home.distance * 0.003 * sparseness).unwrap_or(0.1);
-    let style = PointStyle { filter_threshold: explorer.filter_threshold(), world_radius, ..PointStyle::default() };
-    if cloud.style.filter_threshold != style.filter_threshold || cloud.style.world_radius != style.world_radius {
+    let mut style = PointStyle { filter_threshold: explorer.filter_threshold(), world_radius, ..PointStyle::default() };
+    if let Ok(camera) = cameras.single()
+        && !view.flat_points
+    {
+        // The framed cloud's radius is about a third of the home distance (camera.rs framing):
+        // the dimming runs from the near side of that sphere, seen from where the camera is now,
+        // to its far side.
+        let radius = camera.home.distance * 0.33;
+        style.depth_near = (camera.current.distance - radius).max(0.0);
+        style.depth_far = style.depth_near + 2.0 * radius;
+        style.depth_dimming = DEPTH_DIMMING;
+    }
+    if cloud.style != style {
         cloud.style = style;
     }
 }

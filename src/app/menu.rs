@@ -280,6 +280,7 @@ pub fn menu_bar(
 
 pub fn map_settings_window(
     mut contexts: EguiContexts,
+    mut view: ResMut<ViewState>,
     mut window: ResMut<MapSettingsWindow>,
     mut state: ResMut<ExplorerState>,
     jobs: Res<Jobs>,
@@ -294,7 +295,9 @@ pub fn map_settings_window(
     let mut editing = window.editing.clone().unwrap_or_else(|| saved_map.clone());
     let mut open = true;
     let before = explorer.view_settings();
-    egui::Window::new("Map & view").open(&mut open).default_width(330.0).show(&ctx, |ui| {
+    // Opens in the 3D view beside the side panels, not over the legend.
+    let corner = view.scene_rect.map_or(egui::pos2(300.0, 60.0), |(min, _)| egui::pos2(min.x + 16.0, min.y + 16.0));
+    egui::Window::new("Map & view").open(&mut open).default_width(330.0).default_pos(corner).show(&ctx, |ui| {
         ui.label(egui::RichText::new("Map (laid out again when changed)").strong());
         egui::Grid::new("map settings").num_columns(2).spacing([12.0, 6.0]).show(ui, |ui| {
             ui.label("Projection");
@@ -354,6 +357,13 @@ pub fn map_settings_window(
             });
             ui.end_row();
         });
+        ui.checkbox(&mut view.flat_points, "flat: no depth cue")
+            .on_hover_text("by default songs farther from the camera are drawn darker, so the cloud reads as 3D");
+        let mut gizmo = !view.hide_gizmo;
+        ui.checkbox(&mut gizmo, "axes in the corner");
+        view.hide_gizmo = !gizmo;
+        ui.checkbox(&mut view.show_grid, "grid under the cloud");
+        ui.checkbox(&mut view.idle_orbit, "turn slowly when left alone");
         if wanted != before {
             explorer.set_metric(wanted.metric);
             explorer.set_filter_space(wanted.filter_space);

@@ -112,6 +112,7 @@ impl Plugin for ExplorerPlugin {
             .add_message::<jobs::JobNews>()
             .add_message::<menu::OpenDialog>()
             .add_message::<bevy::window::FileDragAndDrop>()
+            .add_message::<bevy::window::CursorMoved>()
             .insert_resource(self.script.clone())
             .add_systems(Startup, move |mut commands: Commands| spawn_scene(&mut commands, framing.clone()))
             .add_systems(
@@ -130,6 +131,7 @@ impl Plugin for ExplorerPlugin {
                     saving::report_write_failures,
                     input::pointer_input,
                     input::keyboard_input,
+                    camera::idle_orbit,
                     camera::apply_orbit,
                     cloud::sync_cloud,
                     script::run_script,

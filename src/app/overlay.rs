@@ -26,6 +26,10 @@ const HOVER_RING: Color32 = Color32::from_rgb(0xB0, 0xC4, 0xDE);
 pub const FOR_YOU_RING: Color32 = Color32::from_rgb(0xFF, 0x5F, 0xA2);
 pub const PATH_LINE: Color32 = Color32::from_rgb(0x00, 0xE5, 0xFF);
 pub const PLAYING_RING: Color32 = Color32::from_rgb(0x9C, 0xFF, 0x57);
+/// The orientation gizmo's axes.
+pub const AXIS_X: Color32 = Color32::from_rgb(0xFF, 0x45, 0x45);
+pub const AXIS_Y: Color32 = Color32::from_rgb(0x7C, 0xFC, 0x00);
+pub const AXIS_Z: Color32 = Color32::from_rgb(0x3A, 0x6E, 0xFF);
 
 #[allow(clippy::too_many_arguments)]
 pub fn overlay(
@@ -50,6 +54,12 @@ pub fn overlay(
     let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Background, egui::Id::new("songspace overlay")));
     let painter = painter.with_clip_rect(scene);
 
+    if view.show_grid {
+        draw_grid(&painter, &projector, explorer);
+    }
+    if !view.hide_gizmo {
+        draw_gizmo(&painter, transform, scene);
+    }
     if let Some(listen) = listen.as_deref() {
         draw_listening(&painter, &projector, explorer, listen, playback.as_deref());
     }
@@ -137,6 +147,58 @@ pub fn overlay(
         painter.galley(rect.min + egui::vec2(5.0, 3.0), galley, Color32::WHITE);
     }
     Ok(())
+}
+
+/// Lines of a faint grid per side of the square under the cloud (on the plane of its lowest song).
+const GRID_LINES: usize = 11;
+/// Pieces each grid line is drawn in, so that a line running behind the camera loses only the
+/// pieces there.
+const GRID_PIECES: usize = 16;
+
+/// A faint square grid under the cloud: a floor that shows which way is down and how far things
+/// are as the view turns.
+fn draw_grid(painter: &egui::Painter, projector: &Projector, explorer: &crate::explore::Explorer) {
+    let Some((min, max)) = explorer.map().position_index().bounds() else { return };
+    let (centre_x, centre_z) = ((min[0] + max[0]) / 2.0, (min[2] + max[2]) / 2.0);
+    let half = 0.6 * (max[0] - min[0]).max(max[2] - min[2]).max(1e-3);
+    let floor = min[1];
+    let stroke = Stroke::new(1.0, Color32::from_white_alpha(28));
+    let at = |x: f32, z: f32| projector.project([x, floor, z]).map(|p| Pos2::new(p.screen.x, p.screen.y));
+    for i in 0..GRID_LINES {
+        let offset = -half + 2.0 * half * i as f32 / (GRID_LINES - 1) as f32;
+        for along_x in [true, false] {
+            let point = |t: f32| {
+                let run = -half + 2.0 * half * t;
+                if along_x { at(centre_x + run, centre_z + offset) } else { at(centre_x + offset, centre_z + run) }
+            };
+            for piece in 0..GRID_PIECES {
+                let (t0, t1) = (piece as f32 / GRID_PIECES as f32, (piece + 1) as f32 / GRID_PIECES as f32);
+                if let (Some(a), Some(b)) = (point(t0), point(t1)) {
+                    painter.line_segment([a, b], stroke);
+                }
+            }
+        }
+    }
+}
+
+/// The world's axes as the camera sees them, in the view's lower left corner: x, y (up) and z,
+/// each a line with its letter, the nearer drawn last.
+fn draw_gizmo(painter: &egui::Painter, camera: &GlobalTransform, scene: egui::Rect) {
+    let centre = Pos2::new(scene.min.x + 46.0, scene.max.y - 46.0);
+    let length = 30.0;
+    let to_view = camera.rotation().inverse();
+    // Red, green and blue as axes usually are, each apart from every genre colour (so a point's
+    // colour never reads as an axis), and told apart by their letters too.
+    let mut axes: Vec<(Vec3, &str, Color32)> =
+        vec![(to_view * Vec3::X, "x", AXIS_X), (to_view * Vec3::Y, "y", AXIS_Y), (to_view * Vec3::Z, "z", AXIS_Z)];
+    // In view space the camera looks along -z: the most negative z is farthest.
+    axes.sort_by(|a, b| a.0.z.total_cmp(&b.0.z));
+    painter.circle_filled(centre, length + 8.0, Color32::from_black_alpha(110));
+    for (direction, letter, colour) in axes {
+        let tip = centre + egui::vec2(direction.x, -direction.y) * length;
+        painter.line_segment([centre, tip], Stroke::new(2.0, colour));
+        painter.text(tip, egui::Align2::CENTER_CENTER, letter, FontId::proportional(12.0), colour);
+    }
 }
 
 /// The trail of recent plays (fading into the past), the path (a line with a dot per song), For

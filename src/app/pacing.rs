@@ -83,6 +83,7 @@ pub struct Motion<'w, 's> {
     worker: Res<'w, DropWorker>,
     reindexer: Res<'w, Reindexer>,
     clustering: Res<'w, super::clusters::ClusterWorker>,
+    view: Res<'w, super::state::ViewState>,
     writer: Res<'w, LibraryWriter>,
     dialogs: Res<'w, Dialogs>,
     listen: Res<'w, Listen>,
@@ -104,6 +105,7 @@ impl Motion<'_, '_> {
             || !self.worker.is_idle()
             || self.reindexer.is_running()
             || self.clustering.is_running()
+            || self.view.idle_orbit
             || self.writer.busy()
             || self.dialogs.is_open()
             || self.listen.is_waiting()

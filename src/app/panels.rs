@@ -43,6 +43,8 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("K", "switch the right panel: song / listen"),
     ("Esc", "clear the selection"),
     ("Ctrl+F", "search"),
+    ("Colour by", "genre, cluster, artist, album, or tempo, loudness, brightness, onsets, dynamics on a scale"),
+    ("Map & view", "depth cue, axes, grid, turning slowly when left alone"),
     ("H or ?", "this help"),
 ];
 

@@ -33,6 +33,13 @@ pub struct ViewState {
     pub menu_height: f32,
     /// The open library's file and the name the panel gives it.
     pub library_name: Option<(std::path::PathBuf, String)>,
+    /// Aids that make the cloud read as 3D, switched in Map & view: depth cues (far songs
+    /// dimmed) and the orientation gizmo are on unless turned off; the grid and the slow orbit
+    /// when idle are off unless turned on.
+    pub flat_points: bool,
+    pub hide_gizmo: bool,
+    pub show_grid: bool,
+    pub idle_orbit: bool,
 }
 
 impl ViewState {

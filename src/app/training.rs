@@ -109,6 +109,7 @@ pub fn follow_training(mut news: MessageReader<JobNews>, mut panel: ResMut<Train
 
 pub fn training_window(
     mut contexts: EguiContexts,
+    view: Res<super::state::ViewState>,
     mut panel: ResMut<TrainingPanel>,
     jobs: Res<Jobs>,
     state: Res<ExplorerState>,
@@ -145,7 +146,8 @@ pub fn training_window(
         .open(&mut open)
         .resizable(false)
         .default_width(520.0)
-        .default_pos(egui::pos2(300.0, 60.0))
+        // In the 3D view beside the side panels, not over the legend.
+        .default_pos(view.scene_rect.map_or(egui::pos2(300.0, 60.0), |(min, _)| egui::pos2(min.x + 16.0, min.y + 16.0)))
         .show(&ctx, |ui| {
             let busy = jobs.running.is_some();
             ui.add_enabled_ui(!busy, |ui| settings(ui, &mut panel));
