@@ -1111,3 +1111,27 @@ fn the_axes_turn_in_the_corner_of_the_real_window() {
         assert!(corner(colour) > 15, "the {axis} axis is drawn: {} pixels", corner(colour));
     }
 }
+
+/// Coloured by cluster, the window clusters the map on a worker and hands the clusters over;
+/// choosing a cluster (a click on its name, or the panel's list) shows only its songs, and
+/// choosing it again shows all.
+#[test]
+fn clusters_arrive_from_the_worker_and_choosing_one_shows_only_its_songs() {
+    let mut app = headless(explorer());
+    explorer_of(&mut app).set_colour_by(songspace::library::ColourBy::Cluster);
+    let arrived = update_until(&mut app, 30, |app| !explorer_of(app).needs_clusters());
+    assert!(arrived, "the clustering worker delivers");
+    let clusters = explorer_of(&mut app).clusters().expect("clusters").clusters.len();
+    assert!(clusters >= 2, "{clusters} clusters");
+    let sizes: usize = explorer_of(&mut app).clusters().expect("clusters").clusters.iter().map(|c| c.size).sum();
+    assert_eq!(sizes, 60);
+    let first_size = explorer_of(&mut app).clusters().expect("clusters").clusters[0].size;
+    let world = app.world_mut();
+    let mut view = world.remove_resource::<ViewState>().expect("view");
+    let mut state = world.remove_resource::<ExplorerState>().expect("explorer");
+    songspace::app::input::choose_cluster(&mut state.0, &mut view, 0);
+    assert_eq!(view.chosen_cluster, Some(0));
+    assert_eq!(state.0.visible_count(), first_size, "only its songs");
+    songspace::app::input::choose_cluster(&mut state.0, &mut view, 0);
+    assert_eq!((view.chosen_cluster, state.0.visible_count()), (None, 60), "again: every song");
+}

@@ -197,6 +197,24 @@ pub fn select_song(explorer: &mut Explorer, camera: Option<&mut OrbitCamera>, ro
     }
 }
 
+/// Shows only `cluster`'s songs and offers, in the left panel, to play them or keep them as a
+/// playlist; choosing the chosen cluster again shows every song again.
+pub fn choose_cluster(explorer: &mut crate::explore::Explorer, view: &mut ViewState, cluster: usize) {
+    let prefix = format!("{}. ", cluster + 1);
+    let Some(entry) = explorer.legend().iter().position(|e| e.name.as_deref().is_some_and(|n| n.starts_with(&prefix)))
+    else {
+        return;
+    };
+    if view.chosen_cluster == Some(cluster) {
+        view.chosen_cluster = None;
+        explorer.show_all_legend(true);
+    } else {
+        view.chosen_cluster = Some(cluster);
+        explorer.show_all_legend(false);
+        explorer.toggle_legend_entry(entry);
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn pointer_input(
     mut memory: Local<PointerMemory>,
@@ -236,6 +254,19 @@ pub fn pointer_input(
                 orbit.pan_by(-delta.x / height, delta.y / height);
             }
         }
+    }
+    // A cluster's floating name: the click chooses the cluster (shows only its songs and offers
+    // to play them or keep them as a playlist) instead of picking a song under it.
+    let on_cluster_name = cursor.and_then(|c| {
+        view.cluster_labels.iter().find(|(_, min, max)| c.x >= min.x && c.x <= max.x && c.y >= min.y && c.y <= max.y)
+    });
+    if buttons.just_released(MouseButton::Left)
+        && memory.press_at.is_some()
+        && !memory.dragged
+        && let Some(&(cluster, _, _)) = on_cluster_name
+    {
+        choose_cluster(&mut state.0, &mut view, cluster);
+        memory.press_at = None;
     }
     // Empty space keeps the selection: a missed click should not lose what you found.
     if buttons.just_released(MouseButton::Left)

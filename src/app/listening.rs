@@ -264,6 +264,23 @@ impl Listen {
         }
     }
 
+    /// Keeps `songs` as a new playlist named after `name` (made unique) and opens it in the
+    /// Listen tab, where it plays and exports like any other.
+    pub fn save_songs_as_playlist(&mut self, name: &str, songs: &[u64], view: &mut ViewState) {
+        if !self.is_loaded() {
+            view.notify("Playlists are off for this library: its listening file could not be read");
+            return;
+        }
+        let name = self.listening.free_name(name);
+        if let Ok(playlist) = self.listening.create_playlist(&name) {
+            playlist.add(songs.to_vec());
+            view.notify(format!("Kept {} songs as playlist “{name}”", songs.len()));
+            self.open_playlist = Some(name);
+            self.tab = SideTab::Listen;
+            self.changed();
+        }
+    }
+
     /// Reads a playlist file into a new playlist, on the library writer's thread (after the
     /// window's earlier writes, so the library file it reads holds every dropped song).
     pub fn import_playlist(&mut self, file: PathBuf, writer: &LibraryWriter) {

@@ -35,7 +35,7 @@ pub const AXIS_Z: Color32 = Color32::from_rgb(0x3A, 0x6E, 0xFF);
 pub fn overlay(
     mut contexts: EguiContexts,
     state: Res<ExplorerState>,
-    view: Res<ViewState>,
+    mut view: ResMut<ViewState>,
     cameras: Query<(&Camera, &GlobalTransform), With<OrbitCamera>>,
     clouds: Query<&PointCloud>,
     windows: Query<&Window, With<PrimaryWindow>>,
@@ -89,12 +89,15 @@ pub fn overlay(
         requests.push(LabelRequest { anchor: [at.x, at.y], size: [galley.size().x + 10.0, galley.size().y + 6.0] });
         placed_marks.push((at, *ring, galley));
     }
+    let mut first_cluster_label = usize::MAX;
+    let mut cluster_ids: Vec<usize> = Vec::new();
     // Coloured by cluster: each shown cluster's name floats at its centre, after the songs' labels
     // (which win a contested spot), in the cluster's colour.
     if explorer.colour_by() == crate::library::ColourBy::Cluster
         && let Some(report) = explorer.clusters()
     {
         let cluster_font = FontId::proportional(12.0);
+        first_cluster_label = requests.len();
         for cluster in &report.clusters {
             let entry = explorer
                 .legend()
@@ -110,10 +113,16 @@ pub fn overlay(
             let galley = painter.layout_no_wrap(text, cluster_font.clone(), Color32::WHITE);
             requests.push(LabelRequest { anchor: [at.x, at.y], size: [galley.size().x + 10.0, galley.size().y + 6.0] });
             placed_marks.push((at, colour32(entry.colour), galley));
+            cluster_ids.push(cluster.id);
         }
     }
     let view_rect = ScreenRect { min: [scene.min.x, scene.min.y], max: [scene.max.x, scene.max.y] };
     let rects = layout_labels(&requests, view_rect, 9.0);
+    view.cluster_labels = cluster_ids
+        .iter()
+        .zip(rects.iter().skip(first_cluster_label.min(rects.len())))
+        .map(|(&id, r)| (id, Vec2::new(r.min[0], r.min[1]), Vec2::new(r.max[0], r.max[1])))
+        .collect();
     for ((at, ring, galley), rect) in placed_marks.into_iter().zip(rects) {
         let rect = egui::Rect::from_min_max(Pos2::new(rect.min[0], rect.min[1]), Pos2::new(rect.max[0], rect.max[1]));
         let attach = Pos2::new(at.x.clamp(rect.min.x, rect.max.x), at.y.clamp(rect.min.y, rect.max.y));

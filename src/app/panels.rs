@@ -82,9 +82,29 @@ pub fn panels(
             None => ui.weak("Click a song to hear it and see its 3 nearest. H for help."),
         };
     });
+    let mut cluster_action = None;
     egui::Panel::left("library").default_size(270.0).resizable(true).show(&mut root, |ui| {
-        library_panel(ui, explorer, &mut view, &mut to_select);
+        library_panel(ui, explorer, &mut view, &mut to_select, &mut cluster_action);
     });
+    if let Some(report) = explorer.shared_clusters() {
+        match cluster_action {
+            Some(ClusterAction::Play(c)) => {
+                let cluster = &report.clusters[c];
+                let name = format!("cluster {}", cluster.name);
+                listen.play_queue(&name, &cluster.tracks, 0, playback.as_deref_mut(), explorer);
+                view.notify(format!(
+                    "Playing the {} songs of cluster {}, nearest its centre first",
+                    cluster.size,
+                    c + 1
+                ));
+            }
+            Some(ClusterAction::KeepAsPlaylist(c)) => {
+                let cluster = &report.clusters[c];
+                listen.save_songs_as_playlist(&cluster.name, &cluster.tracks, &mut view);
+            }
+            None => {}
+        }
+    }
     let mut requests = PanelRequests::default();
     egui::Panel::right("selection").default_size(310.0).resizable(true).show(&mut root, |ui| {
         ui.add_space(4.0);
@@ -173,6 +193,7 @@ fn library_panel(
     explorer: &mut Explorer,
     view: &mut ViewState,
     to_select: &mut Option<(usize, bool)>,
+    cluster_action: &mut Option<ClusterAction>,
 ) {
     ui.add_space(6.0);
     ui.heading("songspace");
@@ -243,6 +264,9 @@ fn library_panel(
         });
     });
     ui.weak("Click to hide or show, shift-click to show only one.");
+    if explorer.colour_by() == crate::library::ColourBy::Cluster {
+        cluster_box(ui, explorer, view, cluster_action);
+    }
     egui::ScrollArea::vertical().id_salt("legend").show(ui, |ui| {
         let mut clicked = None;
         for (index, genre) in explorer.legend().iter().enumerate() {
@@ -271,6 +295,69 @@ fn library_panel(
             None => {}
         }
     });
+}
+
+/// What the chosen cluster's box asks for, done where the listening state is at hand.
+enum ClusterAction {
+    Play(usize),
+    KeepAsPlaylist(usize),
+}
+
+/// The chosen cluster (a click on its name in the view, or chosen here): its profile, the songs
+/// nearest its centre, and buttons to play its songs or keep them as a playlist (which the
+/// Listen tab exports as M3U8 or CSV).
+fn cluster_box(ui: &mut egui::Ui, explorer: &mut Explorer, view: &mut ViewState, action: &mut Option<ClusterAction>) {
+    let Some(report) = explorer.shared_clusters() else {
+        ui.weak("Clustering the map…");
+        return;
+    };
+    let label = |c: usize| format!("{}. {}", c + 1, report.clusters[c].name);
+    let mut chosen = view.chosen_cluster.filter(|&c| c < report.clusters.len());
+    egui::ComboBox::from_id_salt("chosen-cluster")
+        .width(ui.available_width().min(240.0))
+        .selected_text(chosen.map_or_else(|| "choose a cluster…".to_owned(), label))
+        .show_ui(ui, |ui| {
+            for c in 0..report.clusters.len() {
+                ui.selectable_value(&mut chosen, Some(c), label(c));
+            }
+        });
+    if chosen != view.chosen_cluster
+        && let Some(c) = chosen
+    {
+        super::input::choose_cluster(explorer, view, c);
+    }
+    let Some(c) = view.chosen_cluster.filter(|&c| c < report.clusters.len()) else {
+        ui.weak("Or click a cluster's name in the view.");
+        return;
+    };
+    let cluster = &report.clusters[c];
+    ui.label(format!("{} songs, silhouette of the clustering {:.2}", cluster.size, report.silhouette));
+    let profile: Vec<String> = crate::audio::Descriptor::ALL
+        .iter()
+        .filter_map(|&d| cluster.profile.get(d.key()).map(|&v| format!("{} {}", d.label().to_lowercase(), d.format(v))))
+        .collect();
+    if !profile.is_empty() {
+        ui.weak(format!("median {}", profile.join(", ")));
+    }
+    let nearest: Vec<String> = cluster
+        .representatives
+        .iter()
+        .filter_map(|&id| explorer.row_of(id).map(|row| explorer.display_name(row)))
+        .collect();
+    ui.weak(format!("nearest its centre: {}", nearest.join("; ")));
+    ui.horizontal_wrapped(|ui| {
+        if ui.button("Play its songs").clicked() {
+            *action = Some(ClusterAction::Play(c));
+        }
+        if ui.button("Keep as a playlist").clicked() {
+            *action = Some(ClusterAction::KeepAsPlaylist(c));
+        }
+        if ui.button("Show all").clicked() {
+            view.chosen_cluster = None;
+            explorer.show_all_legend(true);
+        }
+    });
+    ui.separator();
 }
 
 /// The legend's heading for a colour mode.

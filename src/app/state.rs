@@ -40,6 +40,11 @@ pub struct ViewState {
     pub hide_gizmo: bool,
     pub show_grid: bool,
     pub idle_orbit: bool,
+    /// Where each cluster's floating name was drawn last frame (cluster id, min, max in logical
+    /// pixels): a click there chooses the cluster instead of picking a song.
+    pub cluster_labels: Vec<(usize, Vec2, Vec2)>,
+    /// The cluster whose songs the left panel offers to play or keep as a playlist.
+    pub chosen_cluster: Option<usize>,
 }
 
 impl ViewState {

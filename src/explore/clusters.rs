@@ -36,7 +36,7 @@ pub struct ClusterSummary {
     pub genres: BTreeMap<String, usize>,
     /// Track ids of the songs nearest the centre, nearest first.
     pub representatives: Vec<u64>,
-    /// Track ids of every member, in map order.
+    /// Track ids of every member, nearest the centre first.
     pub tracks: Vec<u64>,
     /// Descriptor -> the members' median (only songs with descriptors count).
     pub profile: BTreeMap<String, f32>,
@@ -176,7 +176,7 @@ pub fn cluster_songs(map: &Map, facts: &[SongFacts], k: Option<usize>, seed: u64
                 name: String::new(),
                 genres,
                 representatives: by_distance.iter().take(REPRESENTATIVES).map(|&(_, r)| map.id(r)).collect(),
-                tracks: members.iter().map(|&r| map.id(r)).collect(),
+                tracks: by_distance.iter().map(|&(_, r)| map.id(r)).collect(),
                 profile,
                 relative,
                 centre_position,

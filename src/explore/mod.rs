@@ -463,6 +463,11 @@ impl Explorer {
         self.clusters.as_deref()
     }
 
+    /// The same, shared: a copy of the pointer, not of every cluster's songs.
+    pub fn shared_clusters(&self) -> Option<std::sync::Arc<ClusterReport>> {
+        self.clusters.clone()
+    }
+
     /// Whether the clusters describe this map as it is: computed for its songs, none added since
     /// (a dropped song joins its nearest cluster without a new clustering).
     pub fn needs_clusters(&self) -> bool {
