@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use songspace::audio::{MelExtractor, MelSettings, Span, decode_file, npy};
+use songspace::audio::{DescriptorAnalyser, MelExtractor, MelSettings, Span, SpectralSums, decode_file, npy};
 
 fn main() {
     let corpus = songspace_corpus_dir();
@@ -30,7 +30,8 @@ fn main() {
     let extractor = MelExtractor::new(MelSettings::default());
     // Warm-up, as for librosa.
     let _ = decode_file(&clips[0], Span::Whole).map(|a| extractor.compute(&a.samples));
-    let (mut decode, mut mel) = (Duration::ZERO, Duration::ZERO);
+    let (mut decode, mut mel, mut described) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let describer = DescriptorAnalyser::new(MelSettings::default());
     let out_dir = std::env::temp_dir().join(format!("songspace-bench-mel-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).expect("temp dir");
     let mut audio_seconds = 0.0;
@@ -40,8 +41,15 @@ fn main() {
         let t1 = Instant::now();
         let spec = extractor.compute(&audio.samples);
         let t2 = Instant::now();
+        // What import does: the same log-mel with the descriptors measured from its spectra.
+        let mut sums = SpectralSums::default();
+        let with = extractor.compute_visiting(&audio.samples, |_, power| describer.add_power_frame(power, &mut sums));
+        let descriptors = describer.describe(&audio.samples, &with, &sums);
+        let t3 = Instant::now();
+        assert!(descriptors.tempo_bpm.is_finite());
         decode += t1 - t0;
         mel += t2 - t1;
+        described += t3 - t2;
         audio_seconds += audio.seconds();
         let stem = clip.file_stem().and_then(|s| s.to_str()).unwrap_or("clip");
         npy::write_f32_2d(&out_dir.join(format!("{stem}.npy")), spec.n_mels, spec.n_frames, &spec.values).expect("npy");
@@ -55,6 +63,14 @@ fn main() {
     println!("| decode + resample (symphonia, rubato) | {:.1} |", decode.as_secs_f64() * 1e3 / n);
     println!("| log-mel (realfft, sparse mel) | {:.1} |", mel.as_secs_f64() * 1e3 / n);
     println!("| total | {:.1} |", (decode + mel).as_secs_f64() * 1e3 / n);
+    println!();
+    println!(
+        "import's analysis, log-mel with the descriptors (tempo, centroid, onsets, levels): {:.1} ms per clip, \
+         {:.2}× the log-mel alone; decode + that: {:.2}× decoding alone",
+        described.as_secs_f64() * 1e3 / n,
+        described.as_secs_f64() / mel.as_secs_f64(),
+        (decode + described).as_secs_f64() / decode.as_secs_f64()
+    );
     println!();
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/librosa_mel.py");
