@@ -409,6 +409,39 @@ impl Png {
         found
     }
 
+    /// Pixels of `colour`'s hue and saturation (within 5° and 0.06) at any brightness from 0.2:
+    /// shading and the depth cue darken a point's colour but keep its hue, and two palette
+    /// colours that darkening could confuse differ in hue.
+    pub(crate) fn same_hue(&self, colour: [u8; 3], x0: usize, x1: usize) -> usize {
+        fn hsv(c: [f32; 3]) -> (f32, f32, f32) {
+            let (max, min) = (c[0].max(c[1]).max(c[2]), c[0].min(c[1]).min(c[2]));
+            let delta = max - min;
+            let hue = if delta <= 0.0 {
+                0.0
+            } else if max == c[0] {
+                60.0 * ((c[1] - c[2]) / delta).rem_euclid(6.0)
+            } else if max == c[1] {
+                60.0 * ((c[2] - c[0]) / delta + 2.0)
+            } else {
+                60.0 * ((c[0] - c[1]) / delta + 4.0)
+            };
+            (hue, if max > 0.0 { delta / max } else { 0.0 }, max)
+        }
+        let (hue, saturation, _) = hsv(colour.map(|v| f32::from(v) / 255.0));
+        let mut found = 0;
+        for y in 0..self.height {
+            for x in x0..x1.min(self.width) {
+                let p = &self.rgba[(y * self.width + x) * 4..][..3];
+                let (h, s, v) = hsv([p[0], p[1], p[2]].map(|v| f32::from(v) / 255.0));
+                let dh = (h - hue).abs().min(360.0 - (h - hue).abs());
+                if v >= 0.2 && dh <= 5.0 && (s - saturation).abs() <= 0.06 {
+                    found += 1;
+                }
+            }
+        }
+        found
+    }
+
     /// Pixels close to an sRGB colour, within columns `x0..x1` (the 3D view between the panels).
     pub(crate) fn near(&self, colour: [u8; 3], tolerance: i32, x0: usize, x1: usize) -> Vec<(usize, usize)> {
         let mut found = Vec::new();
@@ -1067,6 +1100,27 @@ fn the_songs_are_coloured_by_cluster_or_a_descriptor_on_its_scale() {
     assert!(png.near_shade(orange, 12.0, SCENE.0, SCENE.1) < 10, "no genre colour on the scale");
     // The scale is drawn in the left panel: its low and high ends side by side.
     assert!(png.near(low, 8, 0, SCENE.0).len() > 20 && png.near(high, 8, 0, SCENE.0).len() > 20, "the colour bar");
+
+    // The other descriptors: each spreads the songs over its whole scale.
+    for mode in ["loudness", "onset-rate", "dynamics", "tempo"] {
+        let shot = home.path().join(format!("{mode}.png"));
+        window_run(home.path(), &demo, &shot, &["--colour", mode]);
+        let png = Png::read(&shot);
+        assert!(png.near_shade(low, 12.0, SCENE.0, SCENE.1) > 30, "{mode}: songs at the scale's low end");
+        assert!(png.near_shade(high, 12.0, SCENE.0, SCENE.1) > 30, "{mode}: songs at its high end");
+        assert!(png.near_shade(orange, 12.0, SCENE.0, SCENE.1) < 10, "{mode}: no category colour");
+    }
+
+    // By artist: the demo has 9 composers or traditions for its 7 styles, so the ninth colour of
+    // the palette (pink), which no style gets, is on the map.
+    let shot = home.path().join("artist.png");
+    window_run(home.path(), &demo, &shot, &["--colour", "artist"]);
+    let pink = songspace::explore::genre_colour(8).map(|v| (v * 255.0).round() as u8);
+    assert!(Png::read(&shot).same_hue(pink, SCENE.0, SCENE.1) > 100, "a ninth artist in the ninth colour");
+    // Coloured by genre, nothing has that colour.
+    let shot = home.path().join("genre.png");
+    window_run(home.path(), &demo, &shot, &[]);
+    assert_eq!(Png::read(&shot).same_hue(pink, SCENE.0, SCENE.1), 0, "7 styles use 7 colours");
 }
 
 /// Far songs are dimmed by default (the shader's depth cue runs from the near to the far side

@@ -95,7 +95,11 @@ impl ColourBy {
             Self::Cluster => "cluster",
             Self::Artist => "artist",
             Self::Album => "album",
-            other => other.descriptor().map_or("", |d| d.key()),
+            Self::Tempo => "tempo",
+            Self::Loudness => "loudness",
+            Self::Brightness => "brightness",
+            Self::OnsetRate => "onset rate",
+            Self::Dynamics => "dynamics",
         }
     }
 
