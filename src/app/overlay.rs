@@ -171,7 +171,7 @@ fn draw_grid(painter: &egui::Painter, projector: &Projector, explorer: &crate::e
     let (centre_x, centre_z) = ((min[0] + max[0]) / 2.0, (min[2] + max[2]) / 2.0);
     let half = 0.6 * (max[0] - min[0]).max(max[2] - min[2]).max(1e-3);
     let floor = min[1];
-    let stroke = Stroke::new(1.0, Color32::from_white_alpha(28));
+    let stroke = Stroke::new(1.0, Color32::from_white_alpha(60));
     let at = |x: f32, z: f32| projector.project([x, floor, z]).map(|p| Pos2::new(p.screen.x, p.screen.y));
     for i in 0..GRID_LINES {
         let offset = -half + 2.0 * half * i as f32 / (GRID_LINES - 1) as f32;
