@@ -200,11 +200,7 @@ pub fn select_song(explorer: &mut Explorer, camera: Option<&mut OrbitCamera>, ro
 /// Shows only `cluster`'s songs and offers, in the left panel, to play them or keep them as a
 /// playlist; choosing the chosen cluster again shows every song again.
 pub fn choose_cluster(explorer: &mut crate::explore::Explorer, view: &mut ViewState, cluster: usize) {
-    let prefix = format!("{}. ", cluster + 1);
-    let Some(entry) = explorer.legend().iter().position(|e| e.name.as_deref().is_some_and(|n| n.starts_with(&prefix)))
-    else {
-        return;
-    };
+    let Some(entry) = explorer.legend_index_of_cluster(cluster) else { return };
     if view.chosen_cluster == Some(cluster) {
         view.chosen_cluster = None;
         explorer.show_all_legend(true);

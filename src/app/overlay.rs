@@ -99,17 +99,14 @@ pub fn overlay(
         let cluster_font = FontId::proportional(12.0);
         first_cluster_label = requests.len();
         for cluster in &report.clusters {
-            let entry = explorer
-                .legend()
-                .iter()
-                .find(|e| e.name.as_deref().is_some_and(|n| n.starts_with(&format!("{}. ", cluster.id + 1))));
+            let entry = explorer.legend_index_of_cluster(cluster.id).map(|i| &explorer.legend()[i]);
             let Some(entry) = entry.filter(|e| e.shown) else { continue };
             let Some(p) = projector.project(cluster.centre_position) else { continue };
             let at = Pos2::new(p.screen.x, p.screen.y);
             if !scene.contains(at) {
                 continue;
             }
-            let text = format!("{}. {}  ({})", cluster.id + 1, cluster.name, cluster.size);
+            let text = format!("{}  ({})", report.label(cluster.id), cluster.size);
             let galley = painter.layout_no_wrap(text, cluster_font.clone(), Color32::WHITE);
             requests.push(LabelRequest { anchor: [at.x, at.y], size: [galley.size().x + 10.0, galley.size().y + 6.0] });
             placed_marks.push((at, colour32(entry.colour), galley));

@@ -311,7 +311,7 @@ fn cluster_box(ui: &mut egui::Ui, explorer: &mut Explorer, view: &mut ViewState,
         ui.weak("Clustering the map…");
         return;
     };
-    let label = |c: usize| format!("{}. {}", c + 1, report.clusters[c].name);
+    let label = |c: usize| report.label(c);
     let mut chosen = view.chosen_cluster.filter(|&c| c < report.clusters.len());
     egui::ComboBox::from_id_salt("chosen-cluster")
         .width(ui.available_width().min(240.0))
@@ -426,7 +426,7 @@ fn selection_panel(
             if let (Some(cluster), Some(report)) = (explorer.cluster_of(row), explorer.clusters()) {
                 ui.horizontal_wrapped(|ui| {
                     ui.weak("Cluster");
-                    ui.label(format!("{}. {}", cluster + 1, report.clusters[cluster].name));
+                    ui.label(report.label(cluster));
                 });
             }
             match &t.descriptors {

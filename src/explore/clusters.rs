@@ -65,6 +65,11 @@ pub struct ClusterReport {
 }
 
 impl ClusterReport {
+    /// "3. fast, bright · mostly Folk": how the legend and the panels name cluster `id`.
+    pub fn label(&self, id: usize) -> String {
+        format!("{}. {}", id + 1, self.clusters[id].name)
+    }
+
     /// The cluster of each map row.
     pub fn assignment(&self, rows: usize, map: &Map) -> Vec<Option<usize>> {
         let mut of_row = vec![None; rows];

@@ -223,9 +223,8 @@ impl Explorer {
             ColourBy::Artist => track.and_then(|t| non_empty(&t.artist)),
             ColourBy::Album => track.and_then(|t| non_empty(&t.album)),
             ColourBy::Cluster => {
-                let clusters = self.clusters.as_ref()?;
                 let cluster = (*self.cluster_of_row.get(row)?)?;
-                Some(format!("{}. {}", cluster + 1, clusters.clusters[cluster].name))
+                Some(self.clusters.as_ref()?.label(cluster))
             }
             _ => {
                 let descriptor = self.colour_by.descriptor()?;
@@ -262,22 +261,22 @@ impl Explorer {
             self.cluster_of_row.push(nearest);
         }
         self.scaled_value_of_row.push(self.scaled_value(row));
-        let genre = self.category_of(row);
+        let category = self.category_of(row);
         let mut counts: Vec<(Option<String>, usize)> = self.legend.iter().map(|g| (g.name.clone(), g.count)).collect();
-        match counts.iter_mut().find(|(name, _)| *name == genre) {
+        match counts.iter_mut().find(|(name, _)| *name == category) {
             Some((_, count)) => *count += 1,
-            None => counts.push((genre.clone(), 1)),
+            None => counts.push((category.clone(), 1)),
         }
         let before: Vec<Option<String>> = self.legend.iter().map(|g| g.name.clone()).collect();
         self.rank_legend(counts);
         let new_index = |name: &Option<String>| self.legend.iter().position(|g| g.name == *name).unwrap_or(0);
         let moved: Vec<usize> = before.iter().map(new_index).collect();
         if moved.iter().enumerate().any(|(old, &new)| old != new) {
-            for genre in &mut self.legend_of_row {
-                *genre = moved[*genre];
+            for entry in &mut self.legend_of_row {
+                *entry = moved[*entry];
             }
         }
-        self.legend_of_row.push(new_index(&genre));
+        self.legend_of_row.push(new_index(&category));
         self.search_entries.push(self.search_entry(row));
         self.points_version = fresh_version();
         self.visibility_version = fresh_version();
@@ -468,10 +467,19 @@ impl Explorer {
         self.clusters.clone()
     }
 
-    /// Whether the clusters describe this map as it is: computed for its songs, none added since
-    /// (a dropped song joins its nearest cluster without a new clustering).
+    /// Whether no clustering has been handed over yet (a dropped song joins its nearest cluster
+    /// without a new clustering).
     pub fn needs_clusters(&self) -> bool {
         self.clusters.is_none()
+    }
+
+    /// The legend entry of cluster `id`, when the songs are coloured by cluster.
+    pub fn legend_index_of_cluster(&self, id: usize) -> Option<usize> {
+        if self.colour_by != ColourBy::Cluster {
+            return None;
+        }
+        let label = self.clusters.as_ref().filter(|c| id < c.clusters.len())?.label(id);
+        self.legend.iter().position(|e| e.name.as_deref() == Some(label.as_str()))
     }
 
     /// Takes a clustering of this map (made by [`crate::explore::clusters::cluster_map`] on a
