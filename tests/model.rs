@@ -539,3 +539,62 @@ fn without_labels_the_model_learns_from_the_music_itself() {
     }
     assert!(agree >= 14, "{agree} of 16 nearest neighbours of the same kind");
 }
+
+#[test]
+fn a_teacher_is_learnt_beside_the_music_and_checked_against_the_library() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let music = home.path().join("music");
+    for i in 0..6 {
+        let tags = WavTags::default();
+        write_wav(&music.join(format!("tone{i}.wav")), 22_050, 1, 3.5, "tone", 200.0 + 80.0 * i as f32, &tags);
+        write_wav(&music.join(format!("noise{i}.wav")), 22_050, 1, 3.5, "noise", 1.0 + i as f32, &tags);
+    }
+    let library = home.path().join("lib/library.ron");
+    assert!(songspace(home.path(), &["import", s(&music), "--library", s(&library)]).status.success());
+    let lib = songspace::library::load_library(&library).expect("library");
+    // A teacher that knows tones from noise, as a stronger model's vectors would.
+    let teacher_file = |name: &str, tracks: &[&songspace::library::Track]| {
+        let path = home.path().join(name);
+        let mut text = String::from("track_id,e0,e1,e2\n");
+        for t in tracks {
+            let tone = t.path.to_string_lossy().contains("tone");
+            text += &format!("{},{},{},0.5\n", t.id, if tone { 1.0 } else { -1.0 }, t.id % 7);
+        }
+        std::fs::write(&path, text).expect("teacher");
+        path
+    };
+    let all: Vec<_> = lib.tracks.iter().collect();
+    let teacher = teacher_file("teacher.csv", &all);
+    let model = home.path().join("model");
+    let metrics = train(
+        home.path(),
+        &library,
+        &model,
+        "3",
+        &["--label", "none", "--from-scratch", "--min-epochs", "2", "--teacher", s(&teacher), "--teacher-weight", "2"],
+    );
+    assert_eq!(metrics["label"], "none");
+    // The head that predicted the teacher's 3 values is not saved: the model has the one
+    // output of a model trained without labels, and embeds like any other.
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("model.json")).expect("model.json")).expect("json");
+    assert_eq!(info["labels"], serde_json::json!(["music"]), "{info}");
+    assert_eq!(info["net"]["n_classes"], 1, "{info}");
+    let run = songspace(home.path(), &["embed", s(&library), "--model", s(&model)]);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    // A teacher missing songs, or asked to teach labels, is refused by name before training.
+    let half = teacher_file("half.csv", &all[..6]);
+    let run = songspace(
+        home.path(),
+        &["train", s(&library), "--device", "cpu", "--epochs", "1", "--label", "none", "--teacher", s(&half)],
+    );
+    assert!(!run.status.success());
+    assert!(stderr(&run).contains("half.csv") && stderr(&run).contains("no vector for"), "{}", stderr(&run));
+    let run = songspace(
+        home.path(),
+        &["train", s(&library), "--device", "cpu", "--epochs", "1", "--label", "genre", "--teacher", s(&teacher)],
+    );
+    assert!(!run.status.success());
+    assert!(stderr(&run).contains("use --label none"), "{}", stderr(&run));
+}

@@ -441,6 +441,14 @@ pub struct RecipeArgs {
     /// Fine-tune this model folder instead of the shipped model.
     #[arg(long, conflicts_with = "from_scratch")]
     pub base: Option<PathBuf>,
+    /// With --label none: a vectors file named by track id (`track_id,e0,…`) from a stronger
+    /// model, which the network learns to predict from each song's patches beside the
+    /// contrastive objective (see tools/teacher/README.md).
+    #[arg(long)]
+    pub teacher: Option<PathBuf>,
+    /// Weight of the teacher's squared error beside the contrastive loss.
+    #[arg(long, default_value_t = 1.0)]
+    pub teacher_weight: f32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -463,6 +471,8 @@ impl RecipeArgs {
         options.std_pooling = self.pooling == Pooling::MeanStd;
         options.contrastive_weight = self.contrastive_weight;
         options.input_statistics = self.input_statistics;
+        options.teacher = self.teacher.clone();
+        options.teacher_weight = self.teacher_weight;
         options
     }
 

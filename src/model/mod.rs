@@ -10,6 +10,7 @@ mod inference;
 pub mod kmeans;
 mod net;
 mod store;
+mod teacher;
 mod training;
 pub mod yardstick;
 
@@ -23,6 +24,7 @@ pub use net::{EmbeddingNet, NetConfig};
 pub use store::{
     EMBEDDING_DIM, MODEL_FORMAT_VERSION, ModelInfo, check_compatible, load_model, load_model_info, model_id, save_model,
 };
+pub use teacher::{MAX_TEACHER_DIM, Teacher};
 pub use training::{
     ClassCounts, EpochMetrics, LabelKind, MIN_TRACKS_PER_LABEL, TrainEvent, TrainOptions, TrainingMetrics, train,
     train_on,

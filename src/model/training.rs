@@ -21,6 +21,7 @@ use super::data::{Normaliser, Prng, augmented_patch, mask_patch, track_patches};
 use super::evaluate::{HeldOutComparison, compare_on_held_out};
 use super::net::{EmbeddingNet, NetConfig};
 use super::store::{ModelInfo, check_compatible, load_model, save_model};
+use super::teacher::Teacher;
 use crate::audio::LogMel;
 use crate::error::{FileError, FileProblem, ModelError, TrainError};
 use crate::fsutil::write_atomically;
@@ -118,6 +119,12 @@ pub struct TrainOptions {
     /// Learning rate when starting from `base`: lower, so the new labels adjust what the base
     /// learnt rather than overwrite it.
     pub fine_tune_learning_rate: f64,
+    /// With [`LabelKind::None`]: a vectors file named by track id from a stronger model
+    /// ([`Teacher`]); the network's head learns to predict each song's vector from any of its
+    /// patches, beside the contrastive objective. Every training and validation song needs one.
+    pub teacher: Option<PathBuf>,
+    /// Weight of the teacher's mean squared error beside the contrastive loss.
+    pub teacher_weight: f32,
 }
 
 impl TrainOptions {
@@ -151,6 +158,8 @@ impl TrainOptions {
             resume: false,
             base: None,
             fine_tune_learning_rate: 3e-4,
+            teacher: None,
+            teacher_weight: 1.0,
         }
     }
 }
@@ -298,7 +307,12 @@ pub fn train<B: AutodiffBackend>(
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainingMetrics, TrainError> {
+    check_teacher_options(options)?;
     let (dataset, prepared) = prepare(library, library_path, options)?;
+    let teacher = load_teacher(options, &dataset)?;
+    // With a teacher the head predicts its vectors while training; the saved model gets the
+    // usual head for its labels, as fine-tuning replaces the head anyway.
+    let head_outputs = teacher.as_ref().map_or(dataset.labels.len(), |t| t.dim);
     B::seed(device, options.seed);
     // From a base model: its network shape, pooling and input normalisation, a new head.
     let (net_config, normaliser, mut model, learning_rate) = match &options.base {
@@ -306,8 +320,8 @@ pub fn train<B: AutodiffBackend>(
             let (base_info, base_net) = load_model::<B>(base, device)?;
             check_compatible(&base_info, base, &library.mel)?;
             let mut net_config = base_info.net.clone();
-            net_config.n_classes = dataset.labels.len();
-            let mut model = base_net.with_new_classifier(dataset.labels.len(), device);
+            net_config.n_classes = head_outputs;
+            let mut model = base_net.with_new_classifier(head_outputs, device);
             if options.input_statistics {
                 model = model.with_input_statistics(device);
                 net_config.input_statistics = Some(true);
@@ -316,7 +330,7 @@ pub fn train<B: AutodiffBackend>(
         }
         None => {
             let normaliser = Normaliser::fit(dataset.train.iter().map(|e| &e.mel), library.mel.n_mels);
-            let net_config = NetConfig::new(library.mel.n_mels, options.patch_frames, dataset.labels.len())
+            let net_config = NetConfig::new(library.mel.n_mels, options.patch_frames, head_outputs)
                 .with_std_pooling(options.std_pooling.then_some(true))
                 .with_input_statistics(options.input_statistics.then_some(true));
             let model: EmbeddingNet<B> = net_config.init(device);
@@ -324,8 +338,14 @@ pub fn train<B: AutodiffBackend>(
         }
     };
     let patch_frames = net_config.patch_frames;
-    let info =
-        ModelInfo::new(net_config.clone(), library.mel, options.label.name(), dataset.labels.clone(), normaliser);
+    let mut saved_config = net_config.clone();
+    saved_config.n_classes = dataset.labels.len();
+    let info = ModelInfo::new(saved_config, library.mel, options.label.name(), dataset.labels.clone(), normaliser);
+    let saved_form = |net: &EmbeddingNet<B::InnerBackend>| match &teacher {
+        Some(_) => net.clone().with_new_classifier(dataset.labels.len(), device),
+        None => net.clone(),
+    };
+    let teacher_term = teacher.as_ref().map(|t| (t, options.teacher_weight));
     let self_supervised = options.label == LabelKind::None;
     let mut optimizer = AdamConfig::new().with_weight_decay(Some(WeightDecayConfig::new(1e-4))).init();
     let checkpoint_dir = options.out_dir.join("checkpoint");
@@ -388,6 +408,7 @@ pub fn train<B: AutodiffBackend>(
             let mut inputs = vec![0.0f32; batch_size * patch_len];
             let mut targets = Vec::with_capacity(batch_size);
             let mut albums = Vec::with_capacity(batch_size);
+            let mut ids = Vec::with_capacity(batch_size);
             let mut example = &dataset.train[0];
             for (i, chunk) in inputs.chunks_exact_mut(patch_len).enumerate() {
                 // A self-supervised pair shares its song; every other patch draws a new one.
@@ -401,6 +422,7 @@ pub fn train<B: AutodiffBackend>(
                 }
                 targets.push(example.class as i64);
                 albums.push(example.album);
+                ids.push(example.id);
             }
             let input = Tensor::<B, 3>::from_data(
                 TensorData::new(inputs, [batch_size, library.mel.n_mels, patch_frames]),
@@ -408,7 +430,10 @@ pub fn train<B: AutodiffBackend>(
             );
             let (embedding, logits) = model.forward(input);
             let (loss, batch_correct) = if self_supervised {
-                let (loss, correct) = pair_contrastive(embedding, &albums, SELF_SUPERVISED_TEMPERATURE);
+                let (mut loss, correct) = pair_contrastive(embedding, &albums, SELF_SUPERVISED_TEMPERATURE);
+                if let Some((teacher, weight)) = teacher_term {
+                    loss = loss + teacher_error(logits, teacher, &ids).mul_scalar(weight);
+                }
                 (loss, correct)
             } else {
                 let target = Tensor::<B, 1, Int>::from_data(TensorData::new(targets.clone(), [targets.len()]), device);
@@ -449,8 +474,8 @@ pub fn train<B: AutodiffBackend>(
             break;
         }
         let valid = model.valid();
-        let validation =
-            (!dataset.validation.is_empty()).then(|| evaluate(&valid, &info, &dataset.validation, options.label));
+        let validation = (!dataset.validation.is_empty())
+            .then(|| evaluate(&valid, &info, &dataset.validation, options.label, teacher_term));
         let metrics = EpochMetrics {
             epoch,
             train_loss: (loss_sum / seen.max(1) as f64) as f32,
@@ -474,12 +499,12 @@ pub fn train<B: AutodiffBackend>(
             // none yet.
             state.best_loss = f32::INFINITY;
             state.best_epoch = epoch;
-            save_model(&options.out_dir, &info, &valid)?;
+            save_model(&options.out_dir, &info, &saved_form(&valid))?;
         } else if smoothed < state.best_loss {
             state.best_loss = smoothed;
             state.best_epoch = epoch;
             state.stale_epochs = 0;
-            save_model(&options.out_dir, &info, &valid)?;
+            save_model(&options.out_dir, &info, &saved_form(&valid))?;
         } else {
             state.stale_epochs += 1;
         }
@@ -494,10 +519,10 @@ pub fn train<B: AutodiffBackend>(
     }
     on_event(&TrainEvent::Evaluating);
     let (info, best) = load_model::<B::InnerBackend>(&options.out_dir, device)?;
-    let train_eval = evaluate(&best, &info, &dataset.train, options.label);
+    let train_eval = evaluate(&best, &info, &dataset.train, options.label, None);
     let validation_eval =
-        (!dataset.validation.is_empty()).then(|| evaluate(&best, &info, &dataset.validation, options.label));
-    let test_eval = (!dataset.test.is_empty()).then(|| evaluate(&best, &info, &dataset.test, options.label));
+        (!dataset.validation.is_empty()).then(|| evaluate(&best, &info, &dataset.validation, options.label, None));
+    let test_eval = (!dataset.test.is_empty()).then(|| evaluate(&best, &info, &dataset.test, options.label, None));
     let (confusion_split, confusion_source) = match (&test_eval, &validation_eval) {
         (Some(t), _) => ("test", t),
         (None, Some(v)) => ("validation", v),
@@ -641,12 +666,75 @@ fn masked_contrastive<B: Backend>(
     (per_anchor.sum().neg().div_scalar(anchors as f32), found)
 }
 
+/// The teacher of `options`, read and checked against the songs it must teach: every training
+/// and validation song needs its vector.
+fn load_teacher(options: &TrainOptions, dataset: &Dataset) -> Result<Option<Teacher>, TrainError> {
+    let Some(path) = &options.teacher else { return Ok(None) };
+    let teacher = Teacher::load(path)?;
+    let songs = dataset.train.len() + dataset.validation.len();
+    let missing = dataset.train.iter().chain(&dataset.validation).filter(|e| teacher.target(e.id).is_none()).count();
+    if missing > 0 {
+        return Err(TrainError::Data(format!(
+            "{}: no vector for {missing} of the {songs} training and validation songs (rows are named by track id)",
+            path.display()
+        )));
+    }
+    Ok(Some(teacher))
+}
+
+/// What a teacher asks of the other options, checked before the library is read.
+fn check_teacher_options(options: &TrainOptions) -> Result<(), TrainError> {
+    let Some(path) = &options.teacher else { return Ok(()) };
+    if options.label != LabelKind::None {
+        return Err(TrainError::Data(format!(
+            "{}: a teacher trains without labels; use --label none (then fine-tune for labels)",
+            path.display()
+        )));
+    }
+    if !(options.teacher_weight.is_finite() && options.teacher_weight >= 0.0) {
+        return Err(TrainError::Data(format!(
+            "the teacher's weight must be 0 or more (got {})",
+            options.teacher_weight
+        )));
+    }
+    Ok(())
+}
+
+/// The mean squared error between the head's predictions (a row per patch) and the teacher's
+/// vectors of the patches' songs; songs the teacher does not know add nothing.
+fn teacher_error<B: Backend>(predicted: Tensor<B, 2>, teacher: &Teacher, ids: &[u64]) -> Tensor<B, 1> {
+    let device = predicted.device();
+    let mut targets = Vec::with_capacity(ids.len() * teacher.dim);
+    let mut known = Vec::with_capacity(ids.len());
+    for &id in ids {
+        match teacher.target(id) {
+            Some(target) => {
+                targets.extend_from_slice(target);
+                known.push(1.0f32);
+            }
+            None => {
+                targets.extend(std::iter::repeat_n(0.0, teacher.dim));
+                known.push(0.0);
+            }
+        }
+    }
+    let rows = known.iter().sum::<f32>().max(1.0);
+    let targets = Tensor::<B, 2>::from_data(TensorData::new(targets, [ids.len(), teacher.dim]), &device);
+    let known = Tensor::<B, 2>::from_data(TensorData::new(known, [ids.len(), 1]), &device);
+    ((predicted - targets).powi_scalar(2) * known).sum().div_scalar(rows * teacher.dim as f32)
+}
+
 /// Songs per batch when the self-supervised loss is measured on held-out songs.
 const SELF_SUPERVISED_EVAL_SONGS: usize = 32;
 
 /// The self-supervised loss and partner accuracy on held-out songs, with views drawn from a
 /// fixed seed per song so every epoch is measured on the same pairs.
-fn evaluate_self_supervised<B: Backend>(net: &EmbeddingNet<B>, info: &ModelInfo, examples: &[Example]) -> Evaluation {
+fn evaluate_self_supervised<B: Backend>(
+    net: &EmbeddingNet<B>,
+    info: &ModelInfo,
+    examples: &[Example],
+    teacher_term: Option<(&Teacher, f32)>,
+) -> Evaluation {
     let device = net.devices().into_iter().next().unwrap_or_default();
     let (n_mels, frames) = (info.net.n_mels, info.net.patch_frames);
     let patch_len = n_mels * frames;
@@ -657,6 +745,7 @@ fn evaluate_self_supervised<B: Backend>(net: &EmbeddingNet<B>, info: &ModelInfo,
         }
         let mut inputs = vec![0.0f32; 2 * chunk.len() * patch_len];
         let mut albums = Vec::with_capacity(2 * chunk.len());
+        let mut ids = Vec::with_capacity(2 * chunk.len());
         for (pair, example) in inputs.chunks_exact_mut(2 * patch_len).zip(chunk) {
             let mut rng = Prng::new(example.id ^ 0x0e7a_1a7e);
             for view in pair.chunks_exact_mut(patch_len) {
@@ -664,10 +753,18 @@ fn evaluate_self_supervised<B: Backend>(net: &EmbeddingNet<B>, info: &ModelInfo,
                 info.normaliser.apply(view, frames);
                 mask_patch(view, n_mels, frames, &mut rng);
                 albums.push(example.album);
+                ids.push(example.id);
             }
         }
         let input = Tensor::<B, 3>::from_data(TensorData::new(inputs, [albums.len(), n_mels, frames]), &device);
-        let (loss, correct) = pair_contrastive(net.embed(input), &albums, SELF_SUPERVISED_TEMPERATURE);
+        let (loss, correct) = match teacher_term {
+            Some((teacher, weight)) => {
+                let (embedding, predicted) = net.forward(input);
+                let (loss, correct) = pair_contrastive(embedding, &albums, SELF_SUPERVISED_TEMPERATURE);
+                (loss + teacher_error(predicted, teacher, &ids).mul_scalar(weight), correct)
+            }
+            None => pair_contrastive(net.embed(input), &albums, SELF_SUPERVISED_TEMPERATURE),
+        };
         loss_sum += f64::from(loss.into_data().to_vec::<f32>().ok().and_then(|v| v.first().copied()).unwrap_or(0.0));
         batches += 1;
         found += correct;
@@ -725,9 +822,15 @@ struct Evaluation {
 /// Track-level evaluation: every track's patches go through the network; the loss is the mean
 /// over patches, the prediction the argmax of the track's mean probabilities. Without labels:
 /// the self-supervised loss and how often a song's other view is its nearest.
-fn evaluate<B: Backend>(net: &EmbeddingNet<B>, info: &ModelInfo, examples: &[Example], label: LabelKind) -> Evaluation {
+fn evaluate<B: Backend>(
+    net: &EmbeddingNet<B>,
+    info: &ModelInfo,
+    examples: &[Example],
+    label: LabelKind,
+    teacher_term: Option<(&Teacher, f32)>,
+) -> Evaluation {
     if label == LabelKind::None {
-        return evaluate_self_supervised(net, info, examples);
+        return evaluate_self_supervised(net, info, examples, teacher_term);
     }
     let device = net.devices().into_iter().next().unwrap_or_default();
     let n = info.labels.len();
@@ -980,6 +1083,26 @@ mod tests {
         assert!(close < apart, "{close} vs {apart}");
         assert_eq!(found_close, 6);
         assert!(found_apart < 6);
+    }
+
+    #[test]
+    fn the_teacher_error_averages_over_the_songs_it_knows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("teacher.csv");
+        // Standardised, the two songs' vectors are (-1, 1) and (1, -1).
+        std::fs::write(&path, "track_id,e0,e1\n1,0,4\n2,2,2\n").unwrap();
+        let teacher = Teacher::load(&path).unwrap();
+        let device = Default::default();
+        let predicted = Tensor::<burn::backend::NdArray, 2>::from_data(
+            TensorData::new(vec![-1.0f32, 3.0, 9.0, 9.0], [2, 2]),
+            &device,
+        );
+        let error =
+            |ids: &[u64]| teacher_error(predicted.clone(), &teacher, ids).into_data().to_vec::<f32>().unwrap()[0];
+        // Song 1 for the first row: (0² + 2²) / 2; song 99 is unknown and adds nothing.
+        assert!((error(&[1, 99]) - 2.0).abs() < 1e-6);
+        // Both known: (0 + 4 + 64 + 100) / 4.
+        assert!((error(&[1, 2]) - 42.0).abs() < 1e-5);
     }
 
     #[test]
