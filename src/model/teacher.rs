@@ -87,34 +87,34 @@ mod tests {
 
     fn write(dir: &Path, text: &str) -> PathBuf {
         let path = dir.join("teacher.csv");
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, text).expect("write");
         path
     }
 
     #[test]
     fn targets_are_standardised_per_dimension_and_constant_ones_are_zero() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("tempdir");
         let path = write(dir.path(), "track_id,e0,e1,e2\n1,1,10,5\n2,3,10,7\n3,5,10,9\n");
-        let teacher = Teacher::load(&path).unwrap();
+        let teacher = Teacher::load(&path).expect("teacher");
         assert_eq!(teacher.dim, 3);
-        let first = teacher.target(1).unwrap();
-        let third = teacher.target(3).unwrap();
+        let first = teacher.target(1).expect("known");
+        let third = teacher.target(3).expect("known");
         let spread = (8.0f32 / 3.0).sqrt();
         assert!((first[0] + 2.0 / spread).abs() < 1e-5, "{first:?}");
         assert!((third[2] - 2.0 / spread).abs() < 1e-5, "{third:?}");
         assert_eq!(first[1], 0.0);
-        assert_eq!(teacher.target(2).unwrap()[0], 0.0);
+        assert_eq!(teacher.target(2).expect("known")[0], 0.0);
         assert!(teacher.target(4).is_none());
     }
 
     #[test]
     fn rows_must_be_named_by_one_track_id_each() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("tempdir");
         let named = write(dir.path(), "track_id,e0\nsong,1\n");
-        let error = Teacher::load(&named).unwrap_err().to_string();
+        let error = Teacher::load(&named).expect_err("refused").to_string();
         assert!(error.contains("teacher.csv") && error.contains("track id"), "{error}");
         let twice = write(dir.path(), "track_id,e0\n7,1\n7,2\n");
-        let error = Teacher::load(&twice).unwrap_err().to_string();
+        let error = Teacher::load(&twice).expect_err("refused").to_string();
         assert!(error.contains("track 7 has two rows"), "{error}");
     }
 }

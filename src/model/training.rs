@@ -1087,18 +1087,19 @@ mod tests {
 
     #[test]
     fn the_teacher_error_averages_over_the_songs_it_knows() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("teacher.csv");
         // Standardised, the two songs' vectors are (-1, 1) and (1, -1).
-        std::fs::write(&path, "track_id,e0,e1\n1,0,4\n2,2,2\n").unwrap();
-        let teacher = Teacher::load(&path).unwrap();
+        std::fs::write(&path, "track_id,e0,e1\n1,0,4\n2,2,2\n").expect("write");
+        let teacher = Teacher::load(&path).expect("teacher");
         let device = Default::default();
         let predicted = Tensor::<burn::backend::NdArray, 2>::from_data(
             TensorData::new(vec![-1.0f32, 3.0, 9.0, 9.0], [2, 2]),
             &device,
         );
-        let error =
-            |ids: &[u64]| teacher_error(predicted.clone(), &teacher, ids).into_data().to_vec::<f32>().unwrap()[0];
+        let error = |ids: &[u64]| {
+            teacher_error(predicted.clone(), &teacher, ids).into_data().to_vec::<f32>().expect("values")[0]
+        };
         // Song 1 for the first row: (0² + 2²) / 2; song 99 is unknown and adds nothing.
         assert!((error(&[1, 99]) - 2.0).abs() < 1e-6);
         // Both known: (0 + 4 + 64 + 100) / 4.
