@@ -1065,8 +1065,8 @@ fn a_resting_window_still_answers_a_click_and_a_key_at_once() {
 }
 
 /// The demo coloured by cluster (computed on the worker before the first frame is kept, the
-/// names floating in the view) and by a descriptor on the continuous scale, whose two ends both
-/// appear and no genre colour does (other modes: the explorer's unit tests).
+/// names floating in the view), by a descriptor on the continuous scale, whose two ends both
+/// appear and no genre colour does, by artist and by album.
 #[test]
 fn the_songs_are_coloured_by_cluster_or_a_descriptor_on_its_scale() {
     let Some(_) = xvfb() else { return };
@@ -1117,6 +1117,23 @@ fn the_songs_are_coloured_by_cluster_or_a_descriptor_on_its_scale() {
     window_run(home.path(), &demo, &shot, &["--colour", "artist"]);
     let pink = songspace::explore::genre_colour(8).map(|v| (v * 255.0).round() as u8);
     assert!(Png::read(&shot).same_hue(pink, SCENE.0, SCENE.1) > 100, "a ninth artist in the ninth colour");
+    // By album: the demo's 7 albums in the first 7 colours, and their long names (up to 73
+    // characters) cut in the legend rather than widening the panel over the map, where only
+    // the menu and status bars are panel grey.
+    let shot = home.path().join("album.png");
+    window_run(home.path(), &demo, &shot, &["--colour", "album"]);
+    let png = Png::read(&shot);
+    // (By hue: which album is far and dimmed depends on the palette's order.)
+    let album_hues = (0..7)
+        .filter(|&rank| {
+            let c = songspace::explore::genre_colour(rank).map(|v| (v * 255.0).round() as u8);
+            png.same_hue(c, SCENE.0, SCENE.1) > 30
+        })
+        .count();
+    assert!(album_hues >= 6, "each album in its colour: {album_hues} of 7 seen");
+    assert_eq!(png.same_hue(pink, SCENE.0, SCENE.1), 0, "7 albums use 7 colours");
+    let panel_grey = png.near([27, 27, 27], 3, SCENE.0, SCENE.0 + 100).len();
+    assert!(panel_grey < 10_000, "the left panel reaches over the map: {panel_grey} panel-grey pixels");
     // Coloured by genre, nothing has that colour.
     let shot = home.path().join("genre.png");
     window_run(home.path(), &demo, &shot, &[]);

@@ -277,12 +277,20 @@ fn library_panel(
                     let swatch =
                         if genre.shown { colour32(genre.colour) } else { colour32(genre.colour).gamma_multiply(0.25) };
                     ui.painter().circle_filled(rect.center(), 5.5, swatch);
-                    ui.add(
-                        egui::Label::new(
-                            RichText::new(format!("{}  {}", genre.label(), genre.count)).color(text_colour),
-                        )
-                        .sense(egui::Sense::click()),
-                    )
+                    // The count at the right edge and the name cut to the room left (in full on
+                    // hover): a long album or cluster name must not widen the panel over the map.
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        ui.label(RichText::new(genre.count.to_string()).color(text_colour));
+                        ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                            ui.add(
+                                egui::Label::new(RichText::new(genre.label()).color(text_colour))
+                                    .truncate()
+                                    .sense(egui::Sense::click()),
+                            )
+                        })
+                        .inner
+                    })
+                    .inner
                 })
                 .inner;
             if response.clicked() {
