@@ -1184,8 +1184,8 @@ fn the_axes_turn_in_the_corner_of_the_real_window() {
 }
 
 /// Coloured by cluster, the window clusters the map on a worker and hands the clusters over;
-/// choosing a cluster (a click on its name, or the panel's list) shows only its songs, and
-/// choosing it again shows all.
+/// choosing a cluster (a click on its name, or the panel's list) shows only its songs, which
+/// can be exported with their ids, and choosing it again shows all.
 #[test]
 fn clusters_arrive_from_the_worker_and_choosing_one_shows_only_its_songs() {
     let mut app = headless(explorer());
@@ -1203,6 +1203,29 @@ fn clusters_arrive_from_the_worker_and_choosing_one_shows_only_its_songs() {
     songspace::app::input::choose_cluster(&mut state.0, &mut view, 0);
     assert_eq!(view.chosen_cluster, Some(0));
     assert_eq!(state.0.visible_count(), first_size, "only its songs");
+
+    // Exported (the box's Export… button, then the file dialog's answer): its songs' ids,
+    // nearest its centre first, as CSV; a name without an extension gets .csv.
+    let home = tempfile::tempdir().expect("tempdir");
+    let writer = songspace::app::saving::LibraryWriter::default();
+    songspace::app::clusters::export_chosen_cluster(home.path().join("family"), &state.0, &mut view, &writer);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while writer.busy() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(writer.failures().is_empty());
+    let text = std::fs::read_to_string(home.path().join("family.csv")).expect("the cluster's CSV");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,title,artist,album,genre,seconds,path"));
+    let ids: Vec<u64> = lines.map(|l| l.split(',').next().expect("id").parse().expect("an id")).collect();
+    let members = state.0.clusters().expect("clusters").clusters[0].tracks.clone();
+    assert_eq!(ids, members, "every member, in the cluster's order");
+    assert_eq!(ids.len(), first_size);
+
     songspace::app::input::choose_cluster(&mut state.0, &mut view, 0);
     assert_eq!((view.chosen_cluster, state.0.visible_count()), (None, 60), "again: every song");
+    // With no cluster chosen there is nothing to export, and the window says so.
+    songspace::app::clusters::export_chosen_cluster(home.path().join("none.csv"), &state.0, &mut view, &writer);
+    assert_eq!(view.notices.last().map(String::as_str), Some("Choose a cluster to export its songs"));
+    assert!(!home.path().join("none.csv").exists());
 }

@@ -74,3 +74,28 @@ pub fn compute_clusters(
         Err(e) => view.notify(format!("Could not start clustering the map: {e}")),
     }
 }
+
+/// Writes the chosen cluster's songs to `file` (CSV with their ids, or M3U8, by its extension;
+/// CSV when it has neither), nearest its centre first, off the frame.
+pub fn export_chosen_cluster(
+    file: std::path::PathBuf,
+    explorer: &crate::explore::Explorer,
+    view: &mut ViewState,
+    writer: &super::saving::LibraryWriter,
+) {
+    let report = explorer.shared_clusters();
+    let Some((c, cluster)) =
+        view.chosen_cluster.and_then(|c| report.as_ref().and_then(|r| r.clusters.get(c)).map(|k| (c, k)))
+    else {
+        view.notify("Choose a cluster to export its songs");
+        return;
+    };
+    let known = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("m3u8"));
+    let file = if known { file } else { file.with_extension("csv") };
+    let entries = super::listening::entries_of(explorer, &cluster.tracks);
+    view.notify(format!("Exporting the {} songs of cluster {} to {}", entries.len(), c + 1, file.display()));
+    let name = cluster.name.clone();
+    writer.write(move || {
+        crate::library::write_playlist(&file, &entries).map_err(|e| format!("Cannot export cluster “{name}”: {e}"))
+    });
+}

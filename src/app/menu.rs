@@ -30,6 +30,8 @@ pub enum DialogKind {
     ExportPlaylist,
     /// Read an M3U/M3U8 or CSV file into a new playlist.
     ImportPlaylist,
+    /// Write the chosen cluster's songs as CSV (with their ids) or M3U8.
+    ExportCluster,
 }
 
 impl DialogKind {
@@ -42,6 +44,7 @@ impl DialogKind {
             Self::SaveLibraryAs => "Save library as",
             Self::ExportPlaylist => "Export playlist",
             Self::ImportPlaylist => "Import playlist",
+            Self::ExportCluster => "Export the cluster's songs",
         }
     }
 
@@ -49,7 +52,7 @@ impl DialogKind {
     fn ask(self, start_in: Option<PathBuf>) -> Option<PathBuf> {
         let mut dialog = rfd::FileDialog::new().set_title(self.title());
         if let Some(dir) = start_in {
-            if !matches!(self, Self::SaveLibraryAs | Self::ExportPlaylist) {
+            if !matches!(self, Self::SaveLibraryAs | Self::ExportPlaylist | Self::ExportCluster) {
                 // rfd's zenity fallback passes on only a file name (GTK then opens on "Recent",
                 // where a typed folder cannot be chosen); a name ending in "/" opens the folder.
                 // The portal reads no name when opening.
@@ -73,15 +76,20 @@ impl DialogKind {
                 .set_file_name("playlist.m3u8")
                 .save_file(),
             Self::ImportPlaylist => dialog.add_filter("Playlist (M3U, M3U8, CSV)", &["m3u8", "m3u", "csv"]).pick_file(),
+            Self::ExportCluster => dialog
+                .add_filter("CSV (track ids, titles, paths)", &["csv"])
+                .add_filter("M3U8 playlist", &["m3u8"])
+                .set_file_name("cluster.csv")
+                .save_file(),
         }
     }
 
-    /// The job the chosen path asks for; `None` for the playlist dialogs, which the Listen panel
-    /// answers itself.
+    /// The job the chosen path asks for; `None` for the playlist and cluster dialogs, which are
+    /// answered where their songs are known.
     pub fn job(self, picked: PathBuf, library: &Path) -> Option<JobKind> {
         let library = library.to_path_buf();
         Some(match self {
-            Self::ExportPlaylist | Self::ImportPlaylist => return None,
+            Self::ExportPlaylist | Self::ImportPlaylist | Self::ExportCluster => return None,
             Self::OpenLibrary => JobKind::Open { library: picked },
             Self::ImportFolder => JobKind::ImportFolder { folder: picked, library: None },
             Self::OpenEmbeddings => JobKind::AdoptEmbeddings { library, file: picked },
@@ -157,6 +165,9 @@ pub fn run_dialogs(
                     listen.export_playlist(to, &state.0, &writer, &mut view);
                 }
                 DialogKind::ImportPlaylist => listen.import_playlist(picked, &writer),
+                DialogKind::ExportCluster => {
+                    super::clusters::export_chosen_cluster(picked, &state.0, &mut view, &writer);
+                }
                 _ => {
                     if let Some(job) = kind.job(picked, state.0.library_path()) {
                         start.write(StartJob(job));

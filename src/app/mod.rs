@@ -7,7 +7,7 @@ pub mod animate;
 pub mod bench;
 pub mod camera;
 pub mod cloud;
-mod clusters;
+pub mod clusters;
 mod colour;
 mod dropped;
 pub mod input;

@@ -12,7 +12,7 @@ use super::colour::colour32;
 use super::input::select_song;
 use super::listen_panel::{PanelRequests, listen_tab, song_actions, tab_strip};
 use super::listening::{Listen, SideTab};
-use super::menu::OpenDialog;
+use super::menu::{DialogKind, OpenDialog};
 use super::playback::{Playback, PlaybackRequest};
 use super::session::{FirstStartHint, hint_contents};
 use super::state::{ExplorerState, ViewState};
@@ -101,6 +101,9 @@ pub fn panels(
             Some(ClusterAction::KeepAsPlaylist(c)) => {
                 let cluster = &report.clusters[c];
                 listen.save_songs_as_playlist(&cluster.name, &cluster.tracks, &mut view);
+            }
+            Some(ClusterAction::Export) => {
+                dialogs.write(OpenDialog(DialogKind::ExportCluster));
             }
             None => {}
         }
@@ -309,11 +312,13 @@ fn library_panel(
 enum ClusterAction {
     Play(usize),
     KeepAsPlaylist(usize),
+    /// Ask where to write the chosen cluster's songs.
+    Export,
 }
 
 /// The chosen cluster (a click on its name in the view, or chosen here): its profile, the songs
-/// nearest its centre, and buttons to play its songs or keep them as a playlist (which the
-/// Listen tab exports as M3U8 or CSV).
+/// nearest its centre, and buttons to play its songs, keep them as a playlist, or export them
+/// (ids, titles and files as CSV, or M3U8).
 fn cluster_box(ui: &mut egui::Ui, explorer: &mut Explorer, view: &mut ViewState, action: &mut Option<ClusterAction>) {
     let Some(report) = explorer.shared_clusters() else {
         ui.weak("Clustering the map…");
@@ -359,6 +364,9 @@ fn cluster_box(ui: &mut egui::Ui, explorer: &mut Explorer, view: &mut ViewState,
         }
         if ui.button("Keep as a playlist").clicked() {
             *action = Some(ClusterAction::KeepAsPlaylist(c));
+        }
+        if ui.button("Export…").on_hover_text("Their ids, titles and files as CSV, or an M3U8 playlist").clicked() {
+            *action = Some(ClusterAction::Export);
         }
         if ui.button("Show all").clicked() {
             view.chosen_cluster = None;
