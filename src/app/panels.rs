@@ -328,6 +328,8 @@ fn cluster_box(ui: &mut egui::Ui, explorer: &mut Explorer, view: &mut ViewState,
     let mut chosen = view.chosen_cluster.filter(|&c| c < report.clusters.len());
     egui::ComboBox::from_id_salt("chosen-cluster")
         .width(ui.available_width().min(240.0))
+        // A long name is cut rather than widening the panel over the map.
+        .truncate()
         .selected_text(chosen.map_or_else(|| "choose a cluster…".to_owned(), label))
         .show_ui(ui, |ui| {
             for c in 0..report.clusters.len() {
