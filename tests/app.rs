@@ -1140,6 +1140,49 @@ fn the_songs_are_coloured_by_cluster_or_a_descriptor_on_its_scale() {
     assert_eq!(Png::read(&shot).same_hue(pink, SCENE.0, SCENE.1), 0, "7 styles use 7 colours");
 }
 
+/// As a person would: the demo coloured by cluster, the pointer on a cluster's name floating in
+/// the view, a click. Only that cluster's songs stay, and its box opens in the left panel.
+#[test]
+fn clicking_a_cluster_name_in_the_real_window_shows_only_its_songs() {
+    let Some(_) = xvfb() else { return };
+    let home = tempfile::tempdir().expect("tempdir");
+    let home = home.path();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/library.ron");
+    let steps = r#"
+        timeout 120 "$0" "$1" --size 1200x760 --colour cluster --hold 5 --screenshot "$2" > "$3" 2>&1 &
+        app=$!
+        for i in $(seq 600); do grep -q "holding for input" "$3" && break; sleep 0.1; done
+        name=$(awk '$1 == "cluster" && $3 == "name" { print $2, $5, $6; exit }' "$3")
+        [ -n "$name" ] || { kill $app; echo "no cluster name on screen"; exit 1; }
+        set -- $name
+        echo "cluster $1 at $2 $3"
+        sleep 0.5
+        xdotool mousemove "$2" "$3" sleep 0.4 click 1 sleep 0.6 mousemove 5 5
+        wait $app
+    "#;
+    let shot = home.join("cluster-clicked.png");
+    let (stdout, printed) = crate::jobs::in_a_window(home, &demo, &shot, steps);
+    let clicked: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("cluster ").and_then(|r| r.split_whitespace().next()))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}\n{printed}"));
+    // The demo's clusters are its 7 styles of 32 songs.
+    assert!(
+        printed.contains(&format!("shown 32 of 224 songs; chosen cluster {clicked}")),
+        "the click chose cluster {clicked}: {printed}"
+    );
+    // One cluster's colour left in the view, and the box's text in the left panel.
+    let png = Png::read(&shot);
+    let hues = (0..7)
+        .filter(|&rank| {
+            let c = songspace::explore::genre_colour(rank).map(|v| (v * 255.0).round() as u8);
+            png.same_hue(c, SCENE.0, SCENE.1) > 30
+        })
+        .count();
+    assert_eq!(hues, 1, "only the chosen cluster's songs are drawn");
+}
+
 /// Far songs are dimmed by default (the shader's depth cue runs from the near to the far side
 /// of the cloud as the camera sees it), and not at all when the view is made flat; zooming in
 /// moves the cue with the camera. Slow turning when left alone is off unless asked for.

@@ -117,13 +117,18 @@ pub fn run_script(
             }
         }
         Stage::Settling => {
+            // Coloured by cluster, the hold starts once the clusters' names are drawn, so that
+            // whatever drives the window can click them.
+            let names_pending = state.0.colour_by() == crate::library::ColourBy::Cluster
+                && (state.0.needs_clusters() || view.cluster_labels.is_empty());
             if let Some(hold) = script.hold_seconds
                 && progress.hold_until.is_none()
                 && view.scene_rect.is_some()
+                && !names_pending
                 && let Ok((camera, transform)) = views.single()
             {
                 progress.hold_until = Some(time.elapsed() + Duration::from_secs_f32(hold));
-                print_screen_positions(&state.0, camera, transform, hold);
+                print_screen_positions(&state.0, &view, camera, transform, hold);
             }
             let holding =
                 progress.hold_until.is_none_or(|until| time.elapsed() < until) && script.hold_seconds.is_some();
@@ -172,6 +177,12 @@ pub fn run_script(
                         ),
                         _ => println!("playback: nothing playing"),
                     }
+                    println!(
+                        "shown {} of {} songs; chosen cluster {}",
+                        state.0.visible_count(),
+                        state.0.len(),
+                        view.chosen_cluster.map_or("none".to_string(), |c| c.to_string())
+                    );
                     let ids = |rows: &mut dyn Iterator<Item = usize>| -> String {
                         rows.filter_map(|r| state.0.track_at(r)).map(|t| t.id.to_string()).collect::<Vec<_>>().join(",")
                     };
@@ -278,10 +289,12 @@ fn print_job_frames(jobs: &Jobs) {
     );
 }
 
-/// One line for the scene's centre and one per song on screen, in window coordinates (logical
-/// pixels), for whatever drives the held window.
+/// One line for the scene's centre, one per song on screen and one per cluster name drawn (the
+/// centre of its box), in window coordinates (logical pixels), for whatever drives the held
+/// window.
 fn print_screen_positions(
     explorer: &crate::explore::Explorer,
+    view: &ViewState,
     camera: &Camera,
     transform: &GlobalTransform,
     hold: f32,
@@ -293,6 +306,10 @@ fn print_screen_positions(
         if let (Some(track), Some(p)) = (explorer.track_at(row), projector.project(explorer.position(row))) {
             println!("song {} at {:.0} {:.0}", track.id, p.screen.x, p.screen.y);
         }
+    }
+    for (cluster, min, max) in &view.cluster_labels {
+        let centre = (*min + *max) / 2.0;
+        println!("cluster {cluster} name at {:.0} {:.0}", centre.x, centre.y);
     }
 }
 
