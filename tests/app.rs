@@ -1039,19 +1039,21 @@ fn a_resting_window_still_answers_a_click_and_a_key_at_once() {
     // Where the songs are: a scripted run prints it (scripted runs draw every frame; the plain
     // window below waits for input), with the same size and camera.
     let steps = r#"
+        out="$3"
         timeout 120 "$0" "$1" --size 1200x760 --hold 0.5 --screenshot "$2" > "$3" 2>&1
         set -- "$0" "$1" $(awk '$1 == "song" { x[$2] = $4; y[$2] = $5 }
             END { for (a in x) { nearest = 1e9; for (b in x) if (a != b) { d = (x[a]-x[b])^2 + (y[a]-y[b])^2; if (d < nearest) nearest = d }
                   print nearest, a, x[a], y[a] } }' "$3" | sort -rn | head -1 | awk '{ print $2, $3, $4 }')
         echo "song $3 at $4 $5"
-        "$1" "$2" --size 1200x760 > /dev/null 2>&1 &
+        "$1" "$2" --size 1200x760 > "$out.plain" 2>&1 &
         app=$!
         window=""
         for i in $(seq 100); do window=$(xdotool search --onlyvisible --name songspace | head -1); [ -n "$window" ] && break; sleep 0.2; done
         # Let it open, draw and come to rest: from here it only draws when something happens.
         sleep 6
         xdotool windowfocus --sync "$window" mousemove "$4" "$5" sleep 0.3 click 1 sleep 0.5 key l sleep 1.5
-        kill $app
+        # A window that ended by itself is a failure: say what it printed.
+        kill $app || { echo "the window had ended (window id: '$window'):"; cat "$out.plain"; exit 1; }
     "#;
     let shot = home.join("resting.png");
     let (stdout, _) = crate::jobs::in_a_window(home, &library, &shot, steps);
