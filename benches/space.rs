@@ -420,13 +420,12 @@ fn scale_child() {
         .expect("map")
     });
     println!("| build kd-trees (32-d Euclidean + cosine, 3D) | {:.0} ms |", seconds * 1e3);
-    let tsne_seconds = seconds_of_tsne;
     let facts = vec![songspace::explore::clusters::SongFacts::default(); n];
     let (report, seconds) = timed(|| songspace::explore::clusters::cluster_songs(&map, &facts, None, 1));
     println!(
         "| clusters as the window makes them (k by silhouette on an even sample of 4,000, then k-means++ on every song; k = {}) | {seconds:.1} s, {:.3}× the t-SNE |",
         report.k,
-        seconds / tsne_seconds
+        seconds / seconds_of_tsne
     );
     let queries: Vec<usize> = (0..n).step_by(n / 200).collect();
     let per_query = |f: &dyn Fn(usize)| {

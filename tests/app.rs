@@ -442,6 +442,17 @@ impl Png {
         found
     }
 
+    /// How many of the palette's first `colours` colours are in the 3D view (more than 30
+    /// pixels of their hue: shading and the depth cue keep it).
+    pub(crate) fn palette_hues_in_scene(&self, colours: usize) -> usize {
+        (0..colours)
+            .filter(|&rank| {
+                let c = songspace::explore::genre_colour(rank).map(|v| (v * 255.0).round() as u8);
+                self.same_hue(c, SCENE.0, SCENE.1) > 30
+            })
+            .count()
+    }
+
     /// Pixels close to an sRGB colour, within columns `x0..x1` (the 3D view between the panels).
     pub(crate) fn near(&self, colour: [u8; 3], tolerance: i32, x0: usize, x1: usize) -> Vec<(usize, usize)> {
         let mut found = Vec::new();
@@ -1126,12 +1137,7 @@ fn the_songs_are_coloured_by_cluster_or_a_descriptor_on_its_scale() {
     window_run(home.path(), &demo, &shot, &["--colour", "album"]);
     let png = Png::read(&shot);
     // (By hue: which album is far and dimmed depends on the palette's order.)
-    let album_hues = (0..7)
-        .filter(|&rank| {
-            let c = songspace::explore::genre_colour(rank).map(|v| (v * 255.0).round() as u8);
-            png.same_hue(c, SCENE.0, SCENE.1) > 30
-        })
-        .count();
+    let album_hues = png.palette_hues_in_scene(7);
     assert!(album_hues >= 6, "each album in its colour: {album_hues} of 7 seen");
     assert_eq!(png.same_hue(pink, SCENE.0, SCENE.1), 0, "7 albums use 7 colours");
     let panel_grey = png.near([27, 27, 27], 3, SCENE.0, SCENE.0 + 100).len();
@@ -1174,14 +1180,8 @@ fn clicking_a_cluster_name_in_the_real_window_shows_only_its_songs() {
         printed.contains(&format!("shown 32 of 224 songs; chosen cluster {clicked}")),
         "the click chose cluster {clicked}: {printed}"
     );
-    // One cluster's colour left in the view, and the box's text in the left panel.
-    let png = Png::read(&shot);
-    let hues = (0..7)
-        .filter(|&rank| {
-            let c = songspace::explore::genre_colour(rank).map(|v| (v * 255.0).round() as u8);
-            png.same_hue(c, SCENE.0, SCENE.1) > 30
-        })
-        .count();
+    // One cluster's colour left in the view.
+    let hues = Png::read(&shot).palette_hues_in_scene(7);
     assert_eq!(hues, 1, "only the chosen cluster's songs are drawn");
 }
 

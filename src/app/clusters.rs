@@ -90,8 +90,7 @@ pub fn export_chosen_cluster(
         view.notify("Choose a cluster to export its songs");
         return;
     };
-    let known = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("m3u8"));
-    let file = if known { file } else { file.with_extension("csv") };
+    let file = crate::library::playlist_file_name(file, "csv");
     let entries = super::listening::entries_of(explorer, &cluster.tracks);
     view.notify(format!("Exporting the {} songs of cluster {} to {}", entries.len(), c + 1, file.display()));
     let name = cluster.name.clone();

@@ -158,10 +158,7 @@ pub fn run_dialogs(
             match kind {
                 DialogKind::ExportPlaylist => {
                     // A name typed without an extension is an M3U8.
-                    let known = picked
-                        .extension()
-                        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("m3u8"));
-                    let to = if known { picked } else { picked.with_extension("m3u8") };
+                    let to = crate::library::playlist_file_name(picked, "m3u8");
                     listen.export_playlist(to, &state.0, &writer, &mut view);
                 }
                 DialogKind::ImportPlaylist => listen.import_playlist(picked, &writer),

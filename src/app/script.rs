@@ -63,8 +63,15 @@ pub struct Script {
 pub struct ScriptProgress {
     stage: Stage,
     settled_frames: u32,
+    /// Frames the hold has waited, clusters delivered, for their names to be drawn.
+    frames_waiting_for_names: u32,
     hold_until: Option<Duration>,
 }
+
+/// How long a hold waits for cluster names after the clusters arrive: the overlay draws them on
+/// the next frame, unless none is in view (every centre off screen), which must not stall the
+/// run.
+const NAME_WAIT_FRAMES: u32 = 30;
 
 #[derive(Default, PartialEq, Eq)]
 enum Stage {
@@ -119,8 +126,13 @@ pub fn run_script(
         Stage::Settling => {
             // Coloured by cluster, the hold starts once the clusters' names are drawn, so that
             // whatever drives the window can click them.
-            let names_pending = state.0.colour_by() == crate::library::ColourBy::Cluster
-                && (state.0.needs_clusters() || view.cluster_labels.is_empty());
+            let by_cluster = state.0.colour_by() == crate::library::ColourBy::Cluster;
+            let names_pending = by_cluster
+                && (state.0.needs_clusters()
+                    || (view.cluster_labels.is_empty() && progress.frames_waiting_for_names < NAME_WAIT_FRAMES));
+            if by_cluster && !state.0.needs_clusters() && view.cluster_labels.is_empty() {
+                progress.frames_waiting_for_names += 1;
+            }
             if let Some(hold) = script.hold_seconds
                 && progress.hold_until.is_none()
                 && view.scene_rect.is_some()

@@ -392,10 +392,9 @@ impl BlockEnergy {
     /// The span's RMS level, dBFS (as [`super::rms_dbfs`]).
     fn rms_dbfs(&self) -> f32 {
         if self.samples == 0 {
-            return -200.0;
+            return super::SILENCE_DBFS as f32;
         }
-        let mean_square = self.prefix[self.blocks.len()] / self.samples as f64;
-        if mean_square <= 0.0 { -200.0 } else { (10.0 * mean_square.log10()) as f32 }
+        super::mean_square_dbfs(self.prefix[self.blocks.len()] / self.samples as f64) as f32
     }
 
     /// RMS level of each centred frame of `frame` samples (one per hop), dB relative to full

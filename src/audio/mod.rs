@@ -61,8 +61,16 @@ pub fn analyse_file(path: &Path, extractor: &MelExtractor) -> Result<Analysis, A
 /// Root-mean-square level in dB relative to full scale (-inf dB is reported as -200).
 pub fn rms_dbfs(samples: &[f32]) -> f64 {
     if samples.is_empty() {
-        return -200.0;
+        return SILENCE_DBFS;
     }
     let mean_square = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / samples.len() as f64;
-    if mean_square <= 0.0 { -200.0 } else { 10.0 * mean_square.log10() }
+    mean_square_dbfs(mean_square)
+}
+
+/// The level reported for digital silence (-inf dB).
+pub const SILENCE_DBFS: f64 = -200.0;
+
+/// A mean square (of samples in ±1) in dB relative to full scale; silence is [`SILENCE_DBFS`].
+pub fn mean_square_dbfs(mean_square: f64) -> f64 {
+    if mean_square <= 0.0 { SILENCE_DBFS } else { 10.0 * mean_square.log10() }
 }

@@ -43,8 +43,8 @@ pub use listening::{
 pub use lock::{LibraryLock, lock_library, lock_path};
 pub use map_record::{MapSettings, ProjectionInfo, ProjectionMethod, TsneInit, TsneSettings};
 pub use playlist::{
-    PlaylistEntry, ReadPlaylist, SkipReason, Skipped, playlist_entries, read_playlist, write_m3u8, write_playlist,
-    write_playlist_csv,
+    PlaylistEntry, ReadPlaylist, SkipReason, Skipped, playlist_entries, playlist_file_name, read_playlist, write_m3u8,
+    write_playlist, write_playlist_csv,
 };
 pub use store::{
     LIBRARY_FORMAT_VERSION, data_dir, default_library_path, installed_data_dir, load_library, resolve_library_path,

@@ -100,6 +100,13 @@ pub fn playlist_entries(library: &Library, tracks: &[u64]) -> Vec<PlaylistEntry>
     tracks.iter().filter_map(|&id| library.track(id)).map(|t| PlaylistEntry::of(library, t)).collect()
 }
 
+/// `path` as a playlist file's name: kept if it ends in .csv or .m3u8, else with `default`
+/// (a name typed without an extension in a save dialog).
+pub fn playlist_file_name(path: std::path::PathBuf, default: &str) -> std::path::PathBuf {
+    let known = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("m3u8"));
+    if known { path } else { path.with_extension(default) }
+}
+
 /// Writes a playlist file, M3U8 or CSV by the file's extension.
 pub fn write_playlist(path: &Path, entries: &[PlaylistEntry]) -> Result<(), FileError> {
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
@@ -325,6 +332,15 @@ fn relative_to(path: &Path, folder: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_without_a_playlist_extension_gets_the_default_one() {
+        let name = |p: &str, d: &str| playlist_file_name(std::path::PathBuf::from(p), d);
+        assert_eq!(name("/m/family", "csv"), Path::new("/m/family.csv"));
+        assert_eq!(name("/m/family.M3U8", "csv"), Path::new("/m/family.M3U8"));
+        assert_eq!(name("/m/mix.csv", "m3u8"), Path::new("/m/mix.csv"));
+        assert_eq!(name("/m/mix.txt", "m3u8"), Path::new("/m/mix.m3u8"));
+    }
 
     #[test]
     fn an_m3u8_names_each_file_relative_to_itself_where_it_can() {
