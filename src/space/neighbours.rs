@@ -359,45 +359,61 @@ impl EmbeddingIndex {
 }
 
 /// The `k` nearest neighbours of every point, itself left out, nearest first (ties by index):
-/// exact, and the same on every run, which t-SNE's reproducibility rests on. A blocked linear
-/// scan rather than the kd-tree: in 32 dimensions a kd-tree visits most leaves for 90 neighbours,
-/// and the scan is several times faster (benches/space.rs).
+/// exact, and the same on every run and every machine, which t-SNE's reproducibility rests on.
+/// A linear scan rather than the kd-tree: in 32 dimensions a kd-tree visits most leaves for 90
+/// neighbours. The rows are stored 8 at a time, transposed, so that one pass over the dimensions
+/// measures a query against 8 rows at once in vector lanes; each distance is the same sum in the
+/// same order whatever the lanes' width.
 pub fn all_nearest(values: &[f32], dim: usize, k: usize) -> Vec<Vec<Neighbour>> {
     assert!(dim > 0 && values.len().is_multiple_of(dim), "values must be n × dim");
     let n = values.len() / dim;
     let k = k.min(n.saturating_sub(1));
-    // Rows padded to a multiple of 8 so the distance loop runs on 8 independent accumulators,
-    // which the compiler turns into vector instructions.
-    let width = dim.div_ceil(8) * 8;
-    let mut padded = vec![0f32; n * width];
-    for (row, source) in padded.chunks_exact_mut(width).zip(values.chunks_exact(dim)) {
-        row[..dim].copy_from_slice(source);
+    let blocks = n.div_ceil(LANES);
+    let mut transposed = vec![0f32; blocks * dim * LANES];
+    for (row, vector) in values.chunks_exact(dim).enumerate() {
+        let block = &mut transposed[(row / LANES) * dim * LANES..][..dim * LANES];
+        for (d, &value) in vector.iter().enumerate() {
+            block[d * LANES + row % LANES] = value;
+        }
     }
-    (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let query = &padded[i * width..(i + 1) * width];
-            // Max-heap of the best k so far, ordered by (distance, index).
-            let mut best: std::collections::BinaryHeap<(OrderedDistance, usize)> =
-                std::collections::BinaryHeap::with_capacity(k + 1);
-            for (j, row) in padded.chunks_exact(width).enumerate() {
-                if j == i {
-                    continue;
-                }
-                let candidate = (OrderedDistance(squared_distance_padded(query, row)), j);
-                if best.len() < k {
-                    best.push(candidate);
-                } else if best.peek().is_some_and(|worst| candidate < *worst) {
-                    best.pop();
-                    best.push(candidate);
-                }
+    (0..n).into_par_iter().map(|i| nearest_of(&transposed, &values[i * dim..(i + 1) * dim], i, n, k)).collect()
+}
+
+/// Rows per transposed block: two 128-bit vectors of f32 (the portable build's SSE2).
+const LANES: usize = 8;
+
+fn nearest_of(transposed: &[f32], query: &[f32], itself: usize, n: usize, k: usize) -> Vec<Neighbour> {
+    let dim = query.len();
+    // Max-heap of the best k so far, ordered by (distance, index); `worst` is its top once full.
+    let mut best: std::collections::BinaryHeap<(OrderedDistance, usize)> =
+        std::collections::BinaryHeap::with_capacity(k + 1);
+    let mut worst = f32::INFINITY;
+    for (block_index, block) in transposed.chunks_exact(dim * LANES).enumerate() {
+        let mut sums = [0f32; LANES];
+        for (&q, column) in query.iter().zip(block.chunks_exact(LANES)) {
+            for lane in 0..LANES {
+                let d = column[lane] - q;
+                sums[lane] += d * d;
             }
-            best.into_sorted_vec()
-                .into_iter()
-                .map(|(d, index)| Neighbour { index, distance: d.0.max(0.0).sqrt() })
-                .collect()
-        })
-        .collect()
+        }
+        for (lane, &distance) in sums.iter().enumerate() {
+            let j = block_index * LANES + lane;
+            if distance > worst || j == itself || j >= n {
+                continue;
+            }
+            let candidate = (OrderedDistance(distance), j);
+            if best.len() < k {
+                best.push(candidate);
+            } else if best.peek().is_some_and(|top| candidate < *top) {
+                best.pop();
+                best.push(candidate);
+            }
+            if best.len() == k {
+                worst = best.peek().map_or(f32::INFINITY, |top| top.0.0);
+            }
+        }
+    }
+    best.into_sorted_vec().into_iter().map(|(d, index)| Neighbour { index, distance: d.0.max(0.0).sqrt() }).collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -415,17 +431,6 @@ impl Ord for OrderedDistance {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0)
     }
-}
-
-fn squared_distance_padded(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    for (a8, b8) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        for l in 0..8 {
-            let d = a8[l] - b8[l];
-            lanes[l] += d * d;
-        }
-    }
-    lanes.iter().sum()
 }
 
 fn prepare(vector: &[f32], metric: Metric) -> [f32; MAX_EMBEDDING_DIM] {
