@@ -18,7 +18,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use songspace::audio::npy::{read_2d, write_f32_2d};
-use songspace::library::{ImportOptions, embeddings_path, import_folder, load_embeddings, load_library};
+use songspace::library::{ImportOptions, import_folder, load_embeddings, load_library};
 use songspace::model::embed_library;
 use songspace::space::{
     DistanceRanking, EmbeddingIndex, Map, Metric, PositionIndex, ProjectionMethod, TsneEvent, TsneSettings, TsneStage,
@@ -52,28 +52,44 @@ fn main() {
 
     println!("| data | t-SNE | time (s) | trustworthiness k=10 | 3-NN label agreement 32-d → 3D |");
     println!("|---|---|---:|---:|---:|");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for data in &datasets {
         let n = data.values.len() / data.dim;
         let settings = bench_settings();
-        let (ours, seconds) = timed(|| run_ours(data, &settings));
-        report(
-            data,
-            &format!(
-                "songspace (bhtsne, PCA start, two phases, {} + {} iterations), 1 thread",
-                settings.exaggeration_iterations,
-                settings.iterations - settings.exaggeration_iterations
-            ),
-            &ours,
-            seconds,
+        let schedule = format!(
+            "{} + {} iterations",
+            settings.exaggeration_iterations,
+            settings.iterations - settings.exaggeration_iterations
         );
+        let mut ours_on_every_core = None;
+        for threads in if cores > 1 { vec![cores, 1] } else { vec![1] } {
+            let (ours, seconds) = timed(|| run_ours(data, &settings, threads));
+            report(
+                data,
+                &format!("songspace (PCA start, two phases, {schedule}), {threads} thread{}", plural(threads)),
+                &ours,
+                seconds,
+            );
+            match &ours_on_every_core {
+                None => ours_on_every_core = Some((ours, seconds)),
+                Some((first, _)) => {
+                    let same = first.iter().zip(&ours).all(|(a, b)| a.map(f32::to_bits) == b.map(f32::to_bits));
+                    println!(
+                        "| {} | the map on {cores} threads and on 1, bit for bit | {} | | |",
+                        data.name,
+                        if same { "the same" } else { "DIFFERENT" }
+                    );
+                }
+            }
+        }
+        let (before, seconds) = timed(|| previous_optimiser(data, &settings));
+        report(data, &format!("before: bhtsne's optimiser, same settings ({schedule}), 1 thread"), &before, seconds);
 
         let (as_is, seconds) = timed(|| bhtsne_as_is(data, settings.effective_perplexity(n), settings.iterations));
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         report(data, &format!("bhtsne with its defaults (random start, one phase), {cores} threads"), &as_is, seconds);
 
         if std::env::var_os("SONGSPACE_BENCH_SKIP_OPENTSNE").is_none() {
-            // With every core, as openTSNE runs by default, and with one, as ours runs.
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            // With every core, as openTSNE runs by default, and with one.
             let mut thread_counts = vec![cores];
             if cores > 1 {
                 thread_counts.push(1);
@@ -237,8 +253,55 @@ fn report(data: &Dataset, method: &str, positions: &[[f32; 3]], seconds: f64) {
     println!("| {} | {method} | {seconds:.1} | {trust:.4} | {:.1}% → {:.1}% |", data.name, high * 100.0, low * 100.0);
 }
 
-fn run_ours(data: &Dataset, settings: &TsneSettings) -> Vec<[f32; 3]> {
-    tsne_3d(&data.values, data.dim, settings, &AtomicBool::new(false), &mut |_| {}).expect("no cancel")
+fn run_ours(data: &Dataset, settings: &TsneSettings, threads: usize) -> Vec<[f32; 3]> {
+    tsne_3d(&data.values, data.dim, settings, threads, &AtomicBool::new(false), &mut |_| {}).expect("no cancel")
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// What songspace ran before its own optimiser, kept as the reference: bhtsne's, one fit per
+/// phase, on one thread (its parallel sums were not reproducible), from the same neighbours and
+/// the same start.
+fn previous_optimiser(data: &Dataset, settings: &TsneSettings) -> Vec<[f32; 3]> {
+    let n = data.values.len() / data.dim;
+    let rows: Vec<&[f32]> = data.values.chunks_exact(data.dim).collect();
+    let perplexity = settings.effective_perplexity(n);
+    let k = ((3.0 * perplexity) as usize).clamp(1, n - 1);
+    let neighbours: Vec<Vec<bhtsne::Neighbor<f32>>> = songspace::space::all_nearest(&data.values, data.dim, k)
+        .into_iter()
+        .map(|row| row.into_iter().map(|nb| bhtsne::Neighbor { index: nb.index, distance: nb.distance }).collect())
+        .collect();
+    // The start, as ours takes it: the map of no iterations.
+    let start = TsneSettings { iterations: 0, exaggeration_iterations: 0, ..settings.clone() };
+    let start: Vec<f32> = run_ours(data, &start, 1).into_iter().flatten().collect();
+    let fit = || {
+        let mut layout = start;
+        let phases = [
+            (settings.exaggeration_iterations, settings.early_exaggeration, 0.5),
+            (settings.iterations - settings.exaggeration_iterations, 1.0, 0.8),
+        ];
+        for (epochs, exaggeration, momentum) in phases {
+            if epochs == 0 {
+                continue;
+            }
+            let mut tsne = bhtsne::tSNE::<f32, &[f32], 3>::new(&rows);
+            tsne.perplexity(perplexity)
+                .epochs(epochs)
+                .learning_rate(settings.effective_learning_rate(n, exaggeration))
+                .early_exaggeration(exaggeration)
+                .stop_lying_epoch(if exaggeration > 1.0 { epochs } else { 0 })
+                .momentum(momentum)
+                .final_momentum(momentum)
+                .initial_embedding(layout);
+            tsne.barnes_hut_with_neighbors(settings.theta, &neighbours);
+            layout = tsne.embedding();
+        }
+        layout
+    };
+    let layout = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a pool").install(fit);
+    layout.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect()
 }
 
 /// bhtsne as its README uses it: random start and its own learning-rate rule, same perplexity
@@ -343,7 +406,9 @@ fn corpus_embeddings() -> Result<Dataset, String> {
     let mut library = load_library(&library_path).map_err(|e| e.to_string())?;
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-cnn");
     embed_library(&mut library, &library_path, &model, &never, &|_, _| {}).map_err(|e| e.to_string())?;
-    let embeddings = load_embeddings(&embeddings_path(&library_path)).map_err(|e| e.to_string())?;
+    // The library names its embeddings file (by generation); a fresh load says which.
+    let library = load_library(&library_path).map_err(|e| e.to_string())?;
+    let embeddings = load_embeddings(&library.embeddings_file(&library_path)).map_err(|e| e.to_string())?;
     let mut genre_ids: Vec<String> = Vec::new();
     let labels = embeddings
         .ids
@@ -382,7 +447,7 @@ fn scale_child() {
     let before = peak_memory_mib();
     let start = Instant::now();
     let mut optimising_from = None;
-    let positions = tsne_3d(&data.values, 32, &settings, &AtomicBool::new(false), &mut |event| {
+    let positions = tsne_3d(&data.values, 32, &settings, 0, &AtomicBool::new(false), &mut |event| {
         if let TsneEvent::Stage(TsneStage::Optimising) = event {
             optimising_from = Some(start.elapsed().as_secs_f64());
         }
@@ -395,8 +460,11 @@ fn scale_child() {
         "| t-SNE, {} iterations (perplexity {}), in all | {seconds:.1} s |",
         settings.iterations, settings.perplexity
     );
-    println!("| of which exact 90-NN of every point and the PCA start (2 threads) | {neighbours:.1} s |");
-    println!("| of which the optimisation (1 thread) | {:.1} s |", seconds - neighbours);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "| of which exact 90-NN of every point, P and the PCA start ({cores} threads; P on 1) | {neighbours:.1} s |"
+    );
+    println!("| of which the optimisation ({cores} threads) | {:.1} s |", seconds - neighbours);
     println!(
         "| peak memory of the process (data {:.0} MiB; before t-SNE {before:.0} MiB) | {:.0} MiB |",
         (n * 32 * 4) as f64 / 1048576.0,

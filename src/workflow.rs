@@ -344,6 +344,9 @@ fn embed(
 
 /// How often the converging map is sent to the window.
 const LAYOUT_INTERVAL: Duration = Duration::from_millis(120);
+/// The map's t-SNE uses every core (0); the window's frame has its own threads, and the map
+/// comes out the same on any number.
+const MAP_THREADS: usize = 0;
 
 fn map_and_open(
     library: &mut Library,
@@ -371,7 +374,7 @@ fn map_and_open(
     if library.embeddings.is_none() {
         return Err(format!("{}: no embeddings yet, so there is nothing to map", library_path.display()));
     }
-    match project_library(library, library_path, force, report.cancel, &mut on_map) {
+    match project_library(library, library_path, force, MAP_THREADS, report.cancel, &mut on_map) {
         Ok(_) => {}
         Err(_) if report.cancelled() => return Ok(None),
         Err(e) => return Err(e.to_string()),

@@ -484,10 +484,14 @@ fn tsne_maps_vectors_from_a_csv_or_a_projector_tsv_reproducibly_and_names_bad_ro
         .count();
     assert_eq!(kept, mapped.len(), "every nearest neighbour is in its own cluster");
 
-    // The same seed gives the same file; another seed another map.
-    let again = home.join("again.csv");
-    ok(home, &["tsne", s(&input), "-o", s(&again), "--seed", "5", "--perplexity", "15"]);
-    assert_eq!(std::fs::read(&out).expect("out"), std::fs::read(&again).expect("again"));
+    // The same seed gives the same file, on any number of threads; another seed another map.
+    for threads in ["1", "3"] {
+        let again = home.join(format!("again-{threads}.csv"));
+        ok(home, &["tsne", s(&input), "-o", s(&again), "--seed", "5", "--perplexity", "15", "--threads", threads]);
+        assert_eq!(std::fs::read(&out).expect("out"), std::fs::read(&again).expect("again"), "{threads} threads");
+    }
+    let run = songspace(home, &["tsne", s(&input), "-o", s(&home.join("none.csv")), "--threads", "0"]);
+    assert!(!run.status.success(), "no threads is refused");
     let other = home.join("other.csv");
     ok(home, &["tsne", s(&input), "-o", s(&other), "--seed", "6", "--perplexity", "15"]);
     assert_ne!(std::fs::read(&out).expect("out"), std::fs::read(&other).expect("other"));

@@ -43,19 +43,20 @@ pub fn project(args: ProjectArgs) -> anyhow::Result<ExitCode> {
         ProgressStyle::with_template("{spinner} {msg} {bar:30} {pos}/{len} iterations, ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let outcome = project_library(&mut lib, &library_path, args.force, &cancel, &mut |event| match event {
-        ProjectEvent::Affinities { points, perplexity } => {
-            bar.set_message(format!("t-SNE of {points} tracks (perplexity {perplexity}): neighbours…"));
-            bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        }
-        ProjectEvent::Iteration { iteration, iterations, .. } => {
-            if iteration == 1 {
-                bar.set_message("t-SNE");
-                bar.set_length(iterations as u64);
+    let outcome =
+        project_library(&mut lib, &library_path, args.force, args.tsne.threads(), &cancel, &mut |event| match event {
+            ProjectEvent::Affinities { points, perplexity } => {
+                bar.set_message(format!("t-SNE of {points} tracks (perplexity {perplexity}): neighbours…"));
+                bar.enable_steady_tick(std::time::Duration::from_millis(200));
             }
-            bar.set_position(iteration as u64);
-        }
-    });
+            ProjectEvent::Iteration { iteration, iterations, .. } => {
+                if iteration == 1 {
+                    bar.set_message("t-SNE");
+                    bar.set_length(iterations as u64);
+                }
+                bar.set_position(iteration as u64);
+            }
+        });
     bar.finish_and_clear();
     let outcome = match outcome {
         Err(SpaceError::Cancelled(_)) => {

@@ -135,6 +135,9 @@ pub struct TsneOptions {
     /// t-SNE iterations in all [default: 500, the first 150 with early exaggeration].
     #[arg(long)]
     iterations: Option<usize>,
+    /// Threads for the t-SNE [default: one per core]; the map is the same on any number.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 impl TsneOptions {
@@ -155,6 +158,11 @@ impl TsneOptions {
             settings.exaggeration_iterations = usual.min(iterations * 3 / 10);
         }
         Ok(())
+    }
+
+    /// The threads asked for, 0 for one per core.
+    fn threads(&self) -> usize {
+        self.threads.map_or(0, usize::from)
     }
 }
 

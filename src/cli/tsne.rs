@@ -28,17 +28,18 @@ pub fn run(input: &Path, out: &Path, options: &super::TsneOptions) -> anyhow::Re
     );
     let perplexity = settings.effective_perplexity(n);
     let started = std::time::Instant::now();
-    let positions = tsne_3d(&vectors.values, vectors.dim, &settings, &cancel, &mut |event| match event {
-        TsneEvent::Stage(TsneStage::Affinities) => {
-            bar.set_message(format!("t-SNE of {n} vectors (perplexity {perplexity}): neighbours…"));
-            bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        }
-        TsneEvent::Stage(TsneStage::Optimising) => bar.set_message("t-SNE"),
-        TsneEvent::Progress(progress) => {
-            bar.set_length(progress.iterations as u64);
-            bar.set_position(progress.iteration as u64);
-        }
-    });
+    let positions =
+        tsne_3d(&vectors.values, vectors.dim, &settings, options.threads(), &cancel, &mut |event| match event {
+            TsneEvent::Stage(TsneStage::Affinities) => {
+                bar.set_message(format!("t-SNE of {n} vectors (perplexity {perplexity}): neighbours…"));
+                bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            }
+            TsneEvent::Stage(TsneStage::Optimising) => bar.set_message("t-SNE"),
+            TsneEvent::Progress(progress) => {
+                bar.set_length(progress.iterations as u64);
+                bar.set_position(progress.iteration as u64);
+            }
+        });
     bar.finish_and_clear();
     let Ok(positions) = positions else {
         eprintln!("t-SNE cancelled; nothing was written");

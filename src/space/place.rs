@@ -164,7 +164,7 @@ mod tests {
         let dim = 16;
         let (values, labels) = blobs(5, 60, dim, 11);
         let settings = TsneSettings { iterations: 400, exaggeration_iterations: 150, ..TsneSettings::default() };
-        let positions = tsne_3d(&values, dim, &settings, &AtomicBool::new(false), &mut |_| {}).expect("projected");
+        let positions = tsne_3d(&values, dim, &settings, 0, &AtomicBool::new(false), &mut |_| {}).expect("projected");
         let before = positions.clone();
         let index = EmbeddingIndex::new(&values, dim, Metric::Euclidean).expect("index");
         let position_index = PositionIndex::new(positions.clone()).expect("index");

@@ -31,11 +31,13 @@ pub struct ProjectOutcome {
 
 /// Projects the library's embeddings to 3D with its map settings, unless the saved positions
 /// already come from the same embeddings and settings (or `force`). Saves the positions and the
-/// library, each atomically; on cancel nothing is written.
+/// library, each atomically; on cancel nothing is written. The t-SNE runs on `threads` threads
+/// (0: one per core); the map does not depend on how many.
 pub fn project_library(
     library: &mut Library,
     library_path: &Path,
     force: bool,
+    threads: usize,
     cancel: &AtomicBool,
     on_event: &mut (dyn FnMut(ProjectEvent<'_>) + Send),
 ) -> Result<ProjectOutcome, SpaceError> {
@@ -78,7 +80,7 @@ pub fn project_library(
                     positions: p.positions,
                 }),
             };
-            tsne_3d(&embeddings.values, embeddings.dim, &settings.tsne, cancel, &mut forward)?
+            tsne_3d(&embeddings.values, embeddings.dim, &settings.tsne, threads, cancel, &mut forward)?
         }
     };
     let seconds = started.elapsed().as_secs_f32();

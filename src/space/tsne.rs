@@ -1,9 +1,9 @@
-//! 3D t-SNE (Barnes-Hut, through bhtsne) with a deterministic PCA or spectral start, progress with
-//! position snapshots, and cancellation.
+//! 3D t-SNE (Barnes-Hut) with a deterministic PCA or spectral start, progress with position
+//! snapshots, and cancellation; on any number of threads, with the same map on each.
 
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
+use super::descent::{Affinities, Phase, descend};
 use super::neighbours::all_nearest;
 use super::pca::pca_3d;
 use crate::library::{TsneInit, TsneSettings};
@@ -53,16 +53,14 @@ pub enum TsneEvent<'a> {
 #[error("the projection was cancelled")]
 pub struct Cancelled;
 
-/// Marker unwound through bhtsne's loop to stop it: the library offers no way out of a fit.
-struct CancelUnwind;
-
-/// Runs t-SNE on `values` (`n × dim`) and returns `n` 3D positions. `cancel` is checked after
-/// every iteration; `on_event` hears what is going on (on another thread: the fit runs in a
-/// one-thread pool).
+/// Runs t-SNE on `values` (`n × dim`) and returns `n` 3D positions, on `threads` threads (0: one
+/// per core); the map is the same whatever the number. `cancel` is checked after every
+/// iteration; `on_event` hears what is going on (from one thread of the pool at a time).
 pub fn tsne_3d(
     values: &[f32],
     dim: usize,
     settings: &TsneSettings,
+    threads: usize,
     cancel: &AtomicBool,
     on_event: &mut (dyn FnMut(TsneEvent<'_>) + Send),
 ) -> Result<Vec<[f32; 3]>, Cancelled> {
@@ -70,117 +68,88 @@ pub fn tsne_3d(
     if n < MIN_TSNE_POINTS {
         return Ok(pca_3d(values, dim));
     }
-    let rows: Vec<&[f32]> = values.chunks_exact(dim).collect();
-    let initial = initial_layout(values, dim, settings);
-    let iterations = settings.iterations.max(1);
+    let mut run = move || {
+        on_event(TsneEvent::Stage(TsneStage::Affinities));
+        let perplexity = settings.effective_perplexity(n);
+        let k = ((3.0 * perplexity) as usize).clamp(1, n - 1);
+        // bhtsne's own neighbour search picks random vantage points, and the order in which
+        // equally near neighbours come back changes the map; ours is exact and ordered.
+        let neighbours = all_nearest(values, dim, k);
+        let (affinities, start) = affinities_and_start(values, dim, neighbours, perplexity, settings);
+        on_event(TsneEvent::Stage(TsneStage::Optimising));
 
-    on_event(TsneEvent::Stage(TsneStage::Affinities));
-    // bhtsne's own neighbour search picks random vantage points, and the order in which equally
-    // near neighbours come back changes the map; ours is exact and ordered.
-    let perplexity = settings.effective_perplexity(n);
-    let k = ((3.0 * perplexity) as usize).clamp(1, n - 1);
-    let neighbours: Vec<Vec<bhtsne::Neighbor<f32>>> = all_nearest(values, dim, k)
-        .into_iter()
-        .map(|row| row.into_iter().map(|nb| bhtsne::Neighbor { index: nb.index, distance: nb.distance }).collect())
-        .collect();
-    let mut started = false;
-    let mut report = |iteration: usize, positions: &[f32]| {
-        if !started {
-            started = true;
-            on_event(TsneEvent::Stage(TsneStage::Optimising));
-        }
-        on_event(TsneEvent::Progress(TsneProgress { iteration, iterations, positions }));
-        if cancel.load(Ordering::Relaxed) {
-            resume_unwind(Box::new(CancelUnwind));
-        }
-    };
-    // Two phases, as openTSNE runs them: early exaggeration with momentum 0.5, then the true
-    // affinities with momentum 0.8, each with its own learning rate (n / exaggeration by default).
-    // bhtsne keeps one learning rate for a whole fit, so each phase is a fit of its own, the
-    // second starting where the first ended.
-    let exaggerated = settings.exaggeration_iterations.min(iterations);
-    let fit = || {
-        let mut layout = initial;
-        if exaggerated > 0 {
-            let phase = Phase {
-                epochs: exaggerated,
+        // Two phases, as openTSNE runs them: early exaggeration with momentum 0.5, then the true
+        // affinities with momentum 0.8, each with its own learning rate (n / exaggeration by
+        // default).
+        let iterations = settings.iterations;
+        let exaggerated = settings.exaggeration_iterations.min(iterations);
+        let phases = [
+            Phase {
+                iterations: exaggerated,
                 exaggeration: settings.early_exaggeration,
                 learning_rate: settings.effective_learning_rate(n, settings.early_exaggeration),
                 momentum: 0.5,
-            };
-            layout =
-                Some(phase.run(&rows, &neighbours, perplexity, settings.theta, layout, &mut |epoch, positions| {
-                    report(epoch + 1, positions)
-                }));
-        }
-        if iterations > exaggerated {
-            let phase = Phase {
-                epochs: iterations - exaggerated,
+            },
+            Phase {
+                iterations: iterations - exaggerated,
                 exaggeration: 1.0,
                 learning_rate: settings.effective_learning_rate(n, 1.0),
                 momentum: 0.8,
-            };
-            layout =
-                Some(phase.run(&rows, &neighbours, perplexity, settings.theta, layout, &mut |epoch, positions| {
-                    report(exaggerated + epoch + 1, positions)
-                }));
-        }
-        layout.unwrap_or_default()
+            },
+        ];
+        descend(affinities, &start, &phases, settings.theta, cancel, &mut |iteration, positions| {
+            on_event(TsneEvent::Progress(TsneProgress { iteration, iterations, positions }))
+        })
     };
-    // bhtsne sums some quantities (P's total, the layout's mean) with rayon, whose reduction order
-    // changes from run to run; t-SNE amplifies those rounding differences into a different map.
-    // One thread keeps the map a function of the embeddings and the settings.
-    let outcome = catch_unwind(AssertUnwindSafe(|| match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+    let flat = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(run),
+        Err(_) => run(),
+    }?;
+    Ok(flat.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect())
+}
+
+/// P from the neighbours, and the start (the seeded PCA layout, or the spectral one of P).
+/// bhtsne computes both, in a fit of no iterations on one thread: its sums over P are parallel
+/// reductions, whose rounding would change with the number of threads.
+fn affinities_and_start(
+    values: &[f32],
+    dim: usize,
+    neighbours: Vec<Vec<super::Neighbour>>,
+    perplexity: f32,
+    settings: &TsneSettings,
+) -> (Affinities, Vec<f32>) {
+    let rows: Vec<&[f32]> = values.chunks_exact(dim).collect();
+    // Converted row by row, each freed as it goes: at 100k points a table is 150 MB.
+    let neighbours: Vec<Vec<bhtsne::Neighbor<f32>>> = neighbours
+        .into_iter()
+        .map(|row| row.into_iter().map(|nb| bhtsne::Neighbor { index: nb.index, distance: nb.distance }).collect())
+        .collect();
+    let fit = || {
+        let mut tsne = bhtsne::tSNE::<f32, &[f32], 3>::new(&rows);
+        // No exaggeration here: P comes back as it is, summing to 1.
+        tsne.perplexity(perplexity).epochs(0).early_exaggeration(1.0);
+        match initial_layout(values, dim, settings) {
+            Some(layout) => tsne.initial_embedding(layout),
+            None => tsne.spectral_init(),
+        };
+        // θ plays no part in a fit of no iterations; bhtsne only insists that it is positive.
+        tsne.barnes_hut_with_neighbors(0.5, &neighbours);
+        let p = tsne.affinities().expect("a Barnes-Hut fit leaves its affinities");
+        let start = tsne.embedding();
+        // bhtsne's own copy goes before ours is made: at 100k points each is 150 MB.
+        drop(tsne);
+        let affinities =
+            Affinities { rows: p.rows().to_vec(), columns: p.columns().to_vec(), values: p.values().to_vec() };
+        (affinities, start)
+    };
+    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
         Ok(pool) => pool.install(fit),
         Err(_) => fit(),
-    }));
-    match outcome {
-        Ok(flat) => Ok(flat.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect()),
-        Err(payload) if payload.is::<CancelUnwind>() => Err(Cancelled),
-        Err(payload) => resume_unwind(payload),
     }
 }
 
 /// The PCA start (flattened), or `None` for the spectral one. A seeded jitter of 1% of the
 /// spread is added so that tracks with identical embeddings can move apart.
-/// One run of bhtsne's optimiser with fixed exaggeration, learning rate and momentum.
-struct Phase {
-    epochs: usize,
-    exaggeration: f32,
-    learning_rate: f32,
-    momentum: f32,
-}
-
-impl Phase {
-    /// Runs from `start` (the spectral embedding when `None`) and returns the layout, flattened.
-    fn run(
-        &self,
-        rows: &[&[f32]],
-        neighbours: &[Vec<bhtsne::Neighbor<f32>>],
-        perplexity: f32,
-        theta: f32,
-        start: Option<Vec<f32>>,
-        on_epoch: &mut dyn FnMut(usize, &[f32]),
-    ) -> Vec<f32> {
-        let mut tsne = bhtsne::tSNE::<f32, &[f32], 3>::new(rows);
-        tsne.perplexity(perplexity)
-            .epochs(self.epochs)
-            .learning_rate(self.learning_rate)
-            .early_exaggeration(self.exaggeration)
-            // The exaggeration lasts the whole phase (0 would switch it off from the start).
-            .stop_lying_epoch(if self.exaggeration > 1.0 { self.epochs } else { 0 })
-            .momentum(self.momentum)
-            .final_momentum(self.momentum)
-            .epoch_callback(|epoch, positions| on_epoch(epoch, positions));
-        match start {
-            Some(layout) => tsne.initial_embedding(layout),
-            None => tsne.spectral_init(),
-        };
-        tsne.barnes_hut_with_neighbors(theta, neighbours);
-        tsne.embedding()
-    }
-}
-
 fn initial_layout(values: &[f32], dim: usize, settings: &TsneSettings) -> Option<Vec<f32>> {
     if settings.init == TsneInit::Spectral {
         return None;
@@ -207,6 +176,7 @@ fn initial_layout(values: &[f32], dim: usize, settings: &TsneSettings) -> Option
 mod tests {
     use super::*;
     use crate::space::test_data::blobs;
+    use std::sync::atomic::Ordering;
 
     fn cluster_separation(positions: &[[f32; 3]], labels: &[usize]) -> f32 {
         // Fraction of points whose nearest other point has the same label.
@@ -232,7 +202,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut stages = Vec::new();
         let never = AtomicBool::new(false);
-        let first = tsne_3d(&values, 8, &settings, &never, &mut |event| match event {
+        let first = tsne_3d(&values, 8, &settings, 0, &never, &mut |event| match event {
             TsneEvent::Stage(s) => stages.push(s),
             TsneEvent::Progress(p) => {
                 assert_eq!(p.positions.len(), 200 * 3);
@@ -246,10 +216,48 @@ mod tests {
         assert!(first.iter().all(|p| p.iter().all(|v| v.is_finite())));
         assert!(cluster_separation(&first, &labels) > 0.98);
 
-        let second = tsne_3d(&values, 8, &settings, &never, &mut |_| {}).expect("not cancelled");
+        let second = tsne_3d(&values, 8, &settings, 0, &never, &mut |_| {}).expect("not cancelled");
         let largest_difference =
             first.iter().zip(&second).flat_map(|(a, b)| (0..3).map(move |k| (a[k] - b[k]).abs())).fold(0f32, f32::max);
         assert!(largest_difference < 1e-3, "same seed, different maps: {largest_difference}");
+    }
+
+    #[test]
+    fn the_map_is_the_same_bit_for_bit_on_any_number_of_threads() {
+        // Enough points for several chunks of the force pass on every thread, and clusters that
+        // sit close enough for many cells of the tree to be summarised.
+        let (values, labels) = blobs(6, 150, 12, 4);
+        let settings = TsneSettings { iterations: 120, exaggeration_iterations: 40, ..TsneSettings::default() };
+        let never = AtomicBool::new(false);
+        let on = |threads| tsne_3d(&values, 12, &settings, threads, &never, &mut |_| {}).expect("not cancelled");
+        let one = on(1);
+        assert!(cluster_separation(&one, &labels) > 0.95);
+        for threads in [2, 3, 5] {
+            let many = on(threads);
+            let differing = one.iter().zip(&many).filter(|(a, b)| a.map(f32::to_bits) != b.map(f32::to_bits)).count();
+            assert_eq!(differing, 0, "{threads} threads moved {differing} of {} points", one.len());
+        }
+        // And the affinities' spectral start is as reproducible as the PCA one.
+        let spectral = TsneSettings { init: TsneInit::Spectral, ..settings.clone() };
+        let first = tsne_3d(&values, 12, &spectral, 1, &never, &mut |_| {}).expect("not cancelled");
+        let second = tsne_3d(&values, 12, &spectral, 4, &never, &mut |_| {}).expect("not cancelled");
+        assert!(first.iter().zip(&second).all(|(a, b)| a.map(f32::to_bits) == b.map(f32::to_bits)));
+        assert_ne!(first, one, "the spectral start is another start");
+    }
+
+    #[test]
+    fn no_iterations_leave_the_start() {
+        let (values, _) = blobs(3, 20, 5, 6);
+        let settings = TsneSettings { iterations: 0, exaggeration_iterations: 0, ..TsneSettings::default() };
+        let mut events = 0;
+        let start = tsne_3d(&values, 5, &settings, 1, &AtomicBool::new(false), &mut |e| {
+            events += usize::from(matches!(e, TsneEvent::Progress(_)));
+        })
+        .expect("not cancelled");
+        assert_eq!(events, 0);
+        // The PCA layout scaled to a spread of 1e-4, as the optimisation starts from it.
+        let spread = (start.iter().map(|p| p[0] * p[0]).sum::<f32>() / start.len() as f32).sqrt();
+        assert!((0.5e-4..2e-4).contains(&spread), "{spread}");
     }
 
     #[test]
@@ -257,7 +265,7 @@ mod tests {
         let (values, _) = blobs(3, 30, 4, 2);
         let cancel = AtomicBool::new(false);
         let mut last = 0;
-        let result = tsne_3d(&values, 4, &TsneSettings::default(), &cancel, &mut |event| {
+        let result = tsne_3d(&values, 4, &TsneSettings::default(), 0, &cancel, &mut |event| {
             if let TsneEvent::Progress(p) = event {
                 last = p.iteration;
                 if p.iteration == 10 {
@@ -275,9 +283,10 @@ mod tests {
         assert_eq!(settings.effective_perplexity(8), 2.0);
         assert_eq!(settings.effective_perplexity(1000), 30.0);
         let (values, _) = blobs(2, 4, 3, 3);
-        let positions = tsne_3d(&values, 3, &settings, &AtomicBool::new(false), &mut |_| {}).expect("not cancelled");
+        let positions = tsne_3d(&values, 3, &settings, 0, &AtomicBool::new(false), &mut |_| {}).expect("not cancelled");
         assert_eq!(positions.len(), 8);
-        let three = tsne_3d(&values[..9], 3, &settings, &AtomicBool::new(false), &mut |_| {}).expect("not cancelled");
+        let three =
+            tsne_3d(&values[..9], 3, &settings, 0, &AtomicBool::new(false), &mut |_| {}).expect("not cancelled");
         assert_eq!(three, pca_3d(&values[..9], 3));
     }
 }

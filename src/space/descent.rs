@@ -1,0 +1,253 @@
+//! t-SNE's gradient descent (Barnes-Hut), ours rather than bhtsne's so that it can use every core
+//! and still give the same map: each point's forces depend only on the layout, never on which
+//! thread computed them, and every sum across points (the normaliser Z, the layout's mean) is
+//! taken in one fixed order on one thread. The map is therefore bit for bit the same on 1 or N
+//! threads. bhtsne still computes the affinities and the spectral start, on one thread, because
+//! its own sums there are parallel reductions whose order changes with the threads.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use barnes_hut_tree::{BarnesHutTree, Dim, Morton};
+use rayon::prelude::*;
+
+use super::tsne::Cancelled;
+
+/// The symmetric input affinities P in compressed rows (`rows[i]..rows[i + 1]` index `columns`
+/// and `values`), summing to 1.
+pub(crate) struct Affinities {
+    pub rows: Vec<usize>,
+    pub columns: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+/// A stretch of the optimisation with fixed constants. Each phase starts with fresh gains and no
+/// momentum, as a new optimiser would (openTSNE's two calls, and our two bhtsne fits before).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Phase {
+    pub iterations: usize,
+    pub exaggeration: f32,
+    pub learning_rate: f32,
+    pub momentum: f32,
+}
+
+// The delta-bar-delta gains of the reference implementation (and bhtsne, openTSNE).
+const GAIN_INCREMENT: f32 = 0.2;
+const GAIN_DECAY: f32 = 0.8;
+const MIN_GAIN: f32 = 0.01;
+const MAX_GAIN: f32 = 2.0;
+
+/// Points per task of the parallel force pass. Any size gives the same map (each point's forces
+/// are its own); this one is large enough to amortise a task and small enough to balance 2–16
+/// threads at 1,000 points.
+const CHUNK: usize = 256;
+
+type Tree = BarnesHutTree<f32, <Dim<3> as Morton<3>>::Word, 3>;
+
+/// How often the points are renumbered in Z-order of the layout: a point's neighbours then sit
+/// near it in memory, for the attractions and for the walk down the tree.
+const RENUMBER_EVERY: usize = 10;
+
+/// Runs `phases` from `layout` (`n × 3`, row-major) and returns the final layout. `on_iteration`
+/// hears the iteration number (from 1, across phases) and the layout after it; `cancel` is
+/// checked after every iteration. Runs on the current rayon pool, whatever its size.
+pub(crate) fn descend(
+    mut affinities: Affinities,
+    start: &[f32],
+    phases: &[Phase],
+    theta: f32,
+    cancel: &AtomicBool,
+    on_iteration: &mut dyn FnMut(usize, &[f32]),
+) -> Result<Vec<f32>, Cancelled> {
+    let n = start.len() / 3;
+    assert_eq!(affinities.rows.len(), n + 1, "one affinity row per point");
+    let theta_sq = theta * theta;
+    // The working state is numbered by slot; `points[slot]` is the caller's number of the point
+    // there, and `positions` the layout in the caller's order.
+    let mut layout = start.to_vec();
+    let mut points: Vec<u32> = (0..n as u32).collect();
+    let mut positions = start.to_vec();
+    let mut tree = Tree::empty();
+    let mut attraction = vec![0f32; n * 3];
+    let mut repulsion = vec![0f32; n * 3];
+    let mut q_sums = vec![0f32; n];
+    let mut order = Vec::with_capacity(n);
+    let mut velocity = vec![0f32; n * 3];
+    let mut gains = vec![1f32; n * 3];
+    let mut iteration = 0;
+    for phase in phases {
+        velocity.fill(0.0);
+        gains.fill(1.0);
+        for _ in 0..phase.iterations {
+            z_order(&layout, &mut order);
+            if iteration % RENUMBER_EVERY == 0 {
+                renumber(&mut order, &mut [&mut layout, &mut velocity, &mut gains], &mut affinities, &mut points);
+            }
+            tree.rebuild_uniform(&layout);
+            forces(&affinities, &layout, &tree, &order, theta_sq, &mut attraction, &mut repulsion, &mut q_sums);
+            // Z in one order whatever the threads; f64 so that 10⁶ terms keep their digits.
+            let z: f64 = q_sums.iter().map(|&q| f64::from(q)).sum();
+            let inverse_z = (1.0 / z) as f32;
+            step(&mut layout, &attraction, &repulsion, &mut velocity, &mut gains, inverse_z, phase);
+            centre(&mut layout);
+            for (slot, &point) in points.iter().enumerate() {
+                let point = point as usize;
+                positions[point * 3..point * 3 + 3].copy_from_slice(&layout[slot * 3..slot * 3 + 3]);
+            }
+            iteration += 1;
+            on_iteration(iteration, &positions);
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Cancelled);
+            }
+        }
+    }
+    Ok(positions)
+}
+
+/// Moves every point to its place in `order` (which then reads 0, 1, 2, …): the per-coordinate
+/// `state`, the affinities' rows and columns, and the record of who is where.
+fn renumber(order: &mut [(u64, u32)], state: &mut [&mut Vec<f32>], affinities: &mut Affinities, points: &mut Vec<u32>) {
+    let mut slot_of = vec![0u32; order.len()];
+    for (slot, &(_, old)) in order.iter().enumerate() {
+        slot_of[old as usize] = slot as u32;
+    }
+    for values in state.iter_mut() {
+        **values = order
+            .iter()
+            .flat_map(|&(_, old)| <[f32; 3]>::try_from(&values[old as usize * 3..][..3]).expect("3"))
+            .collect();
+    }
+    *points = order.iter().map(|&(_, old)| points[old as usize]).collect();
+    let mut rows = Vec::with_capacity(affinities.rows.len());
+    let mut columns = Vec::with_capacity(affinities.columns.len());
+    let mut values = Vec::with_capacity(affinities.values.len());
+    rows.push(0);
+    for &(_, old) in order.iter() {
+        let row = affinities.rows[old as usize]..affinities.rows[old as usize + 1];
+        columns.extend(affinities.columns[row.clone()].iter().map(|&column| slot_of[column as usize]));
+        values.extend_from_slice(&affinities.values[row]);
+        rows.push(columns.len());
+    }
+    *affinities = Affinities { rows, columns, values };
+    for (slot, entry) in order.iter_mut().enumerate() {
+        entry.1 = slot as u32;
+    }
+}
+
+/// The points in Z-order of the layout (ties by index): neighbours on the map come one after the
+/// other, so that consecutive points walk the same cells of the tree and find them in cache.
+fn z_order(layout: &[f32], order: &mut Vec<(u64, u32)>) {
+    let mut low = [f32::INFINITY; 3];
+    let mut high = [f32::NEG_INFINITY; 3];
+    for point in layout.chunks_exact(3) {
+        for axis in 0..3 {
+            low[axis] = low[axis].min(point[axis]);
+            high[axis] = high[axis].max(point[axis]);
+        }
+    }
+    let cells = ((1u32 << <Dim<3> as Morton<3>>::BITS) - 1) as f32;
+    let scale = [0, 1, 2].map(|axis| if high[axis] > low[axis] { cells / (high[axis] - low[axis]) } else { 0.0 });
+    order.clear();
+    order.par_extend(layout.par_chunks_exact(3).enumerate().map(|(index, point)| {
+        let cell = [0, 1, 2].map(|axis| ((point[axis] - low[axis]) * scale[axis]).clamp(0.0, cells) as u32);
+        (<Dim<3> as Morton<3>>::encode(cell), index as u32)
+    }));
+    // Unique keys (the index breaks ties), so the order does not depend on the sort's threads.
+    order.par_sort_unstable();
+}
+
+/// Each point's attraction (its affinities, exaggeration not applied) and Barnes-Hut repulsion
+/// with its share of Z, in parallel by fixed chunks of the Z-order. Each point's values depend on
+/// the layout only.
+#[allow(clippy::too_many_arguments)]
+fn forces(
+    affinities: &Affinities,
+    layout: &[f32],
+    tree: &Tree,
+    order: &[(u64, u32)],
+    theta_sq: f32,
+    attraction: &mut [f32],
+    repulsion: &mut [f32],
+    q_sums: &mut [f32],
+) {
+    let (points, _) = layout.as_chunks::<3>();
+    // Computed in Z-order, each chunk into its own slots; then put back in index order.
+    let in_order: Vec<[f32; 7]> = order
+        .par_chunks(CHUNK)
+        .flat_map_iter(|chunk| {
+            let mut stack = <Dim<3> as Morton<3>>::empty_stack();
+            chunk.iter().map(move |&(_, point)| {
+                let point = point as usize;
+                let here = points[point];
+                let mut pull = [0f32; 3];
+                let row = affinities.rows[point]..affinities.rows[point + 1];
+                for (&other, &p) in affinities.columns[row.clone()].iter().zip(&affinities.values[row]) {
+                    let there = points[other as usize];
+                    let delta = [here[0] - there[0], here[1] - there[1], here[2] - there[2]];
+                    let factor = p / (1.0 + delta[0] * delta[0] + delta[1] * delta[1] + delta[2] * delta[2]);
+                    for axis in 0..3 {
+                        pull[axis] += factor * delta[axis];
+                    }
+                }
+                let mut push = [0f32; 3];
+                let mut q = 0f32;
+                tree.compute_non_edge_forces(point, theta_sq, layout, &mut push, &mut q, stack.as_mut());
+                [pull[0], pull[1], pull[2], push[0], push[1], push[2], q]
+            })
+        })
+        .collect();
+    for (&(_, point), values) in order.iter().zip(&in_order) {
+        let point = point as usize;
+        attraction[point * 3..point * 3 + 3].copy_from_slice(&values[0..3]);
+        repulsion[point * 3..point * 3 + 3].copy_from_slice(&values[3..6]);
+        q_sums[point] = values[6];
+    }
+}
+
+/// The gradient step with momentum and per-coordinate gains; each coordinate on its own.
+fn step(
+    layout: &mut [f32],
+    attraction: &[f32],
+    repulsion: &[f32],
+    velocity: &mut [f32],
+    gains: &mut [f32],
+    inverse_z: f32,
+    phase: &Phase,
+) {
+    let Phase { exaggeration, learning_rate, momentum, .. } = *phase;
+    layout
+        .par_chunks_mut(CHUNK * 3)
+        .zip(attraction.par_chunks(CHUNK * 3))
+        .zip(repulsion.par_chunks(CHUNK * 3))
+        .zip(velocity.par_chunks_mut(CHUNK * 3))
+        .zip(gains.par_chunks_mut(CHUNK * 3))
+        .for_each(|((((layout, attraction), repulsion), velocity), gains)| {
+            for i in 0..layout.len() {
+                let gradient = exaggeration * attraction[i] - repulsion[i] * inverse_z;
+                let gain = if gradient.signum() != velocity[i].signum() {
+                    gains[i] + GAIN_INCREMENT
+                } else {
+                    gains[i] * GAIN_DECAY
+                };
+                gains[i] = gain.clamp(MIN_GAIN, MAX_GAIN);
+                velocity[i] = momentum * velocity[i] - learning_rate * gains[i] * gradient;
+                layout[i] += velocity[i];
+            }
+        });
+}
+
+/// Moves the layout's mean to the origin; the mean is summed in index order.
+fn centre(layout: &mut [f32]) {
+    let n = (layout.len() / 3).max(1) as f64;
+    let mut sums = [0f64; 3];
+    for point in layout.chunks_exact(3) {
+        for axis in 0..3 {
+            sums[axis] += f64::from(point[axis]);
+        }
+    }
+    let mean = sums.map(|s| (s / n) as f32);
+    for point in layout.chunks_exact_mut(3) {
+        for axis in 0..3 {
+            point[axis] -= mean[axis];
+        }
+    }
+}
