@@ -487,17 +487,15 @@ fn extent(pixels: &[(usize, usize)]) -> usize {
 }
 
 fn window_run(home: &Path, library: &Path, shot: &Path, extra: &[&str]) {
-    let mut args = vec![
-        "-a".to_owned(),
-        "-s".to_owned(),
-        "-screen 0 1280x800x24".to_owned(),
+    let mut args = crate::util::xvfb_args();
+    args.extend([
         env!("CARGO_BIN_EXE_songspace").to_owned(),
         library.display().to_string(),
         "--screenshot".to_owned(),
         shot.display().to_string(),
         "--size".to_owned(),
         "1200x760".to_owned(),
-    ];
+    ]);
     args.extend(extra.iter().map(|s| s.to_string()));
     let started = std::time::Instant::now();
     let out = Command::new("xvfb-run")
@@ -602,7 +600,8 @@ fn the_mouse_selects_and_plays_a_song_orbits_and_zooms_in_the_real_window() {
     std::fs::write(home.join(".asoundrc"), "pcm.!default { type null }\nctl.!default { type hw card 0 }\n")
         .expect("asoundrc");
     let run = Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1280x800x24", "sh", "-c", steps])
+        .args(crate::util::xvfb_args())
+        .args(["sh", "-c", steps])
         .arg(env!("CARGO_BIN_EXE_songspace"))
         .args([&library, &shot, &out])
         .env("HOME", home)

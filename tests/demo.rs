@@ -32,7 +32,7 @@ fn audio_files(dir: &Path) -> Vec<PathBuf> {
 pub(crate) fn run_in(home: &Path, program: &Path, args: &[&str], under_xvfb: bool) -> Output {
     let mut command = if under_xvfb {
         let mut c = as_new_user(Path::new("xvfb-run"), home);
-        c.args(["-a", "-s", "-screen 0 1280x800x24"]).arg(program);
+        c.args(crate::util::xvfb_args()).arg(program);
         c
     } else {
         as_new_user(program, home)

@@ -334,7 +334,8 @@ fn a_song_dropped_and_a_view_changed_while_a_job_runs_land_in_the_library_the_jo
 pub(crate) fn in_a_window(home: &Path, library: &Path, shot: &Path, steps: &str) -> (String, String) {
     let out = home.join("window.txt");
     let run = std::process::Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1280x800x24", "sh", "-c", steps])
+        .args(crate::util::xvfb_args())
+        .args(["sh", "-c", steps])
         .arg(env!("CARGO_BIN_EXE_songspace"))
         .args([library, shot, &out])
         .env("HOME", home)

@@ -179,3 +179,14 @@ pub fn write_raw_wav(path: &Path, sample_rate: u32, channels: u16, float: bool, 
     }
     std::fs::write(path, file).expect("write wav");
 }
+
+/// The arguments that start `xvfb-run` on a display of its own. `-a` alone searches from the same
+/// number every time, and two windows started at the same instant by parallel tests could take
+/// the same display (one then fails to open it, XOpenDisplayFailed); each call here starts its
+/// search at a number no other call of this run starts at.
+pub fn xvfb_args() -> Vec<String> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let first = 100 + (std::process::id() % 50) * 400 + (call % 100) * 4;
+    ["-a", "-n", &first.to_string(), "-s", "-screen 0 1280x800x24"].map(str::to_owned).to_vec()
+}

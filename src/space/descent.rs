@@ -37,8 +37,7 @@ const MIN_GAIN: f32 = 0.01;
 const MAX_GAIN: f32 = 2.0;
 
 /// Points per task of the parallel force pass. Any size gives the same map (each point's forces
-/// are its own); this one is large enough to amortise a task and small enough to balance 2–16
-/// threads at 1,000 points.
+/// are its own); this one amortises a task and still makes 40 tasks of 10,000 points.
 const CHUNK: usize = 256;
 
 type Tree = BarnesHutTree<f32, <Dim<3> as Morton<3>>::Word, 3>;
@@ -47,9 +46,12 @@ type Tree = BarnesHutTree<f32, <Dim<3> as Morton<3>>::Word, 3>;
 /// near it in memory, for the attractions and for the walk down the tree.
 const RENUMBER_EVERY: usize = 10;
 
-/// Runs `phases` from `layout` (`n × 3`, row-major) and returns the final layout. `on_iteration`
-/// hears the iteration number (from 1, across phases) and the layout after it; `cancel` is
-/// checked after every iteration. Runs on the current rayon pool, whatever its size.
+/// Runs `phases` from `start` (`n × 3`, row-major) and returns the final layout, in the order of
+/// `start`. `on_iteration` hears the iteration number (from 1, across phases) and the layout
+/// after it; `cancel` is checked after every iteration. Runs on the current rayon pool, whatever
+/// its size. The tree is rebuilt with rayon too, but what it holds does not depend on the
+/// threads: bounding boxes are minima and maxima, and its sort is a fixed recursion whose halves
+/// merely run on other threads.
 pub(crate) fn descend(
     mut affinities: Affinities,
     start: &[f32],
