@@ -1067,11 +1067,7 @@ fn a_resting_window_still_answers_a_click_and_a_key_at_once() {
     "#;
     let shot = home.join("resting.png");
     let (stdout, _) = crate::jobs::in_a_window(home, &library, &shot, steps);
-    let clicked: u64 = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("song ").and_then(|r| r.split_whitespace().next()))
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_else(|| panic!("{stdout}"));
+    let clicked: u64 = crate::util::number_after(&stdout, "song ").unwrap_or_else(|| panic!("{stdout}"));
     let listening = songspace::library::load_listening(&songspace::library::listening_path(&library)).expect("saved");
     assert_eq!(listening.likes, [clicked], "the click selected the song and L liked it: {stdout}");
 }
@@ -1169,11 +1165,8 @@ fn clicking_a_cluster_name_in_the_real_window_shows_only_its_songs() {
     "#;
     let shot = home.join("cluster-clicked.png");
     let (stdout, printed) = crate::jobs::in_a_window(home, &demo, &shot, steps);
-    let clicked: usize = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("cluster ").and_then(|r| r.split_whitespace().next()))
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_else(|| panic!("{stdout}\n{printed}"));
+    let clicked: usize =
+        crate::util::number_after(&stdout, "cluster ").unwrap_or_else(|| panic!("{stdout}\n{printed}"));
     // The demo's clusters are its 7 styles of 32 songs.
     assert!(
         printed.contains(&format!("shown 32 of 224 songs; chosen cluster {clicked}")),

@@ -190,3 +190,9 @@ pub fn xvfb_args() -> Vec<String> {
     let first = 100 + (std::process::id() % 50) * 400 + (call % 100) * 4;
     ["-a", "-n", &first.to_string(), "-s", "-screen 0 1280x800x24"].map(str::to_owned).to_vec()
 }
+
+/// The first word after `prefix` on the first line of `text` that starts with it, as a number:
+/// how the window tests read what a held window printed ("song 3 at 396 371").
+pub fn number_after<T: std::str::FromStr>(text: &str, prefix: &str) -> Option<T> {
+    text.lines().find_map(|l| l.strip_prefix(prefix)).and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
