@@ -1,6 +1,8 @@
 //! Model speed: training throughput (patches per second, forward + backward + Adam step, batch
-//! 32) on the CPU backend and on the GPU backend when an adapter exists, and embedding a 30 s
-//! clip end to end (decode -> log-mel -> CNN) with the shipped model.
+//! 32) on the CPU backend (burn Flex), beside burn NdArray (the CPU backend songspace used before,
+//! measured in the same run) and PyTorch when it is installed, and on the GPU backend when an
+//! adapter exists; and embedding a 30 s clip end to end (decode -> log-mel -> CNN) with the
+//! shipped model on both CPU backends, with how far apart their embeddings are.
 //!
 //!     cargo bench --bench model
 //!     taskset -c 0 cargo bench --bench model     # one core
@@ -9,12 +11,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::backend::Autodiff;
+use burn::backend::NdArray;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use songspace::audio::{MelExtractor, MelSettings, Span, decode_file};
-use songspace::model::{CpuBackend, DeviceChoice, Embedder, GpuBackend, NetConfig, choose_device};
+use songspace::model::{BackendEmbedder, CpuBackend, DeviceChoice, Embedder, GpuBackend, NetConfig, choose_device};
 
 const BATCH: usize = 32;
 
@@ -50,7 +53,10 @@ type EmbeddingNetOf<B> = songspace::model::EmbeddingNet<B>;
 fn main() {
     println!("| training, batch {BATCH} of 128x128 patches | patches/s |");
     println!("|---|---:|");
-    println!("| CPU (burn NdArray) | {:.0} |", throughput::<Autodiff<CpuBackend>>(&Default::default(), 10));
+    let before = throughput::<Autodiff<NdArray>>(&Default::default(), 10);
+    let flex = throughput::<Autodiff<CpuBackend>>(&Default::default(), 10);
+    println!("| before: CPU (burn NdArray) | {before:.0} |");
+    println!("| CPU (burn Flex) | {flex:.0} ({:.2}x NdArray) |", flex / before);
     match choose_device(DeviceChoice::Gpu) {
         Ok((compute, _)) => println!(
             "| {} (burn wgpu) | {:.0} |",
@@ -71,6 +77,7 @@ fn main() {
 
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-cnn");
     let embedder = Embedder::load(&model).expect("shipped model");
+    let before_embedder = BackendEmbedder::<NdArray>::load(&model).expect("shipped model");
     let corpus = std::env::var_os("SONGSPACE_DEV_CORPUS").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/songspace-dev-corpus")
     });
@@ -84,20 +91,29 @@ fn main() {
         return;
     }
     let extractor = MelExtractor::new(MelSettings::default());
-    let (mut decode, mut cnn) = (0.0, 0.0);
+    let (mut decode, mut cnn, mut cnn_before, mut largest_difference) = (0.0, 0.0, 0.0, 0.0f32);
     for clip in &clips {
         let t0 = Instant::now();
         let mel = extractor.compute(&decode_file(clip, Span::Whole).expect("clip").samples);
         let t1 = Instant::now();
         let e = embedder.embed(&mel);
+        let t2 = Instant::now();
+        let reference = before_embedder.embed(&mel);
         assert_eq!(e.len(), 32);
         decode += (t1 - t0).as_secs_f64();
-        cnn += t1.elapsed().as_secs_f64();
+        cnn += (t2 - t1).as_secs_f64();
+        cnn_before += t2.elapsed().as_secs_f64();
+        // Relative to the embedding's size: the two backends round differently, nothing more.
+        let norm = reference.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-6);
+        let difference = e.iter().zip(&reference).map(|(a, b)| (a - b) * (a - b)).sum::<f32>().sqrt() / norm;
+        largest_difference = largest_difference.max(difference);
     }
     let n = clips.len() as f64;
     println!("| embedding a 30 s MP3 clip ({} clips) | ms |", clips.len());
     println!("|---|---:|");
     println!("| decode + log-mel | {:.1} |", decode * 1e3 / n);
-    println!("| CNN (16 patches, CPU) | {:.1} |", cnn * 1e3 / n);
+    println!("| CNN (16 patches, burn Flex) | {:.1} ({:.2}x NdArray) |", cnn * 1e3 / n, cnn / cnn_before);
+    println!("| before: CNN (16 patches, burn NdArray) | {:.1} |", cnn_before * 1e3 / n);
     println!("| total | {:.1} |", (decode + cnn) * 1e3 / n);
+    println!("largest difference between the two backends' embeddings: {largest_difference:.2e} of its length");
 }

@@ -163,20 +163,40 @@ fn run_cross_validation(
     );
     println!("genre P@3 if neighbours from other albums were random: {:.3}", report.chance_p_at_3);
     println!();
-    println!("| on held-out albums | trained model | classic descriptor |");
-    println!("|---|---:|---:|");
-    println!("| genre P@3, neighbours from other albums | {} | {} |", report.model_p_at_3, report.classic_p_at_3);
-    println!("| logistic regression accuracy | {} | {} |", report.model_logistic, report.classic_logistic);
+    let start =
+        |value: &Option<crate::model::yardstick::Spread>| value.as_ref().map_or("–".to_string(), |v| v.to_string());
+    println!("| on held-out albums | trained model | classic descriptor | the model it started from |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| genre P@3, neighbours from other albums | {} | {} | {} |",
+        report.model_p_at_3,
+        report.classic_p_at_3,
+        start(&report.start_p_at_3)
+    );
+    println!(
+        "| genre P@3, neighbours from any album (as the map shows them) | {} | {} | {} |",
+        report.model_p_at_3_any_album,
+        report.classic_p_at_3_any_album,
+        start(&report.start_p_at_3_any_album)
+    );
+    println!("| logistic regression accuracy | {} | {} | – |", report.model_logistic, report.classic_logistic);
     if label == crate::model::LabelKind::None {
-        println!("| excerpts whose nearest is their song's other excerpt (no labels) | {} | – |", report.head_accuracy);
+        println!(
+            "| excerpts whose nearest is their song's other excerpt (no labels) | {} | – | – |",
+            report.head_accuracy
+        );
     } else {
-        println!("| the model's classifier head, accuracy | {} | – |", report.head_accuracy);
+        println!("| the model's classifier head, accuracy | {} | – | – |", report.head_accuracy);
     }
     println!();
     println!("paired on the same folds (mean ± std of the per-fold differences):");
     println!("| trained model minus classic descriptor | gain |");
     println!("|---|---:|");
     println!("| genre P@3, neighbours from other albums | {} |", report.p_at_3_gain);
+    if let (Some(other), Some(any)) = (&report.fine_tuning_p_at_3_gain, &report.fine_tuning_p_at_3_any_album_gain) {
+        println!("| genre P@3 from other albums: trained model − the model it started from | {other} |");
+        println!("| genre P@3 from any album: trained model − the model it started from | {any} |");
+    }
     println!("| logistic regression: on the embedding − on the classic descriptor | {} |", report.logistic_gain);
     if label != crate::model::LabelKind::None {
         println!(

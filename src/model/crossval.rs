@@ -16,7 +16,10 @@ use serde::Serialize;
 use super::evaluate::measure_songs;
 use super::inference::Embedder;
 use super::training::{TrainEvent, TrainOptions, train_on};
-use super::yardstick::{Protocol, Spread, album_folds, chance_p_at_3, label_precision, logistic_fold_accuracy};
+use super::yardstick::{
+    Neighbours, Protocol, Spread, album_folds, chance_p_at_3, label_precision, label_precision_among,
+    logistic_fold_accuracy,
+};
 use crate::error::TrainError;
 use crate::library::{FeatureCache, Library, Split};
 
@@ -31,6 +34,13 @@ pub struct FoldResult {
     /// Genre precision of the 3 nearest songs from other albums, for the held-out songs.
     pub model_p_at_3: f32,
     pub classic_p_at_3: f32,
+    /// The same with neighbours from any album, the song's own included: what the map shows.
+    pub model_p_at_3_any_album: f32,
+    pub classic_p_at_3_any_album: f32,
+    /// The model training started from (when fine-tuning), judged on the same held-out songs:
+    /// what the fold's training changed.
+    pub start_p_at_3: Option<f32>,
+    pub start_p_at_3_any_album: Option<f32>,
     /// The trained classifier head on the held-out songs.
     pub head_accuracy: f32,
     /// Logistic regression fitted on the training folds' embeddings (or classic descriptors).
@@ -49,6 +59,11 @@ pub struct CrossValidationReport {
     pub folds: Vec<FoldResult>,
     pub model_p_at_3: Spread,
     pub classic_p_at_3: Spread,
+    pub model_p_at_3_any_album: Spread,
+    pub classic_p_at_3_any_album: Spread,
+    /// The starting model's figures on the same folds, when training fine-tuned one.
+    pub start_p_at_3: Option<Spread>,
+    pub start_p_at_3_any_album: Option<Spread>,
     pub head_accuracy: Spread,
     pub model_logistic: Spread,
     pub classic_logistic: Spread,
@@ -57,6 +72,9 @@ pub struct CrossValidationReport {
     /// classic descriptor, and its own classifier head minus logistic regression on the classic
     /// descriptor.
     pub p_at_3_gain: Spread,
+    /// The trained model's P@3 minus its starting model's, both kinds of neighbours.
+    pub fine_tuning_p_at_3_gain: Option<Spread>,
+    pub fine_tuning_p_at_3_any_album_gain: Option<Spread>,
     pub logistic_gain: Spread,
     pub head_gain: Spread,
     pub cancelled: bool,
@@ -88,6 +106,18 @@ pub fn cross_validate_training(
     let measured = measure_songs(library, library_path, None)?;
     let songs = &measured.songs;
     let cache = FeatureCache::for_library(library_path);
+    let embed_all = |embedder: &Embedder| -> Result<Vec<Vec<f32>>, TrainError> {
+        let mut vectors = Vec::with_capacity(songs.len());
+        for &id in &measured.track_ids {
+            vectors.push(embedder.embed(&cache.load(id, &library.mel)?));
+        }
+        Ok(vectors)
+    };
+    // The starting model is the same for every fold: embed with it once.
+    let start_vectors = match &base.base {
+        Some(dir) => Some(embed_all(&Embedder::load(dir)?)?),
+        None => None,
+    };
     let mut folds_done: Vec<FoldResult> = Vec::new();
     let mut cancelled = false;
     'seeds: for &seed in &protocol.seeds {
@@ -125,14 +155,7 @@ pub fn cross_validate_training(
             let metrics = train_on(compute, &fold_library, library_path, &options, cancel, &mut |event| {
                 on_event(&CrossValidationEvent::Training(event.clone()))
             });
-            let result = metrics.and_then(|metrics| {
-                let embedder = Embedder::load(&options.out_dir)?;
-                let mut vectors = Vec::with_capacity(songs.len());
-                for &id in &measured.track_ids {
-                    vectors.push(embedder.embed(&cache.load(id, &library.mel)?));
-                }
-                Ok((metrics, vectors))
-            });
+            let result = metrics.and_then(|metrics| Ok((metrics, embed_all(&Embedder::load(&options.out_dir)?)?)));
             // The fold's model is only a means to its figures.
             let _ = std::fs::remove_dir_all(&options.out_dir);
             let (metrics, vectors) = result?;
@@ -148,6 +171,18 @@ pub fn cross_validate_training(
                 best_epoch: metrics.best_epoch,
                 model_p_at_3: label_precision(&vectors, songs, &test, 3),
                 classic_p_at_3: label_precision(&measured.classic, songs, &test, 3),
+                model_p_at_3_any_album: label_precision_among(&vectors, songs, &test, 3, Neighbours::AnyAlbum),
+                classic_p_at_3_any_album: label_precision_among(
+                    &measured.classic,
+                    songs,
+                    &test,
+                    3,
+                    Neighbours::AnyAlbum,
+                ),
+                start_p_at_3: start_vectors.as_ref().map(|start| label_precision(start, songs, &test, 3)),
+                start_p_at_3_any_album: start_vectors
+                    .as_ref()
+                    .map(|start| label_precision_among(start, songs, &test, 3, Neighbours::AnyAlbum)),
                 head_accuracy: metrics.test_accuracy.unwrap_or(0.0),
                 model_logistic: logistic_fold_accuracy(&vectors, songs, &seen, &test),
                 classic_logistic: logistic_fold_accuracy(&measured.classic, songs, &seen, &test),
@@ -158,6 +193,9 @@ pub fn cross_validate_training(
         }
     }
     let spread = |f: fn(&FoldResult) -> f32| Spread::of(&folds_done.iter().map(f).collect::<Vec<_>>());
+    let spread_if_started = |f: fn(&FoldResult) -> Option<f32>| {
+        folds_done.iter().map(f).collect::<Option<Vec<f32>>>().map(|values| Spread::of(&values))
+    };
     Ok(CrossValidationReport {
         songs: songs.len(),
         albums: songs.albums(),
@@ -166,10 +204,18 @@ pub fn cross_validate_training(
         chance_p_at_3: chance_p_at_3(songs),
         model_p_at_3: spread(|f| f.model_p_at_3),
         classic_p_at_3: spread(|f| f.classic_p_at_3),
+        model_p_at_3_any_album: spread(|f| f.model_p_at_3_any_album),
+        classic_p_at_3_any_album: spread(|f| f.classic_p_at_3_any_album),
+        start_p_at_3: spread_if_started(|f| f.start_p_at_3),
+        start_p_at_3_any_album: spread_if_started(|f| f.start_p_at_3_any_album),
         head_accuracy: spread(|f| f.head_accuracy),
         model_logistic: spread(|f| f.model_logistic),
         classic_logistic: spread(|f| f.classic_logistic),
         p_at_3_gain: spread(|f| f.model_p_at_3 - f.classic_p_at_3),
+        fine_tuning_p_at_3_gain: spread_if_started(|f| f.start_p_at_3.map(|start| f.model_p_at_3 - start)),
+        fine_tuning_p_at_3_any_album_gain: spread_if_started(|f| {
+            f.start_p_at_3_any_album.map(|start| f.model_p_at_3_any_album - start)
+        }),
         logistic_gain: spread(|f| f.model_logistic - f.classic_logistic),
         head_gain: spread(|f| f.head_accuracy - f.classic_logistic),
         folds: folds_done,

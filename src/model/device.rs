@@ -1,4 +1,4 @@
-//! Choosing where training runs: a GPU through burn's wgpu backend, or the CPU (NdArray).
+//! Choosing where training runs: a GPU through burn's wgpu backend, or the CPU (burn Flex).
 
 use std::future::Future;
 use std::pin::pin;

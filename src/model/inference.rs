@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use burn::backend::NdArray;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
@@ -12,27 +11,28 @@ use super::store::{ModelInfo, load_model};
 use crate::audio::LogMel;
 use crate::error::ModelError;
 
-type Cpu = NdArray;
+/// A model ready to embed tracks, on the CPU backend.
+pub type Embedder = BackendEmbedder<super::CpuBackend>;
 
-/// A model ready to embed tracks.
-pub struct Embedder {
+/// A model ready to embed tracks on backend `B` (the model bench compares CPU backends with it).
+pub struct BackendEmbedder<B: Backend> {
     pub info: ModelInfo,
-    net: EmbeddingNet<Cpu>,
-    device: burn::tensor::Device<Cpu>,
+    net: EmbeddingNet<B>,
+    device: B::Device,
 }
 
-impl Embedder {
+impl<B: Backend> BackendEmbedder<B> {
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
         let device = Default::default();
-        let (info, net) = load_model::<Cpu>(dir, &device)?;
+        let (info, net) = load_model::<B>(dir, &device)?;
         Ok(Self { info, net, device })
     }
 
-    pub fn from_parts(info: ModelInfo, net: EmbeddingNet<Cpu>) -> Self {
+    pub fn from_parts(info: ModelInfo, net: EmbeddingNet<B>) -> Self {
         Self { info, net, device: Default::default() }
     }
 
-    fn patches(&self, mel: &LogMel) -> Tensor<Cpu, 3> {
+    fn patches(&self, mel: &LogMel) -> Tensor<B, 3> {
         let frames = self.info.net.patch_frames;
         let (count, data) = track_patches(mel, frames, &self.info.normaliser);
         Tensor::from_data(TensorData::new(data, [count, mel.n_mels, frames]), &self.device)

@@ -19,7 +19,7 @@ pub use embed::{
     EmbedReport, ModelForNewTracks, default_model_dir, embed_library, fine_tuning_base, model_for_new_tracks,
     recorded_model_dir,
 };
-pub use inference::Embedder;
+pub use inference::{BackendEmbedder, Embedder};
 pub use net::{EmbeddingNet, NetConfig};
 pub use store::{
     EMBEDDING_DIM, MODEL_FORMAT_VERSION, ModelInfo, check_compatible, load_model, load_model_info, model_id, save_model,
@@ -30,7 +30,7 @@ pub use training::{
     train_on,
 };
 
-/// The CPU backend used for training without a GPU.
-pub type CpuBackend = burn::backend::NdArray;
+/// The CPU backend: training without a GPU, and every embedding (burn's Flex, multi-threaded).
+pub type CpuBackend = burn::backend::Flex;
 /// The GPU backend (wgpu: Vulkan, Metal, DirectX 12 or OpenGL).
 pub type GpuBackend = burn::backend::Wgpu;

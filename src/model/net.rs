@@ -206,14 +206,14 @@ impl<B: Backend> EmbeddingNet<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::NdArray;
+    use crate::model::CpuBackend as Cpu;
 
     #[test]
     fn forward_gives_a_32_dim_embedding_and_one_logit_per_class() {
         let device = Default::default();
         let config = NetConfig::new(128, 128, 5);
-        let net = config.init::<NdArray>(&device);
-        let input = Tensor::<NdArray, 3>::zeros([3, 128, 128], &device);
+        let net = config.init::<Cpu>(&device);
+        let input = Tensor::<Cpu, 3>::zeros([3, 128, 128], &device);
         let (embedding, logits) = net.forward(input);
         assert_eq!(embedding.dims(), [3, 32]);
         assert_eq!(logits.dims(), [3, 5]);
@@ -222,8 +222,8 @@ mod tests {
     #[test]
     fn statistics_pooling_gives_the_same_shapes_and_older_configs_load_without_it() {
         let device = Default::default();
-        let net = NetConfig::new(64, 32, 3).with_std_pooling(Some(true)).init::<NdArray>(&device);
-        let (embedding, logits) = net.forward(Tensor::<NdArray, 3>::ones([2, 64, 32], &device));
+        let net = NetConfig::new(64, 32, 3).with_std_pooling(Some(true)).init::<Cpu>(&device);
+        let (embedding, logits) = net.forward(Tensor::<Cpu, 3>::ones([2, 64, 32], &device));
         assert_eq!((embedding.dims(), logits.dims()), ([2, 32], [2, 3]));
         let values = embedding.into_data().to_vec::<f32>().expect("values");
         assert!(values.iter().all(|v| v.is_finite()), "a constant input has zero spread, not NaN");
@@ -236,14 +236,14 @@ mod tests {
     #[test]
     fn the_input_statistics_path_sees_what_the_convolutions_do_not() {
         let device = Default::default();
-        let net = NetConfig::new(16, 32, 3).with_input_statistics(Some(true)).init::<NdArray>(&device);
+        let net = NetConfig::new(16, 32, 3).with_input_statistics(Some(true)).init::<Cpu>(&device);
         assert!(net.has_input_statistics());
         // Two patches whose every band has the same values in another order over time: their
         // means and spreads are the same, the spread of their change is not.
         let steady: Vec<f32> = (0..16 * 32).map(|i| if (i % 32) < 16 { 1.0 } else { -1.0 }).collect();
         let flicker: Vec<f32> = (0..16 * 32).map(|i| if (i % 32) % 2 == 0 { 1.0 } else { -1.0 }).collect();
         let statistics = |values: Vec<f32>| {
-            let x = Tensor::<NdArray, 3>::from_data(TensorData::new(values, [1, 16, 32]), &device);
+            let x = Tensor::<Cpu, 3>::from_data(TensorData::new(values, [1, 16, 32]), &device);
             input_statistics(x.swap_dims(1, 2)).into_data().to_vec::<f32>().expect("values")
         };
         let (a, b) = (statistics(steady), statistics(flicker));
@@ -259,15 +259,15 @@ mod tests {
                 a[32 + band]
             );
         }
-        let (embedding, _) = net.forward(Tensor::<NdArray, 3>::zeros([2, 16, 32], &device));
+        let (embedding, _) = net.forward(Tensor::<Cpu, 3>::zeros([2, 16, 32], &device));
         assert_eq!(embedding.dims(), [2, 32]);
     }
 
     #[test]
     fn any_patch_length_divisible_by_8_works() {
         let device = Default::default();
-        let net = NetConfig::new(128, 64, 2).init::<NdArray>(&device);
-        let (embedding, _) = net.forward(Tensor::<NdArray, 3>::zeros([1, 128, 64], &device));
+        let net = NetConfig::new(128, 64, 2).init::<Cpu>(&device);
+        let (embedding, _) = net.forward(Tensor::<Cpu, 3>::zeros([1, 128, 64], &device));
         assert_eq!(embedding.dims(), [1, 32]);
     }
 }
@@ -275,11 +275,12 @@ mod tests {
 #[cfg(test)]
 mod training_step_tests {
     use super::*;
-    use burn::backend::{Autodiff, NdArray};
+    use crate::model::CpuBackend as Cpu;
+    use burn::backend::Autodiff;
     use burn::nn::loss::CrossEntropyLossConfig;
     use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 
-    type B = Autodiff<NdArray>;
+    type B = Autodiff<Cpu>;
 
     #[test]
     fn one_optimiser_step_lowers_the_loss_on_a_tiny_batch() {

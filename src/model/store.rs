@@ -276,19 +276,19 @@ pub fn model_id(dir: &Path) -> Result<String, ModelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::CpuBackend as Cpu;
     use crate::model::data::Normaliser;
-    use burn::backend::NdArray;
 
-    fn tiny() -> (ModelInfo, EmbeddingNet<NdArray>) {
+    fn tiny() -> (ModelInfo, EmbeddingNet<Cpu>) {
         let net_config = NetConfig::new(128, 64, 3);
         let normaliser = Normaliser { mean: vec![-40.0; 128], std: vec![12.0; 128] };
         let labels = vec!["a".to_string(), "b".to_string(), "c".to_string()];
         let info = ModelInfo::new(net_config.clone(), MelSettings::default(), "genre", labels, normaliser);
-        <NdArray as Backend>::seed(&burn::backend::ndarray::NdArrayDevice::Cpu, 1);
+        <Cpu as Backend>::seed(&Default::default(), 1);
         (info, net_config.init(&Default::default()))
     }
 
-    fn input() -> Tensor<NdArray, 3> {
+    fn input() -> Tensor<Cpu, 3> {
         let data: Vec<f32> = (0..2 * 128 * 64).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
         Tensor::from_data(TensorData::new(data, [2, 128, 64]), &Default::default())
     }
@@ -298,7 +298,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (info, net) = tiny();
         save_model(dir.path(), &info, &net).expect("save");
-        let (loaded_info, loaded) = load_model::<NdArray>(dir.path(), &Default::default()).expect("load");
+        let (loaded_info, loaded) = load_model::<Cpu>(dir.path(), &Default::default()).expect("load");
         assert!(loaded_info.weights.is_some(), "model.json names its weights");
         assert_eq!(ModelInfo { weights: None, ..loaded_info }, info);
         let before = net.embed(input()).into_data().to_vec::<f32>().expect("data");
@@ -313,7 +313,7 @@ mod tests {
         let base_dir = dir.path().join("base");
         save_model(&base_dir, &info, &net).expect("save the base");
         // Fine-tuning adds the path with zero weights: the base's embedding is unchanged.
-        let (mut grown_info, base) = load_model::<NdArray>(&base_dir, &Default::default()).expect("load the base");
+        let (mut grown_info, base) = load_model::<Cpu>(&base_dir, &Default::default()).expect("load the base");
         let grown = base.with_input_statistics(&Default::default());
         assert!(grown.has_input_statistics());
         let before = net.embed(input()).into_data().to_vec::<f32>().expect("data");
@@ -323,7 +323,7 @@ mod tests {
         grown_info.weights = None;
         let grown_dir = dir.path().join("grown");
         save_model(&grown_dir, &grown_info, &grown).expect("save the grown model");
-        let (loaded_info, loaded) = load_model::<NdArray>(&grown_dir, &Default::default()).expect("load it back");
+        let (loaded_info, loaded) = load_model::<Cpu>(&grown_dir, &Default::default()).expect("load it back");
         assert_eq!(loaded_info.net.input_statistics, Some(true));
         assert!(loaded.has_input_statistics());
         assert_eq!(loaded.embed(input()).into_data().to_vec::<f32>().expect("data"), before);
@@ -333,19 +333,19 @@ mod tests {
     fn damaged_or_mismatched_models_are_refused_with_the_reason() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (info, net) = tiny();
-        let err = load_model::<NdArray>(dir.path(), &Default::default()).expect_err("empty folder").to_string();
+        let err = load_model::<Cpu>(dir.path(), &Default::default()).expect_err("empty folder").to_string();
         assert!(err.contains("no model here"), "{err}");
 
         save_model(dir.path(), &info, &net).expect("save");
         let saved = load_model_info(dir.path()).expect("info");
         std::fs::write(weights_path(dir.path(), &saved), b"not messagepack at all").expect("garble");
-        let err = load_model::<NdArray>(dir.path(), &Default::default()).expect_err("garbled").to_string();
+        let err = load_model::<Cpu>(dir.path(), &Default::default()).expect_err("garbled").to_string();
         assert!(err.contains(".mpk") && err.contains("damaged weights"), "{err}");
 
         // Weights of another shape than the description says.
-        let other = NetConfig::new(128, 64, 5).init::<NdArray>(&Default::default());
+        let other = NetConfig::new(128, 64, 5).init::<Cpu>(&Default::default());
         save_model(dir.path(), &info, &other).expect("save");
-        let err = load_model::<NdArray>(dir.path(), &Default::default()).expect_err("other shape").to_string();
+        let err = load_model::<Cpu>(dir.path(), &Default::default()).expect_err("other shape").to_string();
         assert!(err.contains("do not fit"), "{err}");
 
         let mut wide = info.clone();
@@ -382,7 +382,7 @@ mod tests {
             change(&mut bad);
             let json = serde_json::to_string(&bad).expect("json").replace("12345.5", "1e39");
             std::fs::write(info_path(dir.path()), json).expect("write");
-            let err = load_model::<NdArray>(dir.path(), &Default::default()).expect_err(expected).to_string();
+            let err = load_model::<Cpu>(dir.path(), &Default::default()).expect_err(expected).to_string();
             assert!(err.contains(expected) && err.contains("model.json"), "{err}");
         }
     }
@@ -404,7 +404,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (info, net) = tiny();
         let outputs = |dir: &Path| {
-            let (_, loaded) = load_model::<NdArray>(dir, &Default::default()).expect("load");
+            let (_, loaded) = load_model::<Cpu>(dir, &Default::default()).expect("load");
             loaded.embed(input()).into_data().to_vec::<f32>().expect("values")
         };
         save_model(dir.path(), &info, &net).expect("save");
@@ -418,8 +418,8 @@ mod tests {
 
         // A second model's save killed after its weights were written, before model.json: the
         // folder still holds the first model, whole.
-        <NdArray as Backend>::seed(&burn::backend::ndarray::NdArrayDevice::Cpu, 2);
-        let second: EmbeddingNet<NdArray> = info.net.init(&Default::default());
+        <Cpu as Backend>::seed(&Default::default(), 2);
+        let second: EmbeddingNet<Cpu> = info.net.init(&Default::default());
         let elsewhere = tempfile::tempdir().expect("tempdir");
         save_model(elsewhere.path(), &info, &second).expect("save");
         let second_name = load_model_info(elsewhere.path()).expect("info").weights.expect("named");

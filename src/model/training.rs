@@ -1,6 +1,6 @@
 //! The training engine: a hand-written loop with progress events and a cancel flag, so the
 //! command line and the window can both drive it. Generic over the backend, so the GPU (wgpu) and
-//! the CPU (NdArray) run the same code.
+//! the CPU (burn Flex) run the same code.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
@@ -1035,9 +1035,9 @@ mod tests {
     use super::*;
 
     fn contrastive(rows: &[[f32; 2]], labels: &[i64], albums: &[usize]) -> Option<f32> {
-        use burn::backend::NdArray;
+        use crate::model::CpuBackend as Cpu;
         let data: Vec<f32> = rows.iter().flatten().copied().collect();
-        let embedding = Tensor::<NdArray, 2>::from_data(TensorData::new(data, [rows.len(), 2]), &Default::default());
+        let embedding = Tensor::<Cpu, 2>::from_data(TensorData::new(data, [rows.len(), 2]), &Default::default());
         cross_album_contrastive(embedding, labels, albums, 0.1).map(|t| t.into_scalar())
     }
 
@@ -1070,9 +1070,9 @@ mod tests {
         assert_eq!((excluded[2], excluded[0]), (0.0, 1.0));
 
         let loss = |rows: &[[f32; 2]]| {
-            let device: burn::backend::ndarray::NdArrayDevice = Default::default();
+            let device: burn::tensor::Device<crate::model::CpuBackend> = Default::default();
             let flat: Vec<f32> = rows.iter().flatten().copied().collect();
-            let e = Tensor::<burn::backend::NdArray, 2>::from_data(TensorData::new(flat, [rows.len(), 2]), &device);
+            let e = Tensor::<crate::model::CpuBackend, 2>::from_data(TensorData::new(flat, [rows.len(), 2]), &device);
             let (loss, found) = pair_contrastive(e, &albums, 0.2);
             (loss.into_data().to_vec::<f32>().expect("loss")[0], found)
         };
@@ -1093,7 +1093,7 @@ mod tests {
         std::fs::write(&path, "track_id,e0,e1\n1,0,4\n2,2,2\n").expect("write");
         let teacher = Teacher::load(&path).expect("teacher");
         let device = Default::default();
-        let predicted = Tensor::<burn::backend::NdArray, 2>::from_data(
+        let predicted = Tensor::<crate::model::CpuBackend, 2>::from_data(
             TensorData::new(vec![-1.0f32, 3.0, 9.0, 9.0], [2, 2]),
             &device,
         );

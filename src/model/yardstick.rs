@@ -254,11 +254,34 @@ pub fn chance_p_at_3_for(songs: &SongGroups, queries: &[usize]) -> f32 {
 /// Mean label precision of each query's `k` nearest songs from other albums (all songs are
 /// candidates).
 pub fn label_precision(vectors: &[Vec<f32>], songs: &SongGroups, queries: &[usize], k: usize) -> f32 {
+    label_precision_among(vectors, songs, queries, k, Neighbours::OtherAlbums)
+}
+
+/// Which songs may be a query's neighbours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Neighbours {
+    /// Songs of other albums only: style, not album identity.
+    OtherAlbums,
+    /// Any other song, as the map shows them: album resemblance included.
+    AnyAlbum,
+}
+
+/// Mean label precision of each query's `k` nearest songs among `candidates`.
+pub fn label_precision_among(
+    vectors: &[Vec<f32>],
+    songs: &SongGroups,
+    queries: &[usize],
+    k: usize,
+    candidates: Neighbours,
+) -> f32 {
     let per_query: Vec<f32> = queries
         .iter()
         .map(|&q| {
             let mut ranked: Vec<(f32, usize)> = (0..vectors.len())
-                .filter(|&c| songs.album[c] != songs.album[q])
+                .filter(|&c| match candidates {
+                    Neighbours::OtherAlbums => songs.album[c] != songs.album[q],
+                    Neighbours::AnyAlbum => c != q,
+                })
                 .map(|c| (squared_distance(&vectors[q], &vectors[c]), c))
                 .collect();
             ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
