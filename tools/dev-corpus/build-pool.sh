@@ -34,6 +34,8 @@ list="$work/debs.tsv"
 download_debs "$helper" "$debdir" "$list"
 
 say "building into $out"
-nice -n 10 python3 "$helper" build --out "$out" --debs "$list" --work "$work"
+# POOL_SECONDS_PER_EXCERPT and POOL_MAX_EXCERPTS (default 45 and 4) cut long tracks more densely.
+nice -n 10 python3 "$helper" build --out "$out" --debs "$list" --work "$work" \
+  --seconds-per-excerpt "${POOL_SECONDS_PER_EXCERPT:-45}" --max-excerpts "${POOL_MAX_EXCERPTS:-4}"
 say "verifying"
 python3 "$helper" verify --out "$out"

@@ -20,7 +20,8 @@ What counts as music: a file that lies in a music folder (a path component such 
 songs, soundtrack, bgm, mus) and lasts at least 20 s, or any audio file over a minute.  Sound
 effects and voices are short and live elsewhere; the few long ambience loops that pass are music
 enough to learn timbre from.  Several excerpts per long track: one per 45 s, at most 4, spread
-evenly over the middle 80 % of the track.
+evenly over the middle 80 % of the track (`build --seconds-per-excerpt S --max-excerpts N` for
+a denser pool: 20 and 10 cut the same 173 tracks into 955 overlapping excerpts).
 """
 import argparse
 import csv
@@ -97,10 +98,10 @@ def extract(pkg, deb, work):
     return dest
 
 
-def excerpt_starts(duration):
+def excerpt_starts(duration, seconds_per_excerpt=SECONDS_PER_EXCERPT, max_excerpts=MAX_EXCERPTS):
     if duration <= CLIP_SECONDS:
         return [0.0]
-    n = int(max(1, min(MAX_EXCERPTS, duration // SECONDS_PER_EXCERPT)))
+    n = int(max(1, min(max_excerpts, duration // seconds_per_excerpt)))
     if n == 1:
         return [round((duration - CLIP_SECONDS) / 2.0, 3)]
     first, last = 0.1 * duration, 0.9 * duration - CLIP_SECONDS
@@ -208,7 +209,7 @@ def cmd_build(args):
             stem = os.path.splitext(os.path.basename(rel))[0]
             title = (tag(info, "title") or stem)[:180]
             composer = tag(info, "artist", "composer")[:200]
-            starts = excerpt_starts(duration)
+            starts = excerpt_starts(duration, args.seconds_per_excerpt, args.max_excerpts)
             for k, start in enumerate(starts):
                 clips.append(dict(pkg=pkg, relpath=rel, file=path, sha256=digest, start=start,
                                   seconds=min(CLIP_SECONDS, duration), composer=composer,
@@ -321,6 +322,10 @@ def main():
     b.add_argument("--out", required=True)
     b.add_argument("--debs", required=True, help="TSV: package, version, path of .deb")
     b.add_argument("--work", required=True)
+    b.add_argument("--seconds-per-excerpt", type=float, default=SECONDS_PER_EXCERPT,
+                   help="one excerpt per this many seconds of a track (default %(default)s)")
+    b.add_argument("--max-excerpts", type=int, default=MAX_EXCERPTS,
+                   help="at most this many excerpts per track (default %(default)s)")
     v = sub.add_parser("verify")
     v.add_argument("--out", required=True)
     args = ap.parse_args()
