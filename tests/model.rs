@@ -445,6 +445,24 @@ fn evaluate_train_judges_the_recipe_on_albums_each_fold_never_saw() {
     assert!(report["model_p_at_3"]["mean"].as_f64().expect("p3") > 0.8, "{report}");
     assert!(report["classic_p_at_3"]["mean"].as_f64().expect("p3") > 0.8, "{report}");
     assert_eq!(report["model_p_at_3"]["samples"], 4);
+    // Beside it, neighbours from any album and the shipped model it started from, on the same
+    // folds: what fine-tuning changed.
+    assert_eq!(report["model_p_at_3_any_album"]["samples"], 4, "{report}");
+    assert_eq!(report["start_p_at_3"]["samples"], 4, "{report}");
+    for f in folds {
+        for key in ["model_p_at_3_any_album", "classic_p_at_3_any_album", "start_p_at_3", "start_p_at_3_any_album"] {
+            let value = f[key].as_f64().unwrap_or_else(|| panic!("{key}: {f}"));
+            assert!((0.0..=1.0).contains(&value), "{key}: {f}");
+        }
+    }
+    // The paired gain is the mean of each fold's difference from where it started.
+    let differences: f64 = folds
+        .iter()
+        .map(|f| f["model_p_at_3"].as_f64().expect("p3") - f["start_p_at_3"].as_f64().expect("start"))
+        .sum::<f64>()
+        / 4.0;
+    let gain = report["fine_tuning_p_at_3_gain"]["mean"].as_f64().expect("fine-tuning gain");
+    assert!((gain - differences).abs() < 1e-4, "{gain} against {differences}: {report}");
 
     // A plain training run ends with the same comparison on its own held-out (test) songs.
     let metrics = train(home.path(), &library, &home.path().join("model"), "3", &["--min-epochs", "2"]);

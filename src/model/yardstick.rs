@@ -502,6 +502,13 @@ mod tests {
         assert!(album.label_p_at_3.mean < 0.7, "{:?}", album.label_p_at_3);
         assert!(album.logistic_accuracy.mean < 0.75, "{:?}", album.logistic_accuracy);
         assert!((chance_p_at_3(&songs) - 1.0 / 3.0).abs() < 1e-6);
+        // The fold-level precision agrees with the whole-corpus figures for either kind of
+        // neighbours.
+        let every: Vec<usize> = (0..songs.len()).collect();
+        assert_eq!(label_precision_among(&vectors, &songs, &every, 3, Neighbours::AnyAlbum), 1.0);
+        let other = label_precision_among(&vectors, &songs, &every, 3, Neighbours::OtherAlbums);
+        assert!(other < 0.7, "{other}");
+        assert_eq!(other, label_precision(&vectors, &songs, &every, 3));
     }
 
     #[test]
