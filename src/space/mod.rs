@@ -10,6 +10,7 @@ mod pca;
 mod place;
 mod project;
 mod quality;
+mod repulsion;
 mod tsne;
 
 pub use locate::{
