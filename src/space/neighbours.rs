@@ -768,6 +768,30 @@ mod tests {
     }
 
     #[test]
+    fn the_portable_scan_and_what_this_cpu_runs_agree_bit_for_bit() {
+        // `group` takes the AVX path where the CPU has it; `queries` is the portable code.
+        let (n, dim, k) = (203, 32, 9);
+        let values = random_values(n, dim);
+        let mut transposed = vec![0f32; n.div_ceil(LANES) * dim * LANES];
+        for (row, vector) in values.chunks_exact(dim).enumerate() {
+            for (d, &value) in vector.iter().enumerate() {
+                transposed[(row / LANES) * dim * LANES + d * LANES + row % LANES] = value;
+            }
+        }
+        let scan = Scan { transposed: &transposed, values: &values, dim, n, k };
+        let bits = |found: Vec<Vec<Neighbour>>| -> Vec<(usize, u32)> {
+            found.into_iter().flatten().map(|nb| (nb.index, nb.distance.to_bits())).collect()
+        };
+        for first in (0..n).step_by(QUERIES) {
+            assert_eq!(bits(scan.group(first)), bits(scan.queries(first)), "queries from {first}");
+        }
+        assert_eq!(
+            bits(all_nearest(&values, dim, k)),
+            bits((0..n).step_by(QUERIES).flat_map(|f| scan.queries(f)).collect())
+        );
+    }
+
+    #[test]
     fn shorter_embeddings_are_padded_and_longer_ones_refused() {
         let values = random_values(50, 8);
         let index = EmbeddingIndex::new(&values, 8, Metric::Euclidean).expect("index");
