@@ -139,7 +139,7 @@ fn renumber(order: &mut [(u64, u32)], state: &mut [&mut Vec<f32>], affinities: &
 /// other, so that consecutive points walk the same cells of the tree and find them in cache.
 /// The grid the codes are cut from has cubic cells (the bounding box's largest side, cut in
 /// 2²¹), so that the octree's nodes are cubes rather than slabs.
-fn z_order(layout: &[f32], order: &mut Vec<(u64, u32)>) {
+pub(super) fn z_order(layout: &[f32], order: &mut Vec<(u64, u32)>) {
     let mut low = [f32::INFINITY; 3];
     let mut high = [f32::NEG_INFINITY; 3];
     for point in layout.chunks_exact(3) {

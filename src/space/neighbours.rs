@@ -370,16 +370,23 @@ pub fn all_nearest(values: &[f32], dim: usize, k: usize) -> Vec<Vec<Neighbour>> 
     assert!(dim > 0 && values.len().is_multiple_of(dim), "values must be n × dim");
     let n = values.len() / dim;
     let k = k.min(n.saturating_sub(1));
-    let blocks = n.div_ceil(LANES);
-    let mut transposed = vec![0f32; blocks * dim * LANES];
+    let transposed = transposed(values, dim);
+    let scan = Scan { transposed: &transposed, values, dim, n, k };
+    (0..n.div_ceil(QUERIES)).into_par_iter().flat_map_iter(|group| scan.group(group * QUERIES)).collect()
+}
+
+/// The rows (`n × dim`) in blocks of [`LANES`], each block stored by dimension: value `d` of row
+/// `r` at `(r / LANES) × dim × LANES + d × LANES + r % LANES`; a short last block padded with 0.
+fn transposed(values: &[f32], dim: usize) -> Vec<f32> {
+    let n = values.len() / dim;
+    let mut transposed = vec![0f32; n.div_ceil(LANES) * dim * LANES];
     for (row, vector) in values.chunks_exact(dim).enumerate() {
         let block = &mut transposed[(row / LANES) * dim * LANES..][..dim * LANES];
         for (d, &value) in vector.iter().enumerate() {
             block[d * LANES + row % LANES] = value;
         }
     }
-    let scan = Scan { transposed: &transposed, values, dim, n, k };
-    (0..n.div_ceil(QUERIES)).into_par_iter().flat_map_iter(|group| scan.group(group * QUERIES)).collect()
+    transposed
 }
 
 /// Rows per transposed block: two 128-bit vectors of f32 (the portable build's SSE2), one of AVX.
@@ -772,12 +779,7 @@ mod tests {
         // `group` takes the AVX path where the CPU has it; `queries` is the portable code.
         let (n, dim, k) = (203, 32, 9);
         let values = random_values(n, dim);
-        let mut transposed = vec![0f32; n.div_ceil(LANES) * dim * LANES];
-        for (row, vector) in values.chunks_exact(dim).enumerate() {
-            for (d, &value) in vector.iter().enumerate() {
-                transposed[(row / LANES) * dim * LANES + d * LANES + row % LANES] = value;
-            }
-        }
+        let transposed = transposed(&values, dim);
         let scan = Scan { transposed: &transposed, values: &values, dim, n, k };
         let bits = |found: Vec<Vec<Neighbour>>| -> Vec<(usize, u32)> {
             found.into_iter().flatten().map(|nb| (nb.index, nb.distance.to_bits())).collect()

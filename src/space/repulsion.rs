@@ -311,7 +311,7 @@ fn lane_sums(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use barnes_hut_tree::{Dim, Morton};
+    use crate::space::descent::z_order;
 
     fn cloud(n: usize, seed: u64) -> Vec<[f32; 3]> {
         let mut state = seed;
@@ -329,27 +329,11 @@ mod tests {
             .collect()
     }
 
-    fn sorted(points: &[[f32; 3]]) -> (Vec<(u64, u32)>, f32) {
-        let mut low = [f32::INFINITY; 3];
-        let mut high = [f32::NEG_INFINITY; 3];
-        for p in points {
-            for axis in 0..3 {
-                low[axis] = low[axis].min(p[axis]);
-                high[axis] = high[axis].max(p[axis]);
-            }
-        }
-        let extent = (0..3).map(|axis| high[axis] - low[axis]).fold(0f32, f32::max);
-        let cells = ((1u32 << BITS) - 1) as f32;
-        let mut order: Vec<(u64, u32)> = points
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let cell = [0, 1, 2].map(|axis| ((p[axis] - low[axis]) / extent * cells) as u32);
-                (<Dim<3> as Morton<3>>::encode(cell), i as u32)
-            })
-            .collect();
-        order.sort_unstable();
-        (order, extent)
+    /// The points in the Z-order the optimiser builds the tree from.
+    fn sorted(points: &[[f32; 3]]) -> Vec<(u64, u32)> {
+        let mut order = Vec::new();
+        z_order(points.as_flattened(), &mut order);
+        order
     }
 
     fn exact(points: &[[f32; 3]], i: usize) -> [f64; 4] {
@@ -371,7 +355,7 @@ mod tests {
     /// The forces' error (root mean square over the points, relative to that of the exact
     /// forces) and Z's relative error, of our sums at `theta` and of bhtsne's walk per point.
     fn errors(points: &[[f32; 3]], theta: f32) -> ([f64; 2], [f64; 2]) {
-        let (order, _) = sorted(points);
+        let order = sorted(points);
         let mut tree = Octree::default();
         tree.rebuild(points, &order);
         let ours = tree.repulsion(theta * theta);
@@ -421,7 +405,7 @@ mod tests {
     fn every_point_gets_one_value_and_duplicates_do_not_push_each_other_apart() {
         let mut points = cloud(300, 9);
         points[7] = points[8];
-        let (order, _) = sorted(&points);
+        let order = sorted(&points);
         let mut tree = Octree::default();
         tree.rebuild(&points, &order);
         let values = tree.repulsion(0.25);
