@@ -40,10 +40,19 @@ fn last_notice(app: &App) -> String {
 fn start(app: &mut App, kind: JobKind) {
     let finished_before = app.world().resource::<Jobs>().finished.len();
     app.world_mut().write_message(StartJob(kind));
-    app.update();
-    // A job that fails at once (a file that is not a library) can start and end in one frame.
-    let jobs = app.world().resource::<Jobs>();
-    assert!(jobs.running.is_some() || jobs.finished.len() > finished_before, "the job starts: {}", last_notice(app));
+    // A job asked for while the window's own write (a view choice, a dropped song) is still
+    // going waits for it, as it must: it reads the library file. Give that write a few seconds.
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        app.update();
+        // A job that fails at once (a file that is not a library) can start and end in one frame.
+        let jobs = app.world().resource::<Jobs>();
+        if jobs.running.is_some() || jobs.finished.len() > finished_before {
+            return;
+        }
+        assert!(!jobs.waiting_for_writes.is_empty() && Instant::now() < until, "the job starts: {}", last_notice(app));
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Runs frames until the job ends, calling `each` after every frame; false if it did not end.
@@ -278,6 +287,37 @@ fn new_map_settings_lay_the_map_out_again_and_view_choices_are_saved_with_the_li
     assert_eq!(explorer(&app).metric(), Metric::Cosine);
     let reopened = Explorer::open(&library).expect("open");
     assert_eq!(reopened.view_settings(), saved);
+}
+
+#[test]
+fn a_job_asked_for_during_the_windows_own_write_starts_when_that_write_is_done() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let library = crate::app::mapped_library(home.path());
+    let mut app = headless(&library);
+    // A slow disk: the window's write of a view choice holds until the test lets it go.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    app.world()
+        .resource::<songspace::app::saving::LibraryWriter>()
+        .write(move || held.recv().map_err(|e| e.to_string()));
+    let mut settings = load_library(&library).expect("library").map;
+    settings.tsne.seed = 5;
+    app.world_mut().write_message(StartJob(JobKind::Remap { library: library.clone(), settings }));
+    for _ in 0..5 {
+        app.update();
+        let jobs = app.world().resource::<Jobs>();
+        assert!(jobs.running.is_none(), "a job never reads the library while the window writes it");
+        assert_eq!(jobs.waiting_for_writes.len(), 1, "the job is kept, not dropped");
+    }
+    release.send(()).expect("the write is waiting");
+    let until = Instant::now() + Duration::from_secs(10);
+    while app.world().resource::<Jobs>().running.is_none() {
+        assert!(Instant::now() < until, "the job did not start after the write: {}", last_notice(&app));
+        app.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(app.world().resource::<Jobs>().waiting_for_writes.is_empty());
+    assert!(run_until_done(&mut app, 120, |_| {}), "the job ends");
+    assert_eq!(load_library(&library).expect("library").map.tsne.seed, 5);
 }
 
 #[test]
