@@ -61,7 +61,6 @@ pub(crate) fn descend(
 ) -> Result<Vec<f32>, Cancelled> {
     let n = start.len() / 3;
     assert_eq!(affinities.rows.len(), n + 1, "one affinity row per point");
-    let theta_sq = theta * theta;
     // The working state is numbered by slot; `points[slot]` is the caller's number of the point
     // there, and `positions` the layout in the caller's order.
     let mut layout = start.to_vec();
@@ -85,7 +84,7 @@ pub(crate) fn descend(
             }
             let (slots, _) = layout.as_chunks::<3>();
             tree.rebuild(slots, &order);
-            forces(&affinities, slots, &tree, &order, theta_sq, &mut attraction, &mut repulsion, &mut q_sums);
+            forces(&affinities, slots, &tree, &order, theta, &mut attraction, &mut repulsion, &mut q_sums);
             // Z in one order whatever the threads; f64 so that 10⁶ terms keep their digits.
             let z: f64 = q_sums.iter().map(|&q| f64::from(q)).sum();
             let inverse_z = (1.0 / z) as f32;
@@ -170,7 +169,7 @@ fn forces(
     points: &[[f32; 3]],
     tree: &Octree,
     order: &[(u64, u32)],
-    theta_sq: f32,
+    theta: f32,
     attraction: &mut [f32],
     repulsion: &mut [f32],
     q_sums: &mut [f32],
@@ -188,7 +187,7 @@ fn forces(
         }
     });
     // Computed in Z-order; put back in index order.
-    let pushes = tree.repulsion(theta_sq);
+    let pushes = tree.repulsion(theta);
     for (&(_, point), push) in order.iter().zip(&pushes) {
         let point = point as usize;
         repulsion[point * 3..point * 3 + 3].copy_from_slice(&push[0..3]);

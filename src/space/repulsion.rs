@@ -28,6 +28,14 @@ pub(crate) const BITS: u32 = 21;
 /// Buckets per task of the parallel pass; any size gives the same values.
 const BUCKETS_PER_TASK: usize = 16;
 
+/// How much wider the acceptance is than the θ asked for. The walk's test is stricter than
+/// bhtsne's at the same θ (tight boxes, and the distance to the bucket's nearest point rather than
+/// to the point itself): at θ = 0.5 its forces were off by 2.5 % RMS against bhtsne's 5.0 %.
+/// Widened by 1.15, it is still no coarser than bhtsne's walk at the θ asked for (forces 3.9 and
+/// 4.0 % against 4.8 and 5.0 %, Z 0.14 % against 0.21 %, on the tests' two clouds) with 22 %
+/// fewer interactions per point; 1.2 made Z's error equal to bhtsne's on one cloud.
+pub(crate) const THETA_SCALE: f32 = 1.15;
+
 /// Lanes of the list's sums: one SSE vector (every x86-64 has SSE2). Eight lanes, two vectors,
 /// ran out of registers and were slower; two points at a time in one AVX vector (same values,
 /// bit for bit) were no faster.
@@ -174,8 +182,10 @@ impl Octree {
 
     /// Each point's repulsion (the sum over the others of (y_i − y_j) / (1 + |y_i − y_j|²)²,
     /// unnormalised) and its share of Z (the sum of 1 / (1 + |y_i − y_j|²)), in Z-order: value
-    /// `slot` belongs to point `order[slot].1`.
-    pub(crate) fn repulsion(&self, theta_sq: f32) -> Vec<[f32; 4]> {
+    /// `slot` belongs to point `order[slot].1`. `theta` is the Barnes-Hut θ as bhtsne and
+    /// openTSNE mean it; the walk widens it by [`THETA_SCALE`] and stays as accurate.
+    pub(crate) fn repulsion(&self, theta: f32) -> Vec<[f32; 4]> {
+        let theta_sq = (THETA_SCALE * theta) * (THETA_SCALE * theta);
         self.buckets
             .par_chunks(BUCKETS_PER_TASK)
             .flat_map_iter(|buckets| {
@@ -358,7 +368,7 @@ mod tests {
         let order = sorted(points);
         let mut tree = Octree::default();
         tree.rebuild(points, &order);
-        let ours = tree.repulsion(theta * theta);
+        let ours = tree.repulsion(theta);
         let flat: Vec<f32> = points.iter().flatten().copied().collect();
         let theirs_tree = barnes_hut_tree::BarnesHutTree::<f32, u64, 3>::new_uniform(&flat);
         let mut stack = [0u32; 192];
@@ -395,7 +405,7 @@ mod tests {
         for seed in [5, 6] {
             let (force, z) = errors(&cloud(3_000, seed), 0.5);
             assert!(force[0] <= force[1] && z[0] <= z[1], "ours, bhtsne's: forces {force:?}, Z {z:?}");
-            assert!(force[0] < 0.04 && z[0] < 0.001, "forces {force:?}, Z {z:?}");
+            assert!(force[0] < 0.045 && z[0] < 0.0016, "forces {force:?}, Z {z:?}");
             // And the approximation is used: θ = 0.5 does not sum exactly.
             assert!(force[0] > 1e-5, "θ = 0.5 summed exactly ({force:?})");
         }
@@ -408,7 +418,7 @@ mod tests {
         let order = sorted(&points);
         let mut tree = Octree::default();
         tree.rebuild(&points, &order);
-        let values = tree.repulsion(0.25);
+        let values = tree.repulsion(0.5);
         assert_eq!(values.len(), points.len());
         assert!(values.iter().flatten().all(|v| v.is_finite()));
         // Points 7 and 8 are at one place: each is pushed by the others exactly as the other is.
