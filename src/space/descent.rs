@@ -155,9 +155,8 @@ pub(super) fn z_order(layout: &[f32], order: &mut Vec<(u64, u32)>) {
         let cell = [0, 1, 2].map(|axis| ((point[axis] - low[axis]) * scale).clamp(0.0, cells) as u32);
         (<Dim<3> as Morton<3>>::encode(cell), index as u32)
     }));
-    // Unique keys (the index breaks ties), so the order does not depend on the sort's threads.
-    // Stable sort: the last iteration's order is nearly this one's, and a merge sort finds the
-    // runs. Keys are unique, so any sort gives the same order.
+    // Unique keys (the index breaks ties), so any sort on any threads gives the same order. A
+    // stable one: the last iteration's order is nearly this one's, and a merge sort finds the runs.
     order.par_sort();
 }
 

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 /// Points per leaf bucket, and so per interaction list. 32 measured best of 16, 32, 64 and 128
 /// on a 10,000 × 32 mixture and at 106,574 points: smaller buckets walk more often, larger ones
 /// sum longer lists.
-pub(crate) const BUCKET: usize = 32;
+const BUCKET: usize = 32;
 
 /// Bits per axis of the Morton codes the layout is sorted by (3 × 21 = 63 bits of a `u64`).
 pub(crate) const BITS: u32 = 21;
@@ -34,7 +34,7 @@ const BUCKETS_PER_TASK: usize = 16;
 /// Widened by 1.15, it is still no coarser than bhtsne's walk at the θ asked for (forces 3.9 and
 /// 4.0 % against 4.8 and 5.0 %, Z 0.14 % against 0.21 %, on the tests' two clouds) with 22 %
 /// fewer interactions per point; 1.2 made Z's error equal to bhtsne's on one cloud.
-pub(crate) const THETA_SCALE: f32 = 1.15;
+const THETA_SCALE: f32 = 1.15;
 
 /// Lanes of the list's sums: one SSE vector (every x86-64 has SSE2). Eight lanes, two vectors,
 /// ran out of registers and were slower; two points at a time in one AVX vector (same values,
