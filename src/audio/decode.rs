@@ -4,7 +4,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use rubato::{FftFixedInOut, Resampler};
-use symphonia::core::audio::SampleBuffer;
+use symphonia::core::audio::{AudioBuffer, AudioBufferRef};
 use symphonia::core::codecs::{CODEC_TYPE_NULL, CodecParameters, Decoder, DecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
@@ -135,12 +135,34 @@ pub(super) fn check_stated_format(path: &Path, rate: Option<u32>, channels: Opti
 /// fuzzed ones with values like 1e38 overflowed the resampler's FFT and panicked inside it.
 pub const MAX_SAMPLE_MAGNITUDE: f32 = 1000.0;
 
-fn decode_checked(path: &Path, span: Span) -> Result<DecodedAudio, AudioError> {
-    let (mono, rate, info) = decode_mono_native(path, span)?;
-    if !mono.iter().all(|s| s.is_finite()) {
-        return Err(AudioError::NotFinite { path: path.to_path_buf() });
+/// The largest magnitude in `samples`, or `None` if any is NaN or infinite. One pass in eight
+/// lanes: comparisons rather than `f32::max`, whose NaN rule keeps the compiler from vectors.
+fn finite_peak(samples: &[f32]) -> Option<f32> {
+    let (mut peaks, mut finite) = ([0.0f32; 8], [true; 8]);
+    let chunks = samples.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for ((peak, ok), &v) in peaks.iter_mut().zip(&mut finite).zip(chunk) {
+            let magnitude = v.abs();
+            *ok &= magnitude <= f32::MAX;
+            *peak = if magnitude > *peak { magnitude } else { *peak };
+        }
     }
-    let peak = mono.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    let mut peak = 0.0f32;
+    for magnitude in rest.iter().map(|v| v.abs()) {
+        if !magnitude.is_finite() {
+            return None;
+        }
+        peak = peak.max(magnitude);
+    }
+    finite.iter().all(|&ok| ok).then(|| peaks.iter().fold(peak, |p, &m| p.max(m)))
+}
+
+fn decode_checked(path: &Path, span: Span) -> Result<DecodedAudio, AudioError> {
+    let (mono, rate, info) = decode_mono_native(path, span, ChannelChoice::Mix)?;
+    let Some(peak) = finite_peak(&mono) else {
+        return Err(AudioError::NotFinite { path: path.to_path_buf() });
+    };
     if peak > MAX_SAMPLE_MAGNITUDE {
         return Err(AudioError::OutOfRange { path: path.to_path_buf(), peak, limit: MAX_SAMPLE_MAGNITUDE });
     }
@@ -315,7 +337,55 @@ fn check_wav_header(path: &Path, file: &mut File) -> Result<(), AudioError> {
 }
 
 /// Decodes to mono at the file's own rate.
-fn decode_mono_native(path: &Path, span: Span) -> Result<(Vec<f32>, u32, NativeInfo), AudioError> {
+/// Which samples of a file with several channels make the mono signal.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ChannelChoice {
+    /// The average of all channels (librosa's `to_mono`).
+    Mix,
+    /// The first channel alone: for files whose channels cancel in the mix.
+    First,
+}
+
+/// Appends the average of `planes` (the first `frames` samples of each) to `mono`. Each sample
+/// is summed channel by channel in order and then scaled, as `iter().sum() * scale` over an
+/// interleaved frame would, so the values are the same to the bit; done plane by plane, the
+/// loops run on whole vectors.
+fn mix_planes(planes: &[&[f32]], frames: usize, mono: &mut Vec<f32>) {
+    let start = mono.len();
+    mono.extend_from_slice(&planes[0][..frames]);
+    if planes.len() == 1 {
+        return;
+    }
+    let mixed = &mut mono[start..];
+    for plane in &planes[1..] {
+        for (m, &v) in mixed.iter_mut().zip(&plane[..frames]) {
+            *m += v;
+        }
+    }
+    let scale = 1.0 / planes.len() as f32;
+    for m in mixed {
+        *m *= scale;
+    }
+}
+
+/// The sum of squares, in eight running sums so the additions need not wait on each other.
+fn energy(samples: &[f32]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let chunks = samples.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += f64::from(v) * f64::from(v);
+        }
+    }
+    lanes.iter().sum::<f64>() + rest.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>()
+}
+
+fn decode_mono_native(
+    path: &Path,
+    span: Span,
+    channel_choice: ChannelChoice,
+) -> Result<(Vec<f32>, u32, NativeInfo), AudioError> {
     let mut opened = open(path)?;
     let tags = opened.tags();
     let undecodable = |detail: String| AudioError::Undecodable { path: opened.path.clone(), detail };
@@ -355,13 +425,18 @@ fn decode_mono_native(path: &Path, span: Span) -> Result<(Vec<f32>, u32, NativeI
         max_native_frames = (max_seconds * f64::from(sample_rate)).ceil() as usize;
     }
 
-    let mut mono: Vec<f32> = Vec::new();
-    // The first channel alone, kept for a stereo file whose channels cancel in the mix.
-    let mut first_channel: Vec<f32> = Vec::new();
+    // Sized once from the header when it states a length, within the span and the cap (a lying
+    // header can make this too large, never unbounded; pages never written cost nothing).
+    let expected_frames = known_frames.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let mut mono: Vec<f32> = Vec::with_capacity(expected_frames.min(max_native_frames).min(MAX_DECODED_FRAMES));
+    // Energies of the mix and of the first channel, to notice channels that cancel in the mix.
+    let (mut mix_energy, mut first_energy) = (0.0f64, 0.0f64);
     let mut channels = params.channels.map(|c| c.count()).unwrap_or(0);
     let mut corrupt_packets = 0usize;
     let mut decoded_packets = 0usize;
-    let mut sample_buf: Option<SampleBuffer<f32>> = None;
+    // Only for decoders whose samples are not f32 (FLAC, most WAV): MP3 and Vorbis hand f32
+    // planes over, which are read where they lie.
+    let mut converted: Option<AudioBuffer<f32>> = None;
     // Timestamps of packets read past the span, to learn the file's length when no header said.
     let mut last_packet_end: u64 = 0;
     let mut first_error: Option<String> = None;
@@ -429,32 +504,37 @@ fn decode_mono_native(path: &Path, span: Span) -> Result<(Vec<f32>, u32, NativeI
         if frames == 0 {
             continue;
         }
-        let buf = match sample_buf.as_mut() {
-            Some(b) if b.capacity() >= frames * channels => b,
-            _ => sample_buf.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
-        };
-        buf.copy_interleaved_ref(decoded);
-        let interleaved = buf.samples();
         if mono.len() + frames > MAX_DECODED_FRAMES && max_native_frames > MAX_DECODED_FRAMES {
             let limit_minutes = MAX_DECODED_FRAMES as f64 / f64::from(sample_rate) / 60.0;
             return Err(AudioError::TooLong { path: path.to_path_buf(), limit_minutes, rate: sample_rate });
         }
-        let scale = 1.0 / channels as f32;
-        mono.reserve(frames);
-        if channels == 1 {
-            mono.extend_from_slice(&interleaved[..frames]);
-        } else {
-            for frame in interleaved.chunks_exact(channels).take(frames) {
-                mono.push(frame.iter().sum::<f32>() * scale);
-                first_channel.push(frame[0]);
+        let planes = match &decoded {
+            AudioBufferRef::F32(buf) => buf.planes(),
+            other => {
+                let buf = match converted.as_mut() {
+                    Some(b) if b.capacity() >= other.capacity() && *b.spec() == spec => b,
+                    _ => converted.insert(AudioBuffer::new(other.capacity() as u64, spec)),
+                };
+                other.convert(buf);
+                buf.planes()
             }
+        };
+        let planes = planes.planes();
+        let start = mono.len();
+        match channel_choice {
+            ChannelChoice::Mix => mix_planes(planes, frames, &mut mono),
+            ChannelChoice::First => mono.extend_from_slice(&planes[0][..frames]),
+        }
+        if channels > 1 && channel_choice == ChannelChoice::Mix {
+            mix_energy += energy(&mono[start..]);
+            first_energy += energy(&planes[0][..frames]);
         }
     }
     // Channels in opposite phase cancel in the mix (a "karaoke" or phase-inverted file): the mix
     // is then far quieter than either channel, and one channel is the truer picture of the song.
-    let energy = |s: &[f32]| s.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
-    if first_channel.len() == mono.len() && energy(&mono) < 1e-4 * energy(&first_channel) {
-        mono = first_channel;
+    // Rare enough that decoding once more for it costs less than keeping that channel for all.
+    if channel_choice == ChannelChoice::Mix && first_energy > 0.0 && mix_energy < 1e-4 * first_energy {
+        return decode_mono_native(path, span, ChannelChoice::First);
     }
 
     if mono.len() > max_native_frames {
@@ -487,12 +567,14 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
     let delay = resampler.output_delay();
     let chunk_in = resampler.input_frames_next();
     let chunk_out = resampler.output_frames_next();
-    let mut output = Vec::with_capacity(expected + delay + chunk_out);
+    let mut output = Vec::with_capacity(expected + chunk_out);
     let mut out_buf = vec![vec![0.0f32; chunk_out]; 1];
     let mut in_buf = vec![vec![0.0f32; chunk_in]; 1];
     let mut pos = 0;
+    // The first `delay` samples out are the resampler's latency: dropped as they come.
+    let mut to_skip = delay;
     // Feed whole chunks, then zero-padded ones until the delayed tail has come out.
-    while output.len() < expected + delay {
+    while output.len() < expected {
         let take = chunk_in.min(input.len().saturating_sub(pos));
         in_buf[0][..take].copy_from_slice(&input[pos..pos + take]);
         in_buf[0][take..].fill(0.0);
@@ -500,9 +582,10 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
         let (_, written) = resampler
             .process_into_buffer(&in_buf, &mut out_buf, None)
             .map_err(|e| format!("resampling failed: {e}"))?;
-        output.extend_from_slice(&out_buf[0][..written]);
+        let skipped = to_skip.min(written);
+        to_skip -= skipped;
+        output.extend_from_slice(&out_buf[0][skipped..written]);
     }
-    output.drain(..delay);
     output.truncate(expected);
     Ok(output)
 }
@@ -594,6 +677,44 @@ const ID3V1_GENRES: [&str; 80] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channels_mixed_plane_by_plane_are_the_interleaved_average_to_the_bit() {
+        let mut state = 11u64;
+        let mut next = || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 3.0
+        };
+        for channels in 1..=6 {
+            let planes: Vec<Vec<f32>> = (0..channels).map(|_| (0..1000).map(|_| next()).collect()).collect();
+            let plane_refs: Vec<&[f32]> = planes.iter().map(Vec::as_slice).collect();
+            let mut mono = vec![9.0];
+            mix_planes(&plane_refs, 997, &mut mono);
+            assert_eq!(mono.len(), 998);
+            let scale = 1.0 / channels as f32;
+            for (t, &mixed) in mono[1..].iter().enumerate() {
+                // What the decoder did before: each interleaved frame summed, then scaled.
+                let expected = planes.iter().map(|p| p[t]).sum::<f32>() * scale;
+                assert_eq!(mixed.to_bits(), expected.to_bits(), "{channels} channels, frame {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_peak_check_finds_the_largest_magnitude_and_any_value_that_is_not_finite() {
+        let mut samples: Vec<f32> = (0..1003).map(|i| ((i * 37 % 101) as f32 - 50.0) / 10.0).collect();
+        assert_eq!(finite_peak(&samples), Some(5.0));
+        assert_eq!(finite_peak(&[]), Some(0.0));
+        samples[1001] = -7.5; // in the tail past the last whole chunk of 8
+        assert_eq!(finite_peak(&samples), Some(7.5));
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            for at in [0, 500, 1002] {
+                let mut with_bad = samples.clone();
+                with_bad[at] = bad;
+                assert_eq!(finite_peak(&with_bad), None, "{bad} at {at}");
+            }
+        }
+    }
 
     #[test]
     fn genre_tags_are_split_and_numeric_references_resolved() {
