@@ -74,8 +74,8 @@ pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 8_000..=384_000;
 /// Channel counts a file may state.
 pub const CHANNEL_COUNTS: std::ops::RangeInclusive<usize> = 1..=32;
 /// The most frames one decode keeps (128 MiB of f32 per buffer: 12.7 minutes at 44.1 kHz), so
-/// no file can make it allocate without bound; the mono mix, the first channel and the
-/// resampled copy together stay under 1 GiB at any allowed rate. Analyses take 90 s.
+/// no file can make it allocate without bound; the mono mix and the resampled copy together
+/// stay under 1 GiB at any allowed rate. Analyses take 90 s.
 pub const MAX_DECODED_FRAMES: usize = 1 << 25;
 
 /// Decodes `path` to mono at [`ANALYSIS_SAMPLE_RATE`]: channels are averaged (librosa's
@@ -336,7 +336,6 @@ fn check_wav_header(path: &Path, file: &mut File) -> Result<(), AudioError> {
     Ok(())
 }
 
-/// Decodes to mono at the file's own rate.
 /// Which samples of a file with several channels make the mono signal.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ChannelChoice {
@@ -381,6 +380,7 @@ fn energy(samples: &[f32]) -> f64 {
     lanes.iter().sum::<f64>() + rest.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>()
 }
 
+/// Decodes to mono at the file's own rate.
 fn decode_mono_native(
     path: &Path,
     span: Span,
