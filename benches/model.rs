@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use burn::backend::Autodiff;
 use burn::backend::NdArray;
+use burn::module::AutodiffModule;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig1d};
@@ -25,9 +26,15 @@ use songspace::model::{BackendEmbedder, CpuBackend, DeviceChoice, Embedder, GpuB
 
 const BATCH: usize = 32;
 
-fn throughput<B: AutodiffBackend>(device: &B::Device, steps: usize) -> f64 {
-    let mut net = NetConfig::new(128, 128, 8).init::<B>(device);
-    let mut optimizer = AdamConfig::new().init();
+/// Patches per second of `net` trained on one fixed batch: forward (`logits`), cross-entropy,
+/// backward and an Adam step, after two warm-up steps (lazy initialisation, kernel compilation).
+fn patches_per_second<B: AutodiffBackend, M: AutodiffModule<B>>(
+    mut net: M,
+    logits: impl Fn(&M, Tensor<B, 3>) -> Tensor<B, 2>,
+    device: &B::Device,
+    steps: usize,
+) -> f64 {
+    let mut optimizer = AdamConfig::new().init::<B, M>();
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let data: Vec<f32> = (0..BATCH * 128 * 128).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect();
     let input = Tensor::<B, 3>::from_data(TensorData::new(data, [BATCH, 128, 128]), device);
@@ -35,21 +42,26 @@ fn throughput<B: AutodiffBackend>(device: &B::Device, steps: usize) -> f64 {
         TensorData::new((0..BATCH as i64).map(|i| i % 8).collect::<Vec<_>>(), [BATCH]),
         device,
     );
-    let mut step = |net: EmbeddingNetOf<B>| {
-        let (_, logits) = net.forward(input.clone());
-        let loss = loss_fn.forward(logits, target.clone());
+    let mut step = |net: M| {
+        let loss = loss_fn.forward(logits(&net, input.clone()), target.clone());
         let _ = loss.clone().into_data();
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         optimizer.step(1e-3, net, grads)
     };
     for _ in 0..2 {
-        net = step(net); // warm-up (lazy init, kernel compilation)
+        net = step(net);
     }
     let start = Instant::now();
     for _ in 0..steps {
         net = step(net);
     }
     (steps * BATCH) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// songspace's network (unfold + matrix product blocks).
+fn throughput<B: AutodiffBackend>(device: &B::Device, steps: usize) -> f64 {
+    let net = NetConfig::new(128, 128, 8).init::<B>(device);
+    patches_per_second(net, |net: &EmbeddingNetOf<B>, x| net.forward(x).1, device, steps)
 }
 
 type EmbeddingNetOf<B> = songspace::model::EmbeddingNet<B>;
@@ -107,29 +119,7 @@ impl<B: Backend> Conv1dNet<B> {
 }
 
 fn conv1d_throughput<B: AutodiffBackend>(device: &B::Device, steps: usize) -> f64 {
-    let mut net = Conv1dNet::<B>::new(8, device);
-    let mut optimizer = AdamConfig::new().init();
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let data: Vec<f32> = (0..BATCH * 128 * 128).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect();
-    let input = Tensor::<B, 3>::from_data(TensorData::new(data, [BATCH, 128, 128]), device);
-    let target = Tensor::<B, 1, Int>::from_data(
-        TensorData::new((0..BATCH as i64).map(|i| i % 8).collect::<Vec<_>>(), [BATCH]),
-        device,
-    );
-    let mut step = |net: Conv1dNet<B>| {
-        let loss = loss_fn.forward(net.forward(input.clone()), target.clone());
-        let _ = loss.clone().into_data();
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
-        optimizer.step(1e-3, net, grads)
-    };
-    for _ in 0..2 {
-        net = step(net);
-    }
-    let start = Instant::now();
-    for _ in 0..steps {
-        net = step(net);
-    }
-    (steps * BATCH) as f64 / start.elapsed().as_secs_f64()
+    patches_per_second(Conv1dNet::<B>::new(8, device), |net: &Conv1dNet<B>, x| net.forward(x), device, steps)
 }
 
 fn main() {
