@@ -34,7 +34,7 @@ import sys
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dev_corpus_build import COLUMNS, ffprobe, log, run, sha256_files, tag  # noqa: E402
+from dev_corpus_build import write_fma_tracks, ffprobe, log, run, sha256_files, tag  # noqa: E402
 
 # The packages issue 15 names, and no other (the held-out evaluation set comes from other Debian
 # sources, and the development corpus's 19 packages are kept out so it stays unheard).
@@ -131,12 +131,8 @@ def write_tracks_csv(path, clips, versions):
     per_album = {}
     for c in clips:
         per_album[c["pkg"]] = per_album.get(c["pkg"], 0) + 1
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow([""] + [c[0] for c in COLUMNS])
-        w.writerow([""] + [c[1] for c in COLUMNS])
-        w.writerow(["track_id"] + [""] * len(COLUMNS))
+
+    def rows():
         for c in clips:
             row = {
                 ("album", "id"): album_ids[c["pkg"]], ("album", "title"): c["pkg"],
@@ -155,8 +151,9 @@ def write_tracks_csv(path, clips, versions):
                 ("track", "number"): c["number"], ("track", "tags"): "[]",
                 ("track", "title"): c["title"],
             }
-            w.writerow([c["id"]] + [row.get(col, "") for col in COLUMNS])
-    os.replace(tmp, path)
+            yield c["id"], row
+
+    write_fma_tracks(path, rows())
 
 
 def cmd_packages(_args):
