@@ -3,7 +3,8 @@
 //! measured in the same run), the same network with burn's own Conv1d on Flex, and PyTorch when
 //! it is installed, and on the GPU backend when an
 //! adapter exists; and embedding a 30 s clip end to end (decode -> log-mel -> CNN) with the
-//! shipped model on both CPU backends, with how far apart their embeddings are.
+//! shipped model on both CPU backends, with how far apart their embeddings are; and what
+//! denormal numbers cost the CPU backend's matrix product, with and without training's flush.
 //!
 //!     cargo bench --bench model
 //!     taskset -c 0 cargo bench --bench model     # one core
@@ -22,7 +23,9 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::AutodiffBackend;
 use songspace::audio::{MelExtractor, MelSettings, Span, decode_file};
-use songspace::model::{BackendEmbedder, CpuBackend, DeviceChoice, Embedder, GpuBackend, NetConfig, choose_device};
+use songspace::model::{
+    BackendEmbedder, CpuBackend, DeviceChoice, Embedder, FlushDenormals, GpuBackend, NetConfig, choose_device,
+};
 
 const BATCH: usize = 32;
 
@@ -122,7 +125,44 @@ fn conv1d_throughput<B: AutodiffBackend>(device: &B::Device, steps: usize) -> f6
     patches_per_second(Conv1dNet::<B>::new(8, device), |net: &Conv1dNet<B>, x| net.forward(x), device, steps)
 }
 
+/// Seconds per product of a [4096, 768] by [768, 256] matrix on Flex (the last block's unfolded
+/// input of one batch of 32 patches × 128 frames, by its weights), whose left factor's values are
+/// `scale` times numbers in [-1, 1): with a scale of 1e-39 every one of them, and every product,
+/// is denormal.
+fn matmul_seconds(scale: f32, repeats: usize) -> f64 {
+    let device = Default::default();
+    let left: Vec<f32> = (0..4096 * 768).map(|i| scale * (((i * 7919 % 1000) as f32 / 500.0) - 1.0)).collect();
+    let right: Vec<f32> = (0..768 * 256).map(|i| ((i * 104_729 % 1000) as f32 / 500.0) - 1.0).collect();
+    let left = Tensor::<CpuBackend, 2>::from_data(TensorData::new(left, [4096, 768]), &device);
+    let right = Tensor::<CpuBackend, 2>::from_data(TensorData::new(right, [768, 256]), &device);
+    let _ = left.clone().matmul(right.clone()).into_data();
+    let start = Instant::now();
+    for _ in 0..repeats {
+        let _ = left.clone().matmul(right.clone()).into_data();
+    }
+    start.elapsed().as_secs_f64() / repeats as f64
+}
+
 fn main() {
+    // Late in long runs some values fall below f32's smallest normal number; the CPU then
+    // computes through microcode. Training flushes them to zero (src/model/denormals.rs).
+    let normal = matmul_seconds(1.0, 20);
+    let denormal = matmul_seconds(1e-39, 20);
+    let flushed = {
+        let _flush = FlushDenormals::on_cpu_threads();
+        matmul_seconds(1e-39, 20)
+    };
+    println!("| matrix product [4096, 768] x [768, 256], burn Flex | ms |");
+    println!("|---|---:|");
+    println!("| normal numbers | {:.2} |", normal * 1e3);
+    println!("| denormal numbers | {:.2} ({:.1}x normal) |", denormal * 1e3, denormal / normal);
+    println!(
+        "| denormal numbers, flushed to zero (as training does) | {:.2} ({:.2}x normal) |",
+        flushed * 1e3,
+        flushed / normal
+    );
+    println!();
+
     println!("| training, batch {BATCH} of 128x128 patches | patches/s |");
     println!("|---|---:|");
     let before = throughput::<Autodiff<NdArray>>(&Default::default(), 10);

@@ -3,6 +3,7 @@
 
 pub mod crossval;
 pub mod data;
+mod denormals;
 pub mod device;
 mod embed;
 pub mod evaluate;
@@ -14,6 +15,7 @@ mod teacher;
 mod training;
 pub mod yardstick;
 
+pub use denormals::FlushDenormals;
 pub use device::{Adapter, Compute, DeviceChoice, choose as choose_device, gpu_adapters};
 pub use embed::{
     EmbedReport, ModelForNewTracks, default_model_dir, embed_library, fine_tuning_base, model_for_new_tracks,

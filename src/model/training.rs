@@ -308,6 +308,7 @@ pub fn train<B: AutodiffBackend>(
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainingMetrics, TrainError> {
     check_teacher_options(options)?;
+    let _flush_denormals = super::denormals::FlushDenormals::on_cpu_threads();
     let (dataset, prepared) = prepare(library, library_path, options)?;
     let teacher = load_teacher(options, &dataset)?;
     // With a teacher the head predicts its vectors while training; the saved model gets the
