@@ -34,7 +34,7 @@ import sys
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dev_corpus_build import write_fma_tracks, ffprobe, log, run, sha256_files, tag  # noqa: E402
+from dev_corpus_build import decode_error, write_fma_tracks, ffprobe, log, run, sha256_files, tag  # noqa: E402
 
 # The packages issue 15 names, and no other (the held-out evaluation set comes from other Debian
 # sources, and the development corpus's 19 packages are kept out so it stays unheard).
@@ -296,10 +296,9 @@ def cmd_verify(args):
         rows = list(csv.DictReader(f))
     for row in rows:
         p = clip_path(out, int(row["track_id"]))
-        dec = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-threads", "1", "-i", p,
-                              "-f", "null", "-"], capture_output=True, text=True)
-        if not os.path.exists(p) or dec.returncode != 0 or dec.stderr.strip():
-            bad.append((p, dec.stderr.strip()[:200]))
+        error = decode_error(p)
+        if error is not None:
+            bad.append((p, error))
         per_source[row["source"]] = per_source.get(row["source"], 0) + 1
         total += 1
     print("clips: %d, decode errors: %d, sources: %d" % (total, len(bad), len(per_source)))

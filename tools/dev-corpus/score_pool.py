@@ -43,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tools" / "demo"))
-from dev_corpus_build import write_fma_tracks, log  # noqa: E402
+from dev_corpus_build import decode_error, write_fma_tracks, log  # noqa: E402
 
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 SEED = 20261203
@@ -500,10 +500,9 @@ def cmd_verify(args):
     bad, per = [], {}
     for row in rows:
         p = clip_path(out, int(row["track_id"]))
-        dec = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-threads", "1", "-i", p,
-                              "-f", "null", "-"], capture_output=True, text=True)
-        if dec.returncode != 0 or dec.stderr.strip():
-            bad.append((p, dec.stderr.strip()[:200]))
+        error = decode_error(p)
+        if error is not None:
+            bad.append((p, error))
         per[row["collection"]] = per.get(row["collection"], 0) + 1
     print("clips: %d, decode errors: %d" % (len(rows), len(bad)))
     for k, n in per.items():
