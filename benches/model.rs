@@ -24,7 +24,8 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::AutodiffBackend;
 use songspace::audio::{MelExtractor, MelSettings, Span, decode_file};
 use songspace::model::{
-    BackendEmbedder, CpuBackend, DeviceChoice, Embedder, FlushDenormals, GpuBackend, NetConfig, choose_device,
+    BackendEmbedder, CPU_TRAINING_SHARDS, CpuBackend, DeviceChoice, Embedder, FlushDenormals, GpuBackend, NetConfig,
+    batch_gradients, choose_device,
 };
 
 const BATCH: usize = 32;
@@ -61,10 +62,33 @@ fn patches_per_second<B: AutodiffBackend, M: AutodiffModule<B>>(
     (steps * BATCH) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// songspace's network (unfold + matrix product blocks).
-fn throughput<B: AutodiffBackend>(device: &B::Device, steps: usize) -> f64 {
-    let net = NetConfig::new(128, 128, 8).init::<B>(device);
-    patches_per_second(net, |net: &EmbeddingNetOf<B>, x| net.forward(x).1, device, steps)
+/// songspace's network (unfold + matrix product blocks), trained as `train` does: the batch's
+/// network work in `shards` on threads of their own (`songspace::model::batch_gradients`), the
+/// loss over the whole batch.
+fn throughput<B: AutodiffBackend>(device: &B::Device, steps: usize, shards: usize) -> f64 {
+    let mut net = NetConfig::new(128, 128, 8).init::<B>(device);
+    let mut optimizer = AdamConfig::new().init::<B, EmbeddingNetOf<B>>();
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let data: Vec<f32> = (0..BATCH * 128 * 128).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect();
+    let target = Tensor::<B, 1, Int>::from_data(
+        TensorData::new((0..BATCH as i64).map(|i| i % 8).collect::<Vec<_>>(), [BATCH]),
+        device,
+    );
+    let mut step = |net: EmbeddingNetOf<B>| {
+        let patches = TensorData::new(data.clone(), [BATCH, 128, 128]);
+        let result = batch_gradients(&net, patches, shards, device, |embedding| {
+            (loss_fn.forward(net.head(embedding), target.clone()), ())
+        });
+        optimizer.step(1e-3, net, result.grads.expect("a finite loss"))
+    };
+    for _ in 0..2 {
+        net = step(net);
+    }
+    let start = Instant::now();
+    for _ in 0..steps {
+        net = step(net);
+    }
+    (steps * BATCH) as f64 / start.elapsed().as_secs_f64()
 }
 
 type EmbeddingNetOf<B> = songspace::model::EmbeddingNet<B>;
@@ -165,20 +189,29 @@ fn main() {
 
     println!("| training, batch {BATCH} of 128x128 patches | patches/s |");
     println!("|---|---:|");
-    let before = throughput::<Autodiff<NdArray>>(&Default::default(), 10);
-    let flex = throughput::<Autodiff<CpuBackend>>(&Default::default(), 10);
+    let before = throughput::<Autodiff<NdArray>>(&Default::default(), 10, 1);
+    let one_thread_step = throughput::<Autodiff<CpuBackend>>(&Default::default(), 10, 1);
+    let flex = throughput::<Autodiff<CpuBackend>>(&Default::default(), 10, CPU_TRAINING_SHARDS);
     println!("| before: CPU (burn NdArray) | {before:.0} |");
-    println!("| CPU (burn Flex) | {flex:.0} ({:.2}x NdArray) |", flex / before);
+    println!(
+        "| before: CPU (burn Flex), the batch in one piece | {one_thread_step:.0} ({:.2}x NdArray) |",
+        one_thread_step / before
+    );
+    println!(
+        "| CPU (burn Flex), the batch in {CPU_TRAINING_SHARDS} shards on their own threads, as training runs | {flex:.0} ({:.2}x NdArray, {:.2}x one piece) |",
+        flex / before,
+        flex / one_thread_step
+    );
     let conv1d = conv1d_throughput::<Autodiff<CpuBackend>>(&Default::default(), 10);
     println!(
-        "| CPU (burn Flex), burn's Conv1d in place of unfold + matrix product | {conv1d:.0} ({:.2}x unfold) |",
-        conv1d / flex
+        "| CPU (burn Flex), burn's Conv1d in place of unfold + matrix product, one piece | {conv1d:.0} ({:.2}x unfold) |",
+        conv1d / one_thread_step
     );
     match choose_device(DeviceChoice::Gpu) {
         Ok((compute, _)) => println!(
             "| {} (burn wgpu) | {:.0} |",
             compute.describe(),
-            throughput::<Autodiff<GpuBackend>>(&Default::default(), 5)
+            throughput::<Autodiff<GpuBackend>>(&Default::default(), 5, 1)
         ),
         Err(e) => println!("| GPU | not measured: {e} |"),
     }

@@ -25,6 +25,18 @@ fn tones_and_noise(home: &Path) -> std::path::PathBuf {
 }
 
 fn train(home: &Path, library: &Path, out: &Path, epochs: &str, extra: &[&str]) -> serde_json::Value {
+    train_with_threads(home, library, out, epochs, extra, None)
+}
+
+/// `train` with rayon's pool (where the CPU backend's matrix products run) of `threads` threads.
+fn train_with_threads(
+    home: &Path,
+    library: &Path,
+    out: &Path,
+    epochs: &str,
+    extra: &[&str],
+    threads: Option<usize>,
+) -> serde_json::Value {
     let metrics = out.with_extension("json");
     let mut args = vec![
         "train",
@@ -41,7 +53,14 @@ fn train(home: &Path, library: &Path, out: &Path, epochs: &str, extra: &[&str]) 
         s(&metrics),
     ];
     args.extend_from_slice(extra);
-    let run = songspace(home, &args);
+    let run = match threads {
+        Some(threads) => {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_songspace"));
+            command.args(&args).env("XDG_DATA_HOME", home.join("data")).env("XDG_CONFIG_HOME", home.join("config"));
+            command.env("RAYON_NUM_THREADS", threads.to_string()).output().expect("run songspace")
+        }
+        None => songspace(home, &args),
+    };
     assert!(run.status.success(), "{}\n{}", stdout(&run), stderr(&run));
     serde_json::from_slice(&std::fs::read(&metrics).expect("metrics written")).expect("metrics JSON")
 }
@@ -131,6 +150,12 @@ fn resume_continues_from_the_checkpoint_and_cpu_training_is_reproducible() {
         m["history"].as_array().expect("history").iter().map(|h| h["train_loss"].clone()).collect::<Vec<_>>()
     };
     assert_eq!(losses(&first), losses(&again), "same seed, same CPU losses");
+    // Each batch is split into a fixed number of shards on threads of their own, whatever the
+    // cores: one thread and three give the same losses to the bit.
+    let one = train_with_threads(home.path(), &library, &home.path().join("c"), "2", &[], Some(1));
+    let three = train_with_threads(home.path(), &library, &home.path().join("d"), "2", &[], Some(3));
+    assert_eq!(losses(&one), losses(&three), "the same model on one thread and three");
+    assert_eq!(losses(&one), losses(&first), "and on this machine's own count");
 }
 
 #[test]

@@ -13,6 +13,8 @@
 /// previous setting. A no-op on CPUs other than x86-64.
 pub struct FlushDenormals {
     caller_previous: Option<u32>,
+    /// Whether rayon's pool was set too (and is restored on drop).
+    pool: bool,
 }
 
 impl FlushDenormals {
@@ -21,14 +23,22 @@ impl FlushDenormals {
         // Each pool thread sets its own register; what it had before is what every thread of
         // this process starts with (MXCSR's default), which `drop` restores.
         rayon::broadcast(|_| flush::set());
-        FlushDenormals { caller_previous }
+        FlushDenormals { caller_previous, pool: true }
+    }
+
+    /// The calling thread only: for threads a training starts beside rayon's pool (each shard of
+    /// a batch computes on its own thread), which [`Self::on_cpu_threads`] does not reach.
+    pub fn on_this_thread() -> Self {
+        FlushDenormals { caller_previous: flush::set(), pool: false }
     }
 }
 
 impl Drop for FlushDenormals {
     fn drop(&mut self) {
         if let Some(previous) = self.caller_previous {
-            rayon::broadcast(|_| flush::restore(previous));
+            if self.pool {
+                rayon::broadcast(|_| flush::restore(previous));
+            }
             flush::restore(previous);
         }
     }

@@ -10,6 +10,7 @@ pub mod evaluate;
 mod inference;
 pub mod kmeans;
 mod net;
+mod sharded;
 mod store;
 mod teacher;
 mod training;
@@ -23,6 +24,7 @@ pub use embed::{
 };
 pub use inference::{BackendEmbedder, Embedder};
 pub use net::{EmbeddingNet, NetConfig};
+pub use sharded::{BatchGradients, CPU_TRAINING_SHARDS, batch_gradients};
 pub use store::{
     EMBEDDING_DIM, MODEL_FORMAT_VERSION, ModelInfo, check_compatible, load_model, load_model_info, model_id, save_model,
 };

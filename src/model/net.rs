@@ -198,8 +198,15 @@ impl<B: Backend> EmbeddingNet<B> {
     /// [batch, mels, frames] -> (embeddings [batch, embedding_dim], logits [batch, classes])
     pub fn forward(&self, patches: Tensor<B, 3>) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let embedding = self.embed(patches);
-        let logits = self.classifier.forward(self.dropout.forward(relu(embedding.clone())));
+        let logits = self.head(embedding.clone());
         (embedding, logits)
+    }
+
+    /// The classifier head on embeddings: [batch, embedding_dim] -> logits [batch, classes].
+    /// Its dropout is the network's only random step, which is why training runs it apart from
+    /// [`Self::embed`] (on one thread, in one order).
+    pub fn head(&self, embedding: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.classifier.forward(self.dropout.forward(relu(embedding)))
     }
 }
 

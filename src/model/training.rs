@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer, decay::WeightDecayConfig};
+use burn::optim::{AdamConfig, Optimizer, decay::WeightDecayConfig};
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::activation::softmax;
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::data::{Normaliser, Prng, augmented_patch, mask_patch, track_patches};
 use super::evaluate::{HeldOutComparison, compare_on_held_out};
 use super::net::{EmbeddingNet, NetConfig};
+use super::sharded::{BatchGradients, CPU_TRAINING_SHARDS, batch_gradients};
 use super::store::{ModelInfo, check_compatible, load_model, save_model};
 use super::teacher::Teacher;
 use crate::audio::LogMel;
@@ -281,15 +282,18 @@ pub fn train_on(
             library_path,
             options,
             &Default::default(),
+            CPU_TRAINING_SHARDS,
             &name,
             cancel,
             on_event,
         ),
+        // One device: its work is queued in order, so shards on threads would gain nothing.
         super::Compute::Gpu { .. } => train::<Autodiff<super::GpuBackend>>(
             library,
             library_path,
             options,
             &Default::default(),
+            1,
             &name,
             cancel,
             on_event,
@@ -298,11 +302,15 @@ pub fn train_on(
 }
 
 /// Trains on `device`, writing the best model to `options.out_dir` and a checkpoint every epoch.
+/// Each batch's network work is split into `shards` run on threads of their own (see
+/// `sharded.rs`); the model depends on the shard count (by rounding), not on the cores.
+#[allow(clippy::too_many_arguments)]
 pub fn train<B: AutodiffBackend>(
     library: &Library,
     library_path: &Path,
     options: &TrainOptions,
     device: &B::Device,
+    shards: usize,
     device_name: &str,
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(&TrainEvent),
@@ -425,36 +433,36 @@ pub fn train<B: AutodiffBackend>(
                 albums.push(example.album);
                 ids.push(example.id);
             }
-            let input = Tensor::<B, 3>::from_data(
-                TensorData::new(inputs, [batch_size, library.mel.n_mels, patch_frames]),
-                device,
-            );
-            let (embedding, logits) = model.forward(input);
-            let (loss, batch_correct) = if self_supervised {
-                let (mut loss, correct) = pair_contrastive(embedding, &albums, SELF_SUPERVISED_TEMPERATURE);
-                if let Some((teacher, weight)) = teacher_term {
-                    loss = loss + teacher_error(logits, teacher, &ids).mul_scalar(weight);
+            let patches = TensorData::new(inputs, [batch_size, library.mel.n_mels, patch_frames]);
+            let loss_of = |embedding: Tensor<B, 2>| {
+                let logits = model.head(embedding.clone());
+                if self_supervised {
+                    let (mut loss, correct) = pair_contrastive(embedding, &albums, SELF_SUPERVISED_TEMPERATURE);
+                    if let Some((teacher, weight)) = teacher_term {
+                        loss = loss + teacher_error(logits, teacher, &ids).mul_scalar(weight);
+                    }
+                    (loss, correct)
+                } else {
+                    let target =
+                        Tensor::<B, 1, Int>::from_data(TensorData::new(targets.clone(), [targets.len()]), device);
+                    let mut loss = loss_fn.forward(logits.clone(), target);
+                    if options.contrastive_weight > 0.0
+                        && let Some(term) =
+                            cross_album_contrastive(embedding, &targets, &albums, CONTRASTIVE_TEMPERATURE)
+                    {
+                        loss = loss + term.mul_scalar(options.contrastive_weight);
+                    }
+                    let predicted =
+                        argmax_rows(&logits.into_data().to_vec::<f32>().unwrap_or_default(), dataset.labels.len());
+                    let correct = predicted.iter().zip(&targets).filter(|(p, t)| **p as i64 == **t).count();
+                    (loss, correct)
                 }
-                (loss, correct)
-            } else {
-                let target = Tensor::<B, 1, Int>::from_data(TensorData::new(targets.clone(), [targets.len()]), device);
-                let mut loss = loss_fn.forward(logits.clone(), target);
-                if options.contrastive_weight > 0.0
-                    && let Some(term) = cross_album_contrastive(embedding, &targets, &albums, CONTRASTIVE_TEMPERATURE)
-                {
-                    loss = loss + term.mul_scalar(options.contrastive_weight);
-                }
-                let predicted =
-                    argmax_rows(&logits.into_data().to_vec::<f32>().unwrap_or_default(), dataset.labels.len());
-                let correct = predicted.iter().zip(&targets).filter(|(p, t)| **p as i64 == **t).count();
-                (loss, correct)
             };
-            let loss_value =
-                loss.clone().into_data().to_vec::<f32>().ok().and_then(|v| v.first().copied()).unwrap_or(f32::NAN);
-            if !loss_value.is_finite() {
+            let BatchGradients { loss: loss_value, extra: batch_correct, grads } =
+                batch_gradients(&model, patches, shards, device, loss_of);
+            let Some(grads) = grads else {
                 return Err(TrainError::Diverged { epoch, loss: loss_value });
-            }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            };
             model = optimizer.step(learning_rate, model, grads);
 
             loss_sum += f64::from(loss_value) * targets.len() as f64;
