@@ -33,7 +33,7 @@ const BATCH: usize = 32;
 /// Patches per second of `net` trained on one fixed batch: forward (`logits`), cross-entropy,
 /// backward and an Adam step, after two warm-up steps (lazy initialisation, kernel compilation).
 fn patches_per_second<B: AutodiffBackend, M: AutodiffModule<B>>(
-    mut net: M,
+    net: M,
     logits: impl Fn(&M, Tensor<B, 3>) -> Tensor<B, 2>,
     device: &B::Device,
     steps: usize,
@@ -46,27 +46,20 @@ fn patches_per_second<B: AutodiffBackend, M: AutodiffModule<B>>(
         TensorData::new((0..BATCH as i64).map(|i| i % 8).collect::<Vec<_>>(), [BATCH]),
         device,
     );
-    let mut step = |net: M| {
+    let step = |net: M| {
         let loss = loss_fn.forward(logits(&net, input.clone()), target.clone());
         let _ = loss.clone().into_data();
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         optimizer.step(1e-3, net, grads)
     };
-    for _ in 0..2 {
-        net = step(net);
-    }
-    let start = Instant::now();
-    for _ in 0..steps {
-        net = step(net);
-    }
-    (steps * BATCH) as f64 / start.elapsed().as_secs_f64()
+    patches_per_second_of_steps(net, step, steps)
 }
 
 /// songspace's network (unfold + matrix product blocks), trained as `train` does: the batch's
 /// network work in `shards` on threads of their own (`songspace::model::batch_gradients`), the
 /// loss over the whole batch.
 fn throughput<B: AutodiffBackend>(device: &B::Device, steps: usize, shards: usize) -> f64 {
-    let mut net = NetConfig::new(128, 128, 8).init::<B>(device);
+    let net = NetConfig::new(128, 128, 8).init::<B>(device);
     let mut optimizer = AdamConfig::new().init::<B, EmbeddingNetOf<B>>();
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let data: Vec<f32> = (0..BATCH * 128 * 128).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect();
@@ -74,13 +67,19 @@ fn throughput<B: AutodiffBackend>(device: &B::Device, steps: usize, shards: usiz
         TensorData::new((0..BATCH as i64).map(|i| i % 8).collect::<Vec<_>>(), [BATCH]),
         device,
     );
-    let mut step = |net: EmbeddingNetOf<B>| {
+    let step = |net: EmbeddingNetOf<B>| {
         let patches = TensorData::new(data.clone(), [BATCH, 128, 128]);
         let result = batch_gradients(&net, patches, shards, device, |embedding| {
             (loss_fn.forward(net.head(embedding), target.clone()), ())
         });
         optimizer.step(1e-3, net, result.grads.expect("a finite loss"))
     };
+    patches_per_second_of_steps(net, step, steps)
+}
+
+/// Patches per second of `steps` training steps after two warm-up steps (lazy initialisation,
+/// kernel compilation).
+fn patches_per_second_of_steps<M>(mut net: M, mut step: impl FnMut(M) -> M, steps: usize) -> f64 {
     for _ in 0..2 {
         net = step(net);
     }
