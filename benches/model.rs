@@ -197,7 +197,7 @@ fn main() {
         one_thread_step / before
     );
     println!(
-        "| CPU (burn Flex), the batch in {CPU_TRAINING_SHARDS} shards on their own threads, as training runs | {flex:.0} ({:.2}x NdArray, {:.2}x one piece) |",
+        "| CPU (burn Flex), the batch in {CPU_TRAINING_SHARDS} shards, as training runs (on threads of their own; in turn with one core) | {flex:.0} ({:.2}x NdArray, {:.2}x one piece) |",
         flex / before,
         flex / one_thread_step
     );

@@ -28,8 +28,9 @@ use super::net::EmbeddingNet;
 /// Shards of a batch when training on the CPU. Fixed, not the number of cores, so that a model
 /// trains to the same weights on any machine. Four, measured on 2 cores (batch 32, alternating
 /// runs): 1.40-1.49x the batch in one piece, where two shards gave 1.27-1.38x and eight
-/// 1.24-1.44x; while one shard waits for a matrix product the others' serial work runs. On one
-/// core four cost 1-14 %. On more cores each shard's matrix products still use them all.
+/// 1.24-1.44x; while one shard waits for a matrix product the others' serial work runs. With
+/// one thread in rayon's pool they run in turn on the caller (0.96x one piece, where threads
+/// taking turns on one core gave 0.75x). On more cores each shard's matrix products use them all.
 pub const CPU_TRAINING_SHARDS: usize = 4;
 
 /// What one batch gave: the loss's value, what `loss_of` returned beside the loss, and the
@@ -60,23 +61,32 @@ pub fn batch_gradients<B: AutodiffBackend, T>(
     }
 
     let parts = split_rows(patches, shards);
+    if rayon::current_num_threads() == 1 {
+        // One core: the shards one after another on this thread, which is the same arithmetic
+        // (so the same gradients to the bit) without threads taking turns on the core.
+        let shards: Vec<_> = parts.into_iter().map(|part| shard_embedding(model, part, device)).collect();
+        let embeddings = shards.iter().map(|(_, embedding)| embedding.clone().inner()).collect();
+        let (loss, extra, rest) = loss_over_shards(model, embeddings, loss_of);
+        let grads = rest.map(|(mut accumulator, gradients)| {
+            for ((replica, embedding), gradient) in shards.into_iter().zip(gradients) {
+                accumulator.accumulate(model, shard_gradients(&replica, embedding, gradient));
+            }
+            accumulator.grads()
+        });
+        return BatchGradients { loss, extra, grads };
+    }
+
     std::thread::scope(|scope| {
         let mut workers = Vec::with_capacity(parts.len());
         for part in parts {
             let (embedding_out, embedding_in) = mpsc::channel::<Tensor<B::InnerBackend, 2>>();
             let (gradient_out, gradient_in) = mpsc::channel::<Tensor<B::InnerBackend, 2>>();
-            // The same parameters (same ids, shared storage) in a graph of this shard's own.
-            let replica = EmbeddingNet::<B>::from_inner(model.valid());
-            let device = device.clone();
             let handle = scope.spawn(move || {
                 let _flush = FlushDenormals::on_this_thread();
-                let embedding =
-                    replica.embed(Tensor::from_inner(Tensor::<B::InnerBackend, 3>::from_data(part, &device)));
+                let (replica, embedding) = shard_embedding(model, part, device);
                 embedding_out.send(embedding.clone().inner()).ok()?;
                 let gradient = gradient_in.recv().ok()?;
-                // d/dθ of Σ embedding · gradient is this shard's share of d loss / dθ.
-                let surrogate = (embedding * Tensor::<B, 2>::from_inner(gradient)).sum();
-                Some(GradientsParams::from_grads(surrogate.backward(), &replica))
+                Some(shard_gradients(&replica, embedding, gradient))
             });
             workers.push((embedding_in, gradient_out, handle));
         }
@@ -97,28 +107,18 @@ pub fn batch_gradients<B: AutodiffBackend, T>(
             let panic = panics.last().unwrap_or_else(|| Box::new("a training shard ended early"));
             std::panic::resume_unwind(panic);
         }
-        let rows: Vec<usize> = embeddings.iter().map(|e| e.dims()[0]).collect();
-        let joined = Tensor::<B, 2>::from_inner(Tensor::cat(embeddings, 0)).require_grad();
-        let (loss, extra) = loss_of(joined.clone());
-        let loss_value = scalar(&loss);
-        if !loss_value.is_finite() {
+        let (loss, extra, rest) = loss_over_shards(model, embeddings, loss_of);
+        let Some((mut accumulator, gradients)) = rest else {
             // Dropping the senders ends each shard without its backward pass.
             for (_, gradient_out, handle) in workers {
                 drop(gradient_out);
                 let _ = handle.join();
             }
-            return BatchGradients { loss: loss_value, extra, grads: None };
-        }
-        let mut head_grads = loss.backward();
-        let gradient = joined.grad_remove(&mut head_grads).expect("the loss depends on the embeddings");
-        let mut accumulator = GradientsAccumulator::<EmbeddingNet<B>>::new();
-        accumulator.accumulate(model, GradientsParams::from_grads(head_grads, model));
-        let mut start = 0;
-        for ((_, gradient_out, _), &n) in workers.iter().zip(&rows) {
-            let [_, width] = gradient.dims();
+            return BatchGradients { loss, extra, grads: None };
+        };
+        for ((_, gradient_out, _), gradient) in workers.iter().zip(gradients) {
             // A shard that has died has dropped its receiver; its join below reports it.
-            let _ = gradient_out.send(gradient.clone().slice([start..start + n, 0..width]));
-            start += n;
+            let _ = gradient_out.send(gradient);
         }
         for (_, _, handle) in workers {
             match handle.join() {
@@ -127,8 +127,65 @@ pub fn batch_gradients<B: AutodiffBackend, T>(
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        BatchGradients { loss: loss_value, extra, grads: Some(accumulator.grads()) }
+        BatchGradients { loss, extra, grads: Some(accumulator.grads()) }
     })
+}
+
+/// A shard's embeddings, through a replica of `model`: the same parameters (same ids, shared
+/// storage) in an autodiff graph of the shard's own.
+fn shard_embedding<B: AutodiffBackend>(
+    model: &EmbeddingNet<B>,
+    part: TensorData,
+    device: &B::Device,
+) -> (EmbeddingNet<B>, Tensor<B, 2>) {
+    let replica = EmbeddingNet::<B>::from_inner(model.valid());
+    let embedding = replica.embed(Tensor::from_inner(Tensor::<B::InnerBackend, 3>::from_data(part, device)));
+    (replica, embedding)
+}
+
+/// A shard's share of the parameters' gradients, given the loss's gradient for its embeddings:
+/// d/dθ of Σ embedding · gradient.
+fn shard_gradients<B: AutodiffBackend>(
+    replica: &EmbeddingNet<B>,
+    embedding: Tensor<B, 2>,
+    gradient: Tensor<B::InnerBackend, 2>,
+) -> GradientsParams {
+    let surrogate = (embedding * Tensor::<B, 2>::from_inner(gradient)).sum();
+    GradientsParams::from_grads(surrogate.backward(), replica)
+}
+
+/// The shards' embeddings joined in order into one tensor that asks for its gradient, the head
+/// and loss on it, and their backward pass: the loss's value, `extra`, and (when the loss is
+/// finite) an accumulator holding the head's gradients with each shard's rows of the
+/// embeddings' gradient.
+#[allow(clippy::type_complexity)]
+fn loss_over_shards<B: AutodiffBackend, T>(
+    model: &EmbeddingNet<B>,
+    embeddings: Vec<Tensor<B::InnerBackend, 2>>,
+    loss_of: impl FnOnce(Tensor<B, 2>) -> (Tensor<B, 1>, T),
+) -> (f32, T, Option<(GradientsAccumulator<EmbeddingNet<B>>, Vec<Tensor<B::InnerBackend, 2>>)>) {
+    let rows: Vec<usize> = embeddings.iter().map(|e| e.dims()[0]).collect();
+    let joined = Tensor::<B, 2>::from_inner(Tensor::cat(embeddings, 0)).require_grad();
+    let (loss, extra) = loss_of(joined.clone());
+    let loss_value = scalar(&loss);
+    if !loss_value.is_finite() {
+        return (loss_value, extra, None);
+    }
+    let mut head_grads = loss.backward();
+    let gradient = joined.grad_remove(&mut head_grads).expect("the loss depends on the embeddings");
+    let mut accumulator = GradientsAccumulator::<EmbeddingNet<B>>::new();
+    accumulator.accumulate(model, GradientsParams::from_grads(head_grads, model));
+    let [_, width] = gradient.dims();
+    let mut start = 0;
+    let parts = rows
+        .into_iter()
+        .map(|n| {
+            let part = gradient.clone().slice([start..start + n, 0..width]);
+            start += n;
+            part
+        })
+        .collect();
+    (loss_value, extra, Some((accumulator, parts)))
 }
 
 fn scalar<B: Backend>(loss: &Tensor<B, 1>) -> f32 {
@@ -233,6 +290,25 @@ mod tests {
             gradients(&net, result.grads.as_ref().expect("finite"))
         };
         assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn shards_on_one_thread_give_the_gradients_that_shards_on_threads_give() {
+        let device = Default::default();
+        let net = NetConfig::new(16, 16, 3).with_dropout(0.0).with_channels([8, 8, 16, 16]).init::<B>(&device);
+        let values: Vec<f32> = (0..6 * 16 * 16).map(|i| ((i * 29 % 89) as f32) / 30.0 - 1.4).collect();
+        let run = || {
+            let patches = TensorData::new(values.clone(), [6, 16, 16]);
+            let result = batch_gradients(&net, patches, 3, &device, coupled_loss(&net));
+            (result.loss, gradients(&net, result.grads.as_ref().expect("finite")))
+        };
+        let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a pool");
+        let inline = one_thread.install(|| {
+            assert_eq!(rayon::current_num_threads(), 1);
+            run()
+        });
+        let two_threads = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a pool");
+        assert_eq!(inline, two_threads.install(run));
     }
 
     #[test]
