@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::util::{WavTags, songspace, stderr, stdout, write_wav};
+use crate::util::{WavTags, songspace, songspace_with_env, stderr, stdout, write_wav};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf8 path")
@@ -53,14 +53,9 @@ fn train_with_threads(
         s(&metrics),
     ];
     args.extend_from_slice(extra);
-    let run = match threads {
-        Some(threads) => {
-            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_songspace"));
-            command.args(&args).env("XDG_DATA_HOME", home.join("data")).env("XDG_CONFIG_HOME", home.join("config"));
-            command.env("RAYON_NUM_THREADS", threads.to_string()).output().expect("run songspace")
-        }
-        None => songspace(home, &args),
-    };
+    let threads = threads.map(|n| n.to_string());
+    let env: Vec<(&str, &str)> = threads.iter().map(|n| ("RAYON_NUM_THREADS", n.as_str())).collect();
+    let run = songspace_with_env(home, &args, &env);
     assert!(run.status.success(), "{}\n{}", stdout(&run), stderr(&run));
     serde_json::from_slice(&std::fs::read(&metrics).expect("metrics written")).expect("metrics JSON")
 }

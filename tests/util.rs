@@ -11,10 +11,16 @@ pub fn data(name: &str) -> PathBuf {
 
 /// Runs the songspace binary with an isolated XDG data folder inside `home`.
 pub fn songspace(home: &Path, args: &[&str]) -> Output {
+    songspace_with_env(home, args, &[])
+}
+
+/// [`songspace`] with these environment variables set as well.
+pub fn songspace_with_env(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_songspace"))
         .args(args)
         .env("XDG_DATA_HOME", home.join("data"))
         .env("XDG_CONFIG_HOME", home.join("config"))
+        .envs(env.iter().copied())
         .output()
         .expect("run songspace")
 }

@@ -287,7 +287,7 @@ pub fn train_on(
             cancel,
             on_event,
         ),
-        // One device: its work is queued in order, so shards on threads would gain nothing.
+        // The batch in one piece: shards were measured on the CPU backend only (no GPU here).
         super::Compute::Gpu { .. } => train::<Autodiff<super::GpuBackend>>(
             library,
             library_path,
