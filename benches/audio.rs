@@ -1,5 +1,6 @@
-//! Decode + log-mel throughput on one thread, on real 30 s MP3 clips, compared with librosa on
-//! the same files (benches/librosa_mel.py), plus the parity of the two on those clips.
+//! Decode + log-mel throughput on real 30 s MP3 clips, on one thread (compared with librosa on the
+//! same files, benches/librosa_mel.py) and one file shared by every thread, plus the parity of
+//! the two on those clips.
 //!
 //!     cargo bench --bench audio            # clips from the development corpus
 //!     SONGSPACE_BENCH_CLIPS=40 cargo bench --bench audio
@@ -28,58 +29,48 @@ fn main() {
     }
 
     let extractor = MelExtractor::new(MelSettings::default());
-    // Warm-up, as for librosa.
-    let _ = decode_file(&clips[0], Span::Whole).map(|a| extractor.compute(&a.samples));
-    let (mut decode, mut mel, mut described) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    let (mut visiting, mut summing) = (Duration::ZERO, Duration::ZERO);
     let describer = DescriptorAnalyser::new(MelSettings::default());
     let out_dir = std::env::temp_dir().join(format!("songspace-bench-mel-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).expect("temp dir");
-    let mut audio_seconds = 0.0;
-    for clip in &clips {
-        let t0 = Instant::now();
-        let audio = decode_file(clip, Span::Whole).expect("decodable clip");
-        let t1 = Instant::now();
-        let spec = extractor.compute(&audio.samples);
-        let t2 = Instant::now();
-        // What import does: the same log-mel with the descriptors measured from its spectra.
-        let mut sums = SpectralSums::default();
-        let with = extractor.compute_visiting(&audio.samples, |_, power| describer.add_power_frame(power, &mut sums));
-        let t_visited = Instant::now();
-        let descriptors = describer.describe(&audio.samples, &with, &sums);
-        let t3 = Instant::now();
-        visiting += t_visited - t2;
-        summing += t3 - t_visited;
-        assert!(descriptors.tempo_bpm.is_finite());
-        decode += t1 - t0;
-        mel += t2 - t1;
-        described += t3 - t2;
-        audio_seconds += audio.seconds();
-        let stem = clip.file_stem().and_then(|s| s.to_str()).unwrap_or("clip");
-        npy::write_f32_2d(&out_dir.join(format!("{stem}.npy")), spec.n_mels, spec.n_frames, &spec.values).expect("npy");
-    }
+    // Inside a pool of one thread a file is analysed in one piece, as an import's workers do
+    // (each has a file of its own); on the calling thread it is shared with rayon's threads, as
+    // when one file is dropped or located. Both give the same values to the bit.
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a pool");
+    let alone = one_thread.install(|| measure(&clips, &extractor, &describer, Some(&out_dir)));
+    let shared = measure(&clips, &extractor, &describer, None);
     let n = clips.len() as f64;
-    let ours = n / (decode + mel).as_secs_f64();
+    let ours = n / (alone.decode + alone.mel).as_secs_f64();
+    let per_clip = |d: Duration| d.as_secs_f64() * 1e3 / n;
 
-    println!("decode + log-mel, one thread, {} clips ({:.0} s of audio)", clips.len(), audio_seconds);
-    println!("| step | ms per clip |");
-    println!("|---|---:|");
-    println!("| decode + resample (symphonia, rubato) | {:.1} |", decode.as_secs_f64() * 1e3 / n);
-    println!("| log-mel (realfft, sparse mel) | {:.1} |", mel.as_secs_f64() * 1e3 / n);
-    println!("| total | {:.1} |", (decode + mel).as_secs_f64() * 1e3 / n);
+    println!(
+        "decode + log-mel, {} clips ({:.0} s of audio): one thread (as an import's workers run), and one file \
+         shared by rayon's {} threads (as a drop or `locate` runs)",
+        clips.len(),
+        alone.audio_seconds,
+        rayon::current_num_threads()
+    );
+    println!("| step | ms per clip, one thread | ms per clip, shared | shared / one thread |");
+    println!("|---|---:|---:|---:|");
+    let row = |name: &str, a: Duration, b: Duration| {
+        println!("| {name} | {:.1} | {:.1} | {:.2}x |", per_clip(a), per_clip(b), b.as_secs_f64() / a.as_secs_f64());
+    };
+    row("decode + resample (symphonia, rubato)", alone.decode, shared.decode);
+    row("log-mel (realfft, sparse mel)", alone.mel, shared.mel);
+    row("total", alone.decode + alone.mel, shared.decode + shared.mel);
+    row("import's analysis: log-mel with the descriptors", alone.described, shared.described);
     println!();
-    println!(
-        "import's analysis, log-mel with the descriptors (tempo, centroid, onsets, levels): {:.1} ms per clip, \
-         {:.2}× the log-mel alone; decode + that: {:.2}× decoding alone",
-        described.as_secs_f64() * 1e3 / n,
-        described.as_secs_f64() / mel.as_secs_f64(),
-        (decode + described).as_secs_f64() / decode.as_secs_f64()
-    );
-    println!(
-        "  of which the log-mel with the centroid summed per frame {:.1} ms, tempo, onsets and levels {:.1} ms",
-        visiting.as_secs_f64() * 1e3 / n,
-        summing.as_secs_f64() * 1e3 / n
-    );
+    for (name, t) in [("one thread", &alone), ("shared", &shared)] {
+        println!(
+            "{name}: the log-mel with the descriptors (tempo, centroid, onsets, levels) {:.1} ms per clip, {:.2}× the \
+             log-mel alone; decode + that: {:.2}× decoding alone; of which the log-mel with each frame's centroid \
+             {:.1} ms, tempo, onsets and levels {:.1} ms",
+            per_clip(t.described),
+            t.described.as_secs_f64() / t.mel.as_secs_f64(),
+            (t.decode + t.described).as_secs_f64() / t.decode.as_secs_f64(),
+            per_clip(t.visiting),
+            per_clip(t.summing)
+        );
+    }
     println!();
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/librosa_mel.py");
@@ -110,6 +101,53 @@ fn main() {
         }
         None => println!("| librosa | not measured: `python3 -m pip install librosa==0.10.2.post1` | |"),
     }
+}
+
+#[derive(Default)]
+struct Timings {
+    decode: Duration,
+    mel: Duration,
+    described: Duration,
+    visiting: Duration,
+    summing: Duration,
+    audio_seconds: f64,
+}
+
+/// Times each step on every clip (after a warm-up clip, as for librosa); writes each log-mel as
+/// .npy into `npy_dir` for the parity check.
+fn measure(
+    clips: &[PathBuf],
+    extractor: &MelExtractor,
+    describer: &DescriptorAnalyser,
+    npy_dir: Option<&Path>,
+) -> Timings {
+    let _ = decode_file(&clips[0], Span::Whole).map(|a| extractor.compute(&a.samples));
+    let mut t = Timings::default();
+    for clip in clips {
+        let t0 = Instant::now();
+        let audio = decode_file(clip, Span::Whole).expect("decodable clip");
+        let t1 = Instant::now();
+        let spec = extractor.compute(&audio.samples);
+        let t2 = Instant::now();
+        // What import does: the same log-mel with the descriptors measured from its spectra.
+        let (with, centroids) = extractor.compute_mapping(&audio.samples, |power| describer.frame_centroid(power));
+        let sums = SpectralSums::of_frames(&centroids);
+        let t_visited = Instant::now();
+        let descriptors = describer.describe(&audio.samples, &with, &sums);
+        let t3 = Instant::now();
+        assert!(descriptors.tempo_bpm.is_finite());
+        t.visiting += t_visited - t2;
+        t.summing += t3 - t_visited;
+        t.decode += t1 - t0;
+        t.mel += t2 - t1;
+        t.described += t3 - t2;
+        t.audio_seconds += audio.seconds();
+        if let Some(dir) = npy_dir {
+            let stem = clip.file_stem().and_then(|s| s.to_str()).unwrap_or("clip");
+            npy::write_f32_2d(&dir.join(format!("{stem}.npy")), spec.n_mels, spec.n_frames, &spec.values).expect("npy");
+        }
+    }
+    t
 }
 
 fn songspace_corpus_dir() -> PathBuf {

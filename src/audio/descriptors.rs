@@ -144,6 +144,25 @@ pub struct SpectralSums {
     frames: usize,
 }
 
+impl SpectralSums {
+    /// Adds one frame, with its centroid (`None`: silent).
+    pub fn add(&mut self, centroid: Option<f32>) {
+        if let Some(centroid) = centroid {
+            self.centroid_sum += f64::from(centroid);
+        }
+        self.frames += 1;
+    }
+
+    /// The sums of frames whose centroids are `centroids`, in order.
+    pub fn of_frames(centroids: &[Option<f32>]) -> Self {
+        let mut sums = Self::default();
+        for &centroid in centroids {
+            sums.add(centroid);
+        }
+        sums
+    }
+}
+
 impl DescriptorAnalyser {
     pub fn new(settings: MelSettings) -> Self {
         let window_frames = ((TEMPO_WINDOW_SECONDS * settings.frames_per_second()).floor() as usize).max(2);
@@ -168,6 +187,11 @@ impl DescriptorAnalyser {
     /// Adds one short-time power spectrum (`1 + n_fft/2` bins) to `sums`: its spectral centroid
     /// of the magnitudes, as librosa's `spectral_centroid` (a silent frame counts as 0 Hz).
     pub fn add_power_frame(&self, power: &[f32], sums: &mut SpectralSums) {
+        sums.add(self.frame_centroid(power));
+    }
+
+    /// One frame's spectral centroid in Hz, from its power spectrum; `None` for a silent frame.
+    pub fn frame_centroid(&self, power: &[f32]) -> Option<f32> {
         // In f32 with eight running sums, which the compiler keeps in vector registers: a
         // frame's sums lose nothing that matters (1,025 bins); frames are summed in f64.
         const LANES: usize = 8;
@@ -188,10 +212,7 @@ impl DescriptorAnalyser {
             total[0] += magnitude;
         }
         let (weighted, total) = (weighted.iter().sum::<f32>(), total.iter().sum::<f32>());
-        if total > f32::MIN_POSITIVE {
-            sums.centroid_sum += f64::from(weighted / total);
-        }
-        sums.frames += 1;
+        (total > f32::MIN_POSITIVE).then(|| weighted / total)
     }
 
     /// The descriptors of a span: its samples (mono, at the analysis rate), its log-mel and the

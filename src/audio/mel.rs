@@ -2,12 +2,21 @@
 //! centred frames with zero padding, periodic Hann window, power 2, Slaney mel scale and
 //! normalisation, then `10 * log10(max(S, 1e-10))` with no reference scaling and no clipping.
 
+use std::ops::Range;
 use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use realfft::{RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
 use super::decode::ANALYSIS_SAMPLE_RATE;
+
+/// Runs of frames a log-mel is cut into when threads are free (see [`MelExtractor::compute_mapping`]).
+const LOG_MEL_RUNS: usize = 2;
+
+/// Frames a run gets at least: a run's buffers and FFT scratch cost less than its frames then.
+const MIN_FRAMES_PER_RUN: usize = 256;
 
 /// The settings of the analysis. They are saved with every library and (later) model, so that
 /// features and weights computed with other settings are recognised as such.
@@ -151,7 +160,7 @@ impl MelExtractor {
 
     /// The log-mel spectrogram of mono `samples` at the settings' sample rate.
     pub fn compute(&self, samples: &[f32]) -> LogMel {
-        self.compute_visiting(samples, |_, _| {})
+        self.compute_mapping(samples, |_| ()).0
     }
 
     /// [`Self::compute`], also handing each frame's power spectrum to `visit` (frame index,
@@ -171,18 +180,74 @@ impl MelExtractor {
         LogMel { n_mels, n_frames, values }
     }
 
+    /// [`Self::compute`], also returning `per_frame` of each frame's power spectrum, in frame
+    /// order. Frames are independent, so when threads are free the frames are cut into
+    /// [`LOG_MEL_RUNS`] runs computed side by side: the same values to the bit.
+    pub fn compute_mapping<T: Send>(
+        &self,
+        samples: &[f32],
+        per_frame: impl Fn(&[f32]) -> T + Sync,
+    ) -> (LogMel, Vec<T>) {
+        let runs =
+            if super::threads_are_free() { self.settings.frames_for(samples.len()) / MIN_FRAMES_PER_RUN } else { 1 };
+        self.compute_mapping_in(samples, per_frame, runs.clamp(1, LOG_MEL_RUNS))
+    }
+
+    fn compute_mapping_in<T: Send>(
+        &self,
+        samples: &[f32],
+        per_frame: impl Fn(&[f32]) -> T + Sync,
+        runs: usize,
+    ) -> (LogMel, Vec<T>) {
+        let MelSettings { n_mels, .. } = self.settings;
+        let n_frames = self.settings.frames_for(samples.len());
+        let per_run = n_frames.div_ceil(runs.max(1)).max(1);
+        // Each run's frames as columns of n_mels values, and what `per_frame` made of them.
+        let pieces: Vec<(Vec<f32>, Vec<T>)> = (0..n_frames.div_ceil(per_run))
+            .into_par_iter()
+            .map(|r| {
+                let frames = r * per_run..((r + 1) * per_run).min(n_frames);
+                let mut columns = vec![0.0f32; n_mels * frames.len()];
+                let mut mapped = Vec::with_capacity(frames.len());
+                self.for_each_power_frame_in(samples, frames.clone(), |t, power| {
+                    mapped.push(per_frame(power));
+                    let at = (t - frames.start) * n_mels;
+                    self.log_mel_of(power, &mut columns[at..at + n_mels]);
+                });
+                (columns, mapped)
+            })
+            .collect();
+        let mut values = vec![0.0f32; n_mels * n_frames];
+        let mut all_mapped = Vec::with_capacity(n_frames);
+        let mut t0 = 0;
+        for (columns, mapped) in pieces {
+            for (dt, column) in columns.chunks_exact(n_mels).enumerate() {
+                for (m, &v) in column.iter().enumerate() {
+                    values[m * n_frames + t0 + dt] = v;
+                }
+            }
+            t0 += mapped.len();
+            all_mapped.extend(mapped);
+        }
+        (LogMel { n_mels, n_frames, values }, all_mapped)
+    }
+
     /// Calls `visit(frame index, power spectrum)` for every centred STFT frame of `samples`, in
     /// order: the framing every analysis of a song shares (the log-mel, the classic descriptors).
-    pub fn for_each_power_frame(&self, samples: &[f32], mut visit: impl FnMut(usize, &[f32])) {
+    pub fn for_each_power_frame(&self, samples: &[f32], visit: impl FnMut(usize, &[f32])) {
+        self.for_each_power_frame_in(samples, 0..self.settings.frames_for(samples.len()), visit);
+    }
+
+    /// [`Self::for_each_power_frame`] for the frames in `frames` only.
+    fn for_each_power_frame_in(&self, samples: &[f32], frames: Range<usize>, mut visit: impl FnMut(usize, &[f32])) {
         let MelSettings { n_fft, hop_length, .. } = self.settings;
-        let n_frames = self.settings.frames_for(samples.len());
         let pad = n_fft / 2;
         let mut frame = self.fft.make_input_vec();
         let mut spectrum = self.fft.make_output_vec();
         let mut scratch = self.fft.make_scratch_vec();
         let mut power = vec![0.0f32; spectrum.len()];
 
-        for t in 0..n_frames {
+        for t in frames {
             // Frame t covers padded[t*hop .. t*hop + n_fft]; the padding is zeros (librosa's
             // `pad_mode="constant"`), so copy only the part that overlaps the signal.
             let start = (t * hop_length) as isize - pad as isize;
@@ -277,6 +342,28 @@ pub fn slaney_mel_filters(settings: &MelSettings) -> Vec<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_mel_computed_in_runs_side_by_side_is_the_same_to_the_bit() {
+        let mut state = 3u64;
+        let signal: Vec<f32> = (0..22_050 * 9 + 77)
+            .map(|i| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                0.4 * (i as f32 * 0.031).sin() + ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.1
+            })
+            .collect();
+        let extractor = MelExtractor::new(MelSettings::default());
+        let mut first_bins = Vec::new();
+        let whole = extractor.compute_visiting(&signal, |t, power| first_bins.push((t, power[3].to_bits())));
+        for runs in [1, 2, 3, 8] {
+            let (mel, mapped) = extractor.compute_mapping_in(&signal, |power| power[3].to_bits(), runs);
+            assert_eq!((mel.n_mels, mel.n_frames), (whole.n_mels, whole.n_frames));
+            let first_difference = mel.values.iter().zip(&whole.values).position(|(a, b)| a.to_bits() != b.to_bits());
+            assert_eq!(first_difference, None, "{runs} runs");
+            let in_order: Vec<(usize, u32)> = mapped.into_iter().enumerate().collect();
+            assert_eq!(in_order, first_bins, "{runs} runs: each frame's value, in frame order");
+        }
+    }
 
     #[test]
     fn settings_from_a_file_are_checked_field_by_field() {

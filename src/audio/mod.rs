@@ -52,10 +52,17 @@ pub fn analyse_file(path: &Path, extractor: &MelExtractor) -> Result<Analysis, A
         return Err(AudioError::Silent { path: path.to_path_buf(), rms_dbfs });
     }
     let describer = DescriptorAnalyser::new(*extractor.settings());
-    let mut spectra = SpectralSums::default();
-    let mel = extractor.compute_visiting(&audio.samples, |_, power| describer.add_power_frame(power, &mut spectra));
+    let (mel, centroids) = extractor.compute_mapping(&audio.samples, |power| describer.frame_centroid(power));
+    let spectra = SpectralSums::of_frames(&centroids);
     let descriptors = describer.describe(&audio.samples, &mel, &spectra);
     Ok(Analysis { audio, mel, descriptors })
+}
+
+/// Whether one file's work can be shared with rayon's other threads: there are some, and this is
+/// not one of a pool's workers (an import analyses a file per worker, so the others are busy with
+/// files of their own). Work split this way gives the same values to the bit as done in one piece.
+fn threads_are_free() -> bool {
+    rayon::current_thread_index().is_none() && rayon::current_num_threads() > 1
 }
 
 /// Root-mean-square level in dB relative to full scale (-inf dB is reported as -200).
