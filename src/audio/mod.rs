@@ -61,7 +61,7 @@ pub fn analyse_file(path: &Path, extractor: &MelExtractor) -> Result<Analysis, A
 /// Whether one file's work can be shared with rayon's other threads: there are some, and this is
 /// not one of a pool's workers (an import analyses a file per worker, so the others are busy with
 /// files of their own). Work split this way gives the same values to the bit as done in one piece.
-fn threads_are_free() -> bool {
+pub(crate) fn threads_are_free() -> bool {
     rayon::current_thread_index().is_none() && rayon::current_num_threads() > 1
 }
 
