@@ -1090,13 +1090,7 @@ mod tests {
 
     #[test]
     fn resampling_in_runs_side_by_side_gives_the_samples_of_one_resampler_to_the_bit() {
-        let mut state = 5u64;
-        let signal: Vec<f32> = (0..44_100 * 7 + 123)
-            .map(|i| {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-                0.5 * (i as f32 * 0.05).sin() + ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2
-            })
-            .collect();
+        let signal = crate::audio::tone_with_noise(44_100 * 7 + 123, 5);
         for (from, to) in [(44_100, 22_050), (48_000, 22_050), (8_000, 22_050)] {
             let one = resample_in(&signal, from, to, Some(1)).expect("resample");
             for runs in [2, 3, 7] {

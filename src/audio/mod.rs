@@ -81,3 +81,16 @@ pub const SILENCE_DBFS: f64 = -200.0;
 pub fn mean_square_dbfs(mean_square: f64) -> f64 {
     if mean_square <= 0.0 { SILENCE_DBFS } else { 10.0 * mean_square.log10() }
 }
+
+/// A tone with noise of `len` samples (the noise from a seeded generator), for tests that compare
+/// two ways of computing one thing.
+#[cfg(test)]
+pub(crate) fn tone_with_noise(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed;
+    (0..len)
+        .map(|i| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            0.4 * (i as f32 * 0.031).sin() + ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2
+        })
+        .collect()
+}
