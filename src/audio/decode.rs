@@ -752,7 +752,7 @@ fn decode_mono_native_in(
                 continue;
             }
             last_packet_end = last_packet_end.max(packet.ts().saturating_add(packet.dur()));
-            batch_frames += packet.dur().max(1);
+            batch_frames = batch_frames.saturating_add(packet.dur().max(1));
             batch_bytes += packet.data.len();
             packets_read += 1;
             batch.push(packet);
