@@ -410,7 +410,6 @@ struct DecodedRun {
     /// The channel count of the last packet decoded.
     channels: Option<usize>,
     corrupt_packets: usize,
-    decoded_packets: usize,
     /// The first error met, keyed by where it happened (see [`error_position`]).
     first_error: Option<(usize, String)>,
 }
@@ -476,7 +475,6 @@ fn decode_run(
             }
             Err(e) => return Err(undecodable(e.to_string())),
         };
-        run.decoded_packets += 1;
         let spec = *decoded.spec();
         if run.sample_rate == 0 {
             run.sample_rate = spec.rate;
@@ -547,7 +545,6 @@ impl DecodedRun {
         self.energies.extend(next.energies);
         self.channels = next.channels.or(self.channels);
         self.corrupt_packets += next.corrupt_packets;
-        self.decoded_packets += next.decoded_packets;
         if let Some((at, message)) = next.first_error {
             keep_first_error(&mut self.first_error, at, message);
         }
@@ -736,7 +733,7 @@ fn decode_mono_native_in(
                     read_errors += 1;
                     let position = error_position(packets_read, false);
                     keep_first_error(&mut decoded.first_error, position, msg.to_string());
-                    if read_errors > 1000 && decoded.decoded_packets == 0 && packets_read == 0 {
+                    if read_errors > 1000 && packets_read == 0 {
                         at_end = true;
                         break;
                     }
