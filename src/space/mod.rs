@@ -2,6 +2,7 @@
 //! on the map, distance filtering, and placing a new song into a finished map. Plain Rust with no
 //! UI dependency.
 
+mod candidates;
 mod descent;
 mod locate;
 mod map;

@@ -360,19 +360,43 @@ impl EmbeddingIndex {
 
 /// The `k` nearest neighbours of every point, itself left out, nearest first (ties by index):
 /// exact, and the same on every run and every machine, which t-SNE's reproducibility rests on.
-/// A linear scan rather than the kd-tree: in 32 dimensions a kd-tree visits most leaves for 90
-/// neighbours. The rows are stored 8 at a time, transposed, and 4 queries are measured against
-/// each block together: one pass over the dimensions gives 32 distances, each loaded column
-/// serves 4 queries, and the 8 running sums are independent, where one query's 2 sums made every
-/// addition wait for the last. Each distance is the same sum in the same order whatever the
-/// grouping or the vector width, so the result does not depend on either.
+/// Each distance is the plain sum of `(b − a)²` over the dimensions in order
+/// ([`plain_squared_distance`]). Found by a matrix product that ranks every pair roughly and the
+/// plain sum on the few pairs rounding leaves in doubt (`candidates.rs`, which says why that is
+/// exact); tables whose scale the product's error bound cannot cover are scanned.
 pub fn all_nearest(values: &[f32], dim: usize, k: usize) -> Vec<Vec<Neighbour>> {
     assert!(dim > 0 && values.len().is_multiple_of(dim), "values must be n × dim");
     let n = values.len() / dim;
     let k = k.min(n.saturating_sub(1));
+    if k > 0
+        && let Some(found) = super::candidates::all_nearest_by_products(values, dim, k)
+    {
+        return found;
+    }
+    all_nearest_by_scan(values, dim, k)
+}
+
+/// [`all_nearest`] by a linear scan of every pair with the plain sum (`k` below `n`). Not the
+/// kd-tree: in 32 dimensions a kd-tree visits most leaves for 90 neighbours. The rows are stored
+/// 8 at a time, transposed, and 4 queries are measured against each block together: one pass
+/// over the dimensions gives 32 distances, each loaded column serves 4 queries, and the 8 running
+/// sums are independent, where one query's 2 sums made every addition wait for the last. Each
+/// distance is the same sum in the same order whatever the grouping or the vector width, so the
+/// result does not depend on either.
+pub(super) fn all_nearest_by_scan(values: &[f32], dim: usize, k: usize) -> Vec<Vec<Neighbour>> {
+    let n = values.len() / dim;
     let transposed = transposed(values, dim);
     let scan = Scan { transposed: &transposed, values, dim, n, k };
     (0..n.div_ceil(QUERIES)).into_par_iter().flat_map_iter(|group| scan.group(group * QUERIES)).collect()
+}
+
+/// The squared distance the neighbour search measures: `(b − a)²` summed over the dimensions in
+/// order from 0, unfused, as the scan's lanes sum it.
+pub(super) fn plain_squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).fold(0f32, |sum, (x, y)| {
+        let difference = y - x;
+        sum + difference * difference
+    })
 }
 
 /// The rows (`n × dim`) in blocks of [`LANES`], each block stored by dimension: value `d` of row
@@ -460,7 +484,7 @@ impl Scan<'_> {
 }
 
 /// The best `k` rows so far for one query, by (squared distance, row).
-struct NearestHeap {
+pub(super) struct NearestHeap {
     best: std::collections::BinaryHeap<(OrderedDistance, usize)>,
     k: usize,
     itself: usize,
@@ -469,12 +493,12 @@ struct NearestHeap {
 }
 
 impl NearestHeap {
-    fn new(k: usize, itself: usize) -> Self {
+    pub(super) fn new(k: usize, itself: usize) -> Self {
         Self { best: std::collections::BinaryHeap::with_capacity(k + 1), k, itself, worst: f32::INFINITY }
     }
 
     #[inline(always)]
-    fn offer(&mut self, distance: f32, row: usize) {
+    pub(super) fn offer(&mut self, distance: f32, row: usize) {
         if distance > self.worst || row == self.itself || self.k == 0 {
             return;
         }
@@ -490,7 +514,7 @@ impl NearestHeap {
         }
     }
 
-    fn into_sorted(self) -> Vec<Neighbour> {
+    pub(super) fn into_sorted(self) -> Vec<Neighbour> {
         self.best
             .into_sorted_vec()
             .into_iter()
