@@ -58,8 +58,8 @@ fn all_nearest_in_tiles(
     let unit = f32::EPSILON / 2.0;
     let slack_per_norm = SLACK_PER_TERM * (table.width + 16) as f32 * unit;
     let plain_error = 2.0 * (dim + 8) as f32 * unit;
-    let bounds = BoundRule { plain_ratio: (1.0 + plain_error) / (1.0 - plain_error), largest_norm: table.largest_norm };
-    let search = Search { values, dim, n, k, table: &table, slack_per_norm, bounds, tile_rows };
+    let plain_ratio = (1.0 + plain_error) / (1.0 - plain_error);
+    let search = Search { values, dim, n, k, table: &table, slack_per_norm, plain_ratio, tile_rows };
     Some(
         (0..n.div_ceil(query_block))
             .into_par_iter()
@@ -156,13 +156,6 @@ impl RoughTable {
     }
 }
 
-#[derive(Clone, Copy)]
-struct BoundRule {
-    /// `(1 + g) / (1 − g)` for the exact sum's relative error `g`.
-    plain_ratio: f32,
-    largest_norm: f32,
-}
-
 struct Search<'a> {
     values: &'a [f32],
     dim: usize,
@@ -170,7 +163,8 @@ struct Search<'a> {
     k: usize,
     table: &'a RoughTable,
     slack_per_norm: f32,
-    bounds: BoundRule,
+    /// `(1 + g) / (1 − g)` for the exact sum's relative error `g`.
+    plain_ratio: f32,
     tile_rows: usize,
 }
 
@@ -180,8 +174,8 @@ impl Search<'_> {
         let mut candidates: Vec<Candidates> = (0..count)
             .map(|q| {
                 let query = first + q;
-                let slack = self.slack_per_norm * (self.table.norms[query] + self.bounds.largest_norm);
-                Candidates::new(k, query, slack, self.bounds.plain_ratio)
+                let slack = self.slack_per_norm * (self.table.norms[query] + self.table.largest_norm);
+                Candidates::new(k, query, slack, self.plain_ratio)
             })
             .collect();
         let mut products = vec![0f32; count * tile_rows];

@@ -328,8 +328,8 @@ mod tests {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             state >> 1
         };
-        // Codes of every width, many of them equal (ties keep index order), and some bytes
-        // shared by all (their passes are skipped).
+        // Codes of every width, many of them equal (ties keep index order), and some 11-bit
+        // digits shared by all (their passes are skipped).
         for (n, mask) in
             [(0, u64::MAX), (1, u64::MAX), (5_000, u64::MAX >> 1), (5_000, 0x0000_ff00_00f0_0f00), (300, 7)]
         {
