@@ -579,6 +579,101 @@ fn without_labels_the_model_learns_from_the_music_itself() {
 }
 
 #[test]
+fn averaging_the_last_epochs_runs_every_epoch_and_an_interrupted_run_resumes_to_the_same_model() {
+    use songspace::model::{Compute, LabelKind, TrainEvent, TrainOptions, train_on};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let home = tempfile::tempdir().expect("tempdir");
+    let library_path = tones_and_noise(home.path());
+    let library = songspace::library::load_library(&library_path).expect("library");
+    let options = |out: &str| {
+        let mut options = TrainOptions::new(home.path().join(out));
+        options.label = LabelKind::None;
+        options.epochs = 5;
+        options.seed = 3;
+        options.average_last_epochs = 3;
+        options.compare_with_classic = false;
+        options
+    };
+    // What a model makes of the library: its embeddings, as `export` writes them. (The weight
+    // files' names cannot be compared: burn gives every run's parameters ids of their own.)
+    let embeddings = |out: &str| {
+        let model = home.path().join(out);
+        let run = songspace(home.path(), &["embed", s(&library_path), "--model", s(&model)]);
+        assert!(run.status.success(), "{}", stderr(&run));
+        let csv = home.path().join(format!("{out}.csv"));
+        let run = songspace(home.path(), &["export", s(&library_path), "--what", "embeddings", "-o", s(&csv)]);
+        assert!(run.status.success(), "{}", stderr(&run));
+        std::fs::read_to_string(&csv).expect("csv")
+    };
+    let never = AtomicBool::new(false);
+    let straight = train_on(&Compute::Cpu, &library, &library_path, &options("a"), &never, &mut |_| {}).expect("a");
+    assert_eq!((straight.epochs, straight.best_epoch, straight.stopped_early), (5, 5, false));
+
+    // Without averaging the same run saves one epoch's weights: the average is another model.
+    let mut single = options("single");
+    single.average_last_epochs = 0;
+    single.min_epochs = 5;
+    train_on(&Compute::Cpu, &library, &library_path, &single, &never, &mut |_| {}).expect("single");
+    assert_ne!(embeddings("single"), embeddings("a"));
+
+    // Stopped after epoch 4 (inside the window of epochs 3 to 5), then resumed: the same model,
+    // bit for bit, as the run that was never stopped.
+    let cancel = AtomicBool::new(false);
+    let stopped = train_on(&Compute::Cpu, &library, &library_path, &options("b"), &cancel, &mut |event| {
+        if let TrainEvent::Epoch(metrics) = event
+            && metrics.epoch == 4
+        {
+            cancel.store(true, Ordering::Relaxed);
+        }
+    })
+    .expect("b, stopped");
+    assert!(stopped.cancelled && stopped.epochs == 4, "{stopped:?}");
+    let after_four = embeddings("b");
+    assert_ne!(after_four, embeddings("a"), "two epochs averaged so far");
+    let mut resumed = options("b");
+    resumed.resume = true;
+    let resumed = train_on(&Compute::Cpu, &library, &library_path, &resumed, &never, &mut |_| {}).expect("b");
+    assert_eq!(resumed.epochs, 5);
+    assert_eq!(embeddings("b"), embeddings("a"));
+
+    // Supervised training draws the head's dropout from the backend's generator, which no
+    // checkpoint holds; each epoch seeds it afresh, so a resumed run is the same run there too.
+    let supervised = |out: &str| {
+        let mut options = TrainOptions::new(home.path().join(out));
+        options.epochs = 4;
+        options.seed = 5;
+        options.min_epochs = 1;
+        options.compare_with_classic = false;
+        options
+    };
+    train_on(&Compute::Cpu, &library, &library_path, &supervised("c"), &never, &mut |_| {}).expect("c");
+    let cancel = AtomicBool::new(false);
+    train_on(&Compute::Cpu, &library, &library_path, &supervised("d"), &cancel, &mut |event| {
+        if let TrainEvent::Epoch(metrics) = event
+            && metrics.epoch == 2
+        {
+            cancel.store(true, Ordering::Relaxed);
+        }
+    })
+    .expect("d, stopped");
+    let mut resumed = supervised("d");
+    resumed.resume = true;
+    let resumed = train_on(&Compute::Cpu, &library, &library_path, &resumed, &never, &mut |_| {}).expect("d");
+    let straight = train_on(&Compute::Cpu, &library, &library_path, &supervised("e"), &never, &mut |_| {}).expect("e");
+    let losses = |m: &songspace::model::TrainingMetrics| m.history.iter().map(|h| h.train_loss).collect::<Vec<_>>();
+    assert_eq!(losses(&resumed), losses(&straight), "the same losses, epoch by epoch");
+    assert_eq!(embeddings("d"), embeddings("c"));
+
+    // A damaged sum file is named, not trusted.
+    std::fs::write(home.path().join("b/checkpoint/average.f64"), [0u8; 12]).expect("damage");
+    let mut again = options("b");
+    again.resume = true;
+    let err = train_on(&Compute::Cpu, &library, &library_path, &again, &never, &mut |_| {}).expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("average.f64") && text.contains("12 bytes"), "{text}");
+}
+
+#[test]
 fn a_teacher_is_learnt_beside_the_music_and_checked_against_the_library() {
     let home = tempfile::tempdir().expect("tempdir");
     let music = home.path().join("music");

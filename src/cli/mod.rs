@@ -446,6 +446,10 @@ pub struct RecipeArgs {
     /// Start from random weights instead of fine-tuning the shipped model.
     #[arg(long)]
     pub from_scratch: bool,
+    /// When fine-tuning with labels, fit the new classifier head to the base's features with
+    /// the base held fixed before fine-tuning all of it (linear probing first).
+    #[arg(long, conflicts_with = "from_scratch")]
+    pub probe_head: bool,
     /// Fine-tune this model folder instead of the shipped model.
     #[arg(long, conflicts_with = "from_scratch")]
     pub base: Option<PathBuf>,
@@ -457,6 +461,18 @@ pub struct RecipeArgs {
     /// Weight of the teacher's squared error beside the contrastive loss.
     #[arg(long, default_value_t = 1.0)]
     pub teacher_weight: f32,
+    /// Patches per training step (with --label none: pairs of views, so twice the songs
+    /// compared with each other).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(4..=1024))]
+    pub batch_size: u16,
+    /// With --label none: compare the two views through a projection of this many values on
+    /// the embedding, not on the embedding itself (0: on the embedding).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=1024))]
+    pub projection: u16,
+    /// Run every epoch and keep the mean of the weights of the last N epochs instead of the
+    /// epoch with the best validation loss (0: the best epoch).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=1000))]
+    pub average_last: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -479,8 +495,12 @@ impl RecipeArgs {
         options.std_pooling = self.pooling == Pooling::MeanStd;
         options.contrastive_weight = self.contrastive_weight;
         options.input_statistics = self.input_statistics;
+        options.probe_head = self.probe_head;
         options.teacher = self.teacher.clone();
         options.teacher_weight = self.teacher_weight;
+        options.batch_size = usize::from(self.batch_size);
+        options.projection_dims = usize::from(self.projection);
+        options.average_last_epochs = usize::from(self.average_last);
         options
     }
 

@@ -1,6 +1,7 @@
 //! The song model: a CNN over log-mel patches (burn), trained to recognise genre; its last
 //! hidden layer gives every track a 32-dimensional embedding. Plain Rust, no UI dependency.
 
+mod average;
 pub mod crossval;
 pub mod data;
 mod denormals;

@@ -8,6 +8,7 @@
 //! matrix (`Linear`) runs the same kind of model two orders of magnitude faster, on both
 //! backends, with the same code.
 
+use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -195,6 +196,38 @@ impl<B: Backend> EmbeddingNet<B> {
         self
     }
 
+    /// The same network with its classifier head set to `weights` (one row of `embedding_dim`
+    /// values per class) and `bias` (one per class): logits = `weights`·relu(embedding) + `bias`.
+    pub fn with_classifier(mut self, weights: &[Vec<f32>], bias: &[f32], device: &B::Device) -> Self {
+        let [_, embedding_dim] = self.embedding.weight.shape().dims();
+        let classes = bias.len();
+        assert!(
+            weights.len() == classes && weights.iter().all(|row| row.len() == embedding_dim),
+            "a head of {classes} classes over {embedding_dim} embedding values"
+        );
+        // Linear keeps its weight as [inputs, outputs].
+        let mut transposed = vec![0.0f32; embedding_dim * classes];
+        for (k, row) in weights.iter().enumerate() {
+            for (j, &w) in row.iter().enumerate() {
+                transposed[j * classes + k] = w;
+            }
+        }
+        self.classifier = Linear {
+            weight: Param::from_tensor(Tensor::from_data(
+                TensorData::new(transposed, [embedding_dim, classes]),
+                device,
+            )),
+            bias: Some(Param::from_tensor(Tensor::from_data(TensorData::new(bias.to_vec(), [classes]), device))),
+        };
+        self
+    }
+
+    /// The head without its dropout, as a projection for a contrastive loss: [batch,
+    /// embedding_dim] -> [batch, classes].
+    pub fn project(&self, embedding: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.classifier.forward(relu(embedding))
+    }
+
     /// [batch, mels, frames] -> (embeddings [batch, embedding_dim], logits [batch, classes])
     pub fn forward(&self, patches: Tensor<B, 3>) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let embedding = self.embed(patches);
@@ -268,6 +301,19 @@ mod tests {
         }
         let (embedding, _) = net.forward(Tensor::<Cpu, 3>::zeros([2, 16, 32], &device));
         assert_eq!(embedding.dims(), [2, 32]);
+    }
+
+    #[test]
+    fn a_head_set_from_weights_scores_the_embedding_s_relu_with_them() {
+        let device = Default::default();
+        let net = NetConfig::new(16, 32, 5).with_dropout(0.0).with_embedding_dim(4).init::<Cpu>(&device);
+        let weights = vec![vec![1.0, 0.0, 0.0, 0.0], vec![0.0, 2.0, 0.0, -1.0]];
+        let net = net.with_classifier(&weights, &[0.5, -0.25], &device);
+        let embedding = Tensor::<Cpu, 2>::from_data(TensorData::new(vec![3.0f32, -1.0, 7.0, 2.0], [1, 4]), &device);
+        let logits = net.project(embedding.clone()).into_data().to_vec::<f32>().expect("logits");
+        // relu: (3, 0, 7, 2); class 0: 3 + 0.5; class 1: 0 - 2 - 0.25.
+        assert_eq!(logits, vec![3.5, -2.25]);
+        assert_eq!(net.head(embedding).dims(), [1, 2]);
     }
 
     #[test]

@@ -317,9 +317,20 @@ const LOGISTIC_ITERATIONS: usize = 400;
 
 impl LogisticRegression {
     pub fn fit(x: &[&[f32]], y: &[usize], classes: usize, c: f64) -> Self {
+        Self::fit_weighted(x, y, None, classes, c)
+    }
+
+    /// [`Self::fit`] with a weight per sample (its cross-entropy counts that many times; `None`:
+    /// all 1). The penalty is set against the weights' sum, so weights that average 1 keep `c`'s
+    /// meaning.
+    pub fn fit_weighted(x: &[&[f32]], y: &[usize], sample_weights: Option<&[f64]>, classes: usize, c: f64) -> Self {
         let n = x.len();
         let dims = x.first().map_or(0, |r| r.len());
-        let (mean, std) = column_statistics(x, dims);
+        // Standardised with the weighted statistics, so that a weight is exactly that many copies.
+        let (mean, std) = match sample_weights {
+            None => column_statistics(x, dims),
+            Some(w) => weighted_column_statistics(x, w, dims),
+        };
         let rows: Vec<Vec<f64>> = x
             .iter()
             .map(|r| {
@@ -330,10 +341,13 @@ impl LogisticRegression {
             })
             .collect();
         let width = dims + 1;
-        let penalty = 1.0 / (c * n.max(1) as f64);
-        // The cross-entropy's Hessian is at most ½ XᵀX/n (Böhning's bound); with the penalty
-        // that makes L, and 1/L a step that always descends.
-        let lipschitz = 0.5 * largest_eigenvalue(&rows, width) + penalty;
+        let total_weight = sample_weights.map_or(n as f64, |w| w.iter().sum()).max(f64::MIN_POSITIVE);
+        let heaviest = sample_weights.map_or(1.0, |w| w.iter().copied().fold(0.0, f64::max) * n as f64 / total_weight);
+        let penalty = 1.0 / (c * total_weight);
+        // The cross-entropy's Hessian is at most ½ XᵀX/n (Böhning's bound; with weights, times
+        // the largest weight over their mean); with the penalty that makes L, and 1/L a step that
+        // always descends.
+        let lipschitz = 0.5 * largest_eigenvalue(&rows, width) * heaviest.max(1e-12) + penalty;
         let step = 1.0 / lipschitz.max(1e-9);
         let mut weights = vec![vec![0.0f64; width]; classes];
         let mut previous = weights.clone();
@@ -347,10 +361,11 @@ impl LogisticRegression {
                 .map(|(w, p)| w.iter().zip(p).map(|(a, b)| a + momentum * (a - b)).collect())
                 .collect();
             let mut gradient = vec![vec![0.0f64; width]; classes];
-            for (row, &label) in rows.iter().zip(y) {
+            for (i, (row, &label)) in rows.iter().zip(y).enumerate() {
                 softmax_into(&look, row, &mut probabilities);
+                let weight = sample_weights.map_or(1.0, |w| w[i]);
                 for (k, g) in gradient.iter_mut().enumerate() {
-                    let error = probabilities[k] - f64::from(u8::from(k == label));
+                    let error = weight * (probabilities[k] - f64::from(u8::from(k == label)));
                     for (gj, xj) in g.iter_mut().zip(row) {
                         *gj += error * xj;
                     }
@@ -366,7 +381,7 @@ impl LogisticRegression {
                             .enumerate()
                             .map(|(j, (wj, gj))| {
                                 let decay = if j + 1 < width { penalty * wj } else { 0.0 };
-                                wj - step * (gj / n.max(1) as f64 + decay)
+                                wj - step * (gj / total_weight + decay)
                             })
                             .collect()
                     })
@@ -374,6 +389,20 @@ impl LogisticRegression {
             );
         }
         Self { mean, std, weights }
+    }
+
+    /// The fitted model as one affine map on the raw (unstandardised) inputs: per class, the
+    /// weights of each input and a bias, so that `weights[k]·x + bias[k]` is class k's score.
+    pub fn affine(&self) -> (Vec<Vec<f32>>, Vec<f32>) {
+        let dims = self.mean.len();
+        let weights =
+            self.weights.iter().map(|w| (0..dims).map(|j| (w[j] / f64::from(self.std[j])) as f32).collect()).collect();
+        let bias = self
+            .weights
+            .iter()
+            .map(|w| (w[dims] - (0..dims).map(|j| w[j] * f64::from(self.mean[j] / self.std[j])).sum::<f64>()) as f32)
+            .collect();
+        (weights, bias)
     }
 
     pub fn predict(&self, x: &[f32]) -> usize {
@@ -390,6 +419,17 @@ fn column_statistics(x: &[&[f32]], dims: usize) -> (Vec<f32>, Vec<f32>) {
     let mean: Vec<f64> = (0..dims).map(|d| x.iter().map(|r| f64::from(r[d])).sum::<f64>() / n).collect();
     let std = (0..dims)
         .map(|d| (x.iter().map(|r| (f64::from(r[d]) - mean[d]).powi(2)).sum::<f64>() / n).sqrt().max(1e-6) as f32);
+    (mean.iter().map(|&m| m as f32).collect(), std.collect())
+}
+
+fn weighted_column_statistics(x: &[&[f32]], weights: &[f64], dims: usize) -> (Vec<f32>, Vec<f32>) {
+    let total = weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+    let mean: Vec<f64> =
+        (0..dims).map(|d| x.iter().zip(weights).map(|(r, w)| w * f64::from(r[d])).sum::<f64>() / total).collect();
+    let std = (0..dims).map(|d| {
+        let variance = x.iter().zip(weights).map(|(r, w)| w * (f64::from(r[d]) - mean[d]).powi(2)).sum::<f64>() / total;
+        variance.sqrt().max(1e-6) as f32
+    });
     (mean.iter().map(|&m| m as f32).collect(), std.collect())
 }
 
@@ -530,6 +570,58 @@ mod tests {
         let model = LogisticRegression::fit(&rows, &y, 3, 1.0);
         let correct = x.iter().zip(&y).filter(|(v, l)| model.predict(v) == **l).count();
         assert!(correct >= 114, "{correct} of 120");
+    }
+
+    #[test]
+    fn a_weight_counts_as_copies_and_the_affine_form_scores_as_predict_does() {
+        let mut rng = Prng::new(9);
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for i in 0..60 {
+            let class = i % 3;
+            // Overlapping classes, so the fit depends on every sample.
+            x.push(vec![class as f32 + 2.0 * rng.unit(), 50.0 + 40.0 * rng.unit() * class as f32, rng.unit()]);
+            y.push(class);
+        }
+        let rows: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+        // Weights of 1 are the unweighted fit, bit for bit.
+        let plain = LogisticRegression::fit(&rows, &y, 3, 1.0);
+        let ones = LogisticRegression::fit_weighted(&rows, &y, Some(&[1.0; 60]), 3, 1.0);
+        assert_eq!(plain.weights, ones.weights);
+        // Weight 3 on the first sample is that sample three times (same objective, so the same
+        // optimum up to rounding), and not the same as weight 1.
+        let mut weights = vec![1.0; 60];
+        weights[0] = 3.0;
+        let weighted = LogisticRegression::fit_weighted(&rows, &y, Some(&weights), 3, 1.0);
+        let mut copied_rows = rows.clone();
+        copied_rows.extend([rows[0], rows[0]]);
+        let mut copied_y = y.clone();
+        copied_y.extend([y[0], y[0]]);
+        let copied = LogisticRegression::fit(&copied_rows, &copied_y, 3, 1.0);
+        // Compared through the raw-input affine form: class scores, as the head uses them.
+        let scores = |model: &LogisticRegression, v: &[f32]| {
+            let (w, b) = model.affine();
+            w.iter()
+                .zip(&b)
+                .map(|(row, bias)| row.iter().zip(v).map(|(a, x)| a * x).sum::<f32>() + bias)
+                .collect::<Vec<f32>>()
+        };
+        let mut largest_gap_to_copies = 0.0f32;
+        let mut largest_gap_to_plain = 0.0f32;
+        for v in &x {
+            let (a, c, p) = (scores(&weighted, v), scores(&copied, v), scores(&plain, v));
+            for k in 0..3 {
+                largest_gap_to_copies = largest_gap_to_copies.max((a[k] - c[k]).abs());
+                largest_gap_to_plain = largest_gap_to_plain.max((a[k] - p[k]).abs());
+            }
+            let best =
+                a.iter().enumerate().fold((0, f32::NEG_INFINITY), |m, (k, s)| if *s > m.1 { (k, *s) } else { m }).0;
+            assert_eq!(best, weighted.predict(v), "the affine form ranks classes as predict does");
+        }
+        assert!(largest_gap_to_copies < 0.01, "weight 3 against three copies: {largest_gap_to_copies}");
+        assert!(
+            largest_gap_to_plain > 4.0 * largest_gap_to_copies,
+            "{largest_gap_to_plain} vs {largest_gap_to_copies}"
+        );
     }
 
     #[test]
