@@ -664,6 +664,20 @@ fn averaging_the_last_epochs_runs_every_epoch_and_an_interrupted_run_resumes_to_
     assert_eq!(losses(&resumed), losses(&straight), "the same losses, epoch by epoch");
     assert_eq!(embeddings("d"), embeddings("c"));
 
+    // Options that need the other kind of training say so rather than being ignored.
+    for (flags, expected) in [
+        (&["--label", "genre", "--projection", "8"][..], "needs --label none"),
+        (&["--label", "none", "--probe-head"][..], "needs --label genre"),
+    ] {
+        let mut args = vec!["train", s(&library_path), "--device", "cpu", "--epochs", "1", "--out"];
+        let out = home.path().join("refused");
+        args.push(s(&out));
+        args.extend_from_slice(flags);
+        let run = songspace(home.path(), &args);
+        assert_eq!(run.status.code(), Some(1), "{flags:?}");
+        assert!(stderr(&run).contains(expected), "{flags:?}: {}", stderr(&run));
+    }
+
     // A damaged sum file is named, not trusted.
     std::fs::write(home.path().join("b/checkpoint/average.f64"), [0u8; 12]).expect("damage");
     let mut again = options("b");

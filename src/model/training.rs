@@ -350,7 +350,7 @@ pub fn train<B: AutodiffBackend>(
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainingMetrics, TrainError> {
-    check_teacher_options(options)?;
+    check_recipe_options(options)?;
     let _flush_denormals = super::denormals::FlushDenormals::on_cpu_threads();
     let (dataset, prepared) = prepare(library, library_path, options)?;
     let teacher = load_teacher(options, &dataset)?;
@@ -814,8 +814,19 @@ fn load_teacher(options: &TrainOptions, dataset: &Dataset) -> Result<Option<Teac
     Ok(Some(teacher))
 }
 
-/// What a teacher asks of the other options, checked before the library is read.
-fn check_teacher_options(options: &TrainOptions) -> Result<(), TrainError> {
+/// Options that only one kind of training uses, and what a teacher asks of the others, checked
+/// before the library is read.
+fn check_recipe_options(options: &TrainOptions) -> Result<(), TrainError> {
+    if options.projection_dims > 0 && options.label != LabelKind::None {
+        return Err(TrainError::Data(
+            "--projection shapes the loss that compares two views of a song: it needs --label none".into(),
+        ));
+    }
+    if options.probe_head && options.label == LabelKind::None {
+        return Err(TrainError::Data(
+            "--probe-head fits a classifier head to labels: it needs --label genre, artist or album".into(),
+        ));
+    }
     let Some(path) = &options.teacher else { return Ok(()) };
     if options.label != LabelKind::None {
         return Err(TrainError::Data(format!(
