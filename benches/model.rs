@@ -1,10 +1,12 @@
 //! Model speed: training throughput (patches per second, forward + backward + Adam step, batch
-//! 32) on the CPU backend (burn Flex), beside burn NdArray (the CPU backend songspace used before,
-//! measured in the same run), the same network with burn's own Conv1d on Flex, and PyTorch when
-//! it is installed, and on the GPU backend when an
-//! adapter exists; and embedding a 30 s clip end to end (decode -> log-mel -> CNN) with the
-//! shipped model on both CPU backends, with how far apart their embeddings are; and what
-//! denormal numbers cost the CPU backend's matrix product, with and without training's flush.
+//! 32) on the CPU backend (burn Flex) as `train` runs it, in alternating rounds against the same
+//! step with glibc's own allocator thresholds (a child process) and the same network and step in
+//! PyTorch when it is installed; beside burn NdArray (the CPU backend songspace used before),
+//! the batch in one piece and the same network with burn's own Conv1d on Flex; embedding a 30 s
+//! clip end to end (decode -> log-mel -> CNN) with the shipped model on both CPU backends, with
+//! how far apart their embeddings are; what denormal numbers cost the CPU backend's matrix
+//! product, with and without training's flush; and last, training on the GPU backend when an
+//! adapter exists.
 //!
 //!     cargo bench --bench model
 //!     taskset -c 0 cargo bench --bench model     # one core
@@ -167,6 +169,14 @@ fn matmul_seconds(scale: f32, repeats: usize) -> f64 {
 }
 
 fn main() {
+    if std::env::var_os(DEFAULT_ALLOCATOR_CHILD).is_some() {
+        // The reference for the allocator's thresholds: this bench run again, left with glibc's.
+        println!("{}", throughput::<Autodiff<CpuBackend>>(&Default::default(), 10, CPU_TRAINING_SHARDS));
+        return;
+    }
+    // As the program does first thing (src/main.rs).
+    let thresholds_fixed = songspace::model::reuse_freed_memory();
+    println!("allocator thresholds fixed as the program fixes them: {thresholds_fixed}");
     // Late in long runs some values fall below f32's smallest normal number; the CPU then
     // computes through microcode. Training flushes them to zero (src/model/denormals.rs).
     let normal = matmul_seconds(1.0, 20);
@@ -190,22 +200,78 @@ fn main() {
     println!("|---|---:|");
     let before = throughput::<Autodiff<NdArray>>(&Default::default(), 10, 1);
     let one_thread_step = throughput::<Autodiff<CpuBackend>>(&Default::default(), 10, 1);
-    let flex = throughput::<Autodiff<CpuBackend>>(&Default::default(), 10, CPU_TRAINING_SHARDS);
     println!("| before: CPU (burn NdArray) | {before:.0} |");
     println!(
         "| before: CPU (burn Flex), the batch in one piece | {one_thread_step:.0} ({:.2}x NdArray) |",
         one_thread_step / before
-    );
-    println!(
-        "| CPU (burn Flex), the batch in {CPU_TRAINING_SHARDS} shards, as training runs (on threads of their own; in turn with one core) | {flex:.0} ({:.2}x NdArray, {:.2}x one piece) |",
-        flex / before,
-        flex / one_thread_step
     );
     let conv1d = conv1d_throughput::<Autodiff<CpuBackend>>(&Default::default(), 10);
     println!(
         "| CPU (burn Flex), burn's Conv1d in place of unfold + matrix product, one piece | {conv1d:.0} ({:.2}x unfold) |",
         conv1d / one_thread_step
     );
+    // Flex as training runs, against two references in alternating rounds: the same Flex step
+    // with glibc's own allocator thresholds (a child process of this bench, which has fixed them
+    // as the program does), and the same network and step in PyTorch (benches/torch_train.py,
+    // with as many threads as this process may use, so `taskset -c 0` compares one core with
+    // one core). The host's load moves each side's speed by half from minute to minute here,
+    // so one measurement of each compares two moments, not two programs.
+    let python = std::env::var("SONGSPACE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/torch_train.py");
+    let (mut flex_rates, mut torch_rates, mut default_rates) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut torch_ratios, mut allocator_ratios) = (Vec::new(), Vec::new());
+    let mut torch_label = None;
+    for round in 1..=TORCH_ROUNDS {
+        let flex = throughput::<Autodiff<CpuBackend>>(&Default::default(), 10, CPU_TRAINING_SHARDS);
+        flex_rates.push(flex);
+        let mut row = format!("| round {round}: Flex, {CPU_TRAINING_SHARDS} shards | {flex:.0}");
+        if let Some(default) = default_allocator_rate() {
+            row += &format!("; glibc's own thresholds {default:.0} ({:.2}x)", flex / default);
+            default_rates.push(default);
+            allocator_ratios.push(flex / default);
+        }
+        if let Some((label, torch)) = torch_rate(&python, &script) {
+            row += &format!("; PyTorch {torch:.0} ({:.2}x)", flex / torch);
+            torch_label = Some(label);
+            torch_rates.push(torch);
+            torch_ratios.push(flex / torch);
+        }
+        println!("{row} |");
+    }
+    let flex = median(&mut flex_rates);
+    println!(
+        "| CPU (burn Flex), the batch in {CPU_TRAINING_SHARDS} shards, as training runs (on threads of their own; in turn with one core), median of {TORCH_ROUNDS} rounds | {flex:.0} ({:.2}x NdArray, {:.2}x one piece) |",
+        flex / before,
+        flex / one_thread_step
+    );
+    if !default_rates.is_empty() {
+        println!(
+            "| before: the same with glibc's own allocator thresholds, median of the same rounds | {:.0} |",
+            median(&mut default_rates)
+        );
+        println!(
+            "| fixed thresholds / glibc's own, median of the rounds' ratios | {} |",
+            spread(&mut allocator_ratios)
+        );
+    }
+    match torch_label {
+        Some(label) => {
+            println!("| {label}, median of the same rounds | {:.0} |", median(&mut torch_rates));
+            println!("| **Flex / PyTorch**, median of the rounds' ratios | **{}** |", spread(&mut torch_ratios));
+        }
+        None => println!("| PyTorch | not measured: `{python} -m pip install torch` (or set SONGSPACE_PYTHON) |"),
+    }
+    println!();
+
+    embedding_table();
+    println!();
+
+    // Last: once a wgpu device exists its service thread stays alive and polls for the rest of
+    // the process (5-15 % of a core on Mesa's software driver here), which slowed every
+    // measurement made after it, PyTorch's most of all (a child process, measured in its first
+    // seconds).
+    println!("| training on the GPU backend, batch {BATCH} | patches/s |");
+    println!("|---|---:|");
     match choose_device(DeviceChoice::Gpu) {
         Ok((compute, _)) => println!(
             "| {} (burn wgpu) | {:.0} |",
@@ -214,16 +280,11 @@ fn main() {
         ),
         Err(e) => println!("| GPU | not measured: {e} |"),
     }
-    // The same network and step in PyTorch (benches/torch_train.py), with as many threads as
-    // this process may use, so `taskset -c 0` compares one core with one core.
-    let python = std::env::var("SONGSPACE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/torch_train.py");
-    match std::process::Command::new(&python).arg(&script).output() {
-        Ok(out) if out.status.success() => print!("{}", String::from_utf8_lossy(&out.stdout)),
-        _ => println!("| PyTorch | not measured: `{python} -m pip install torch` (or set SONGSPACE_PYTHON) |"),
-    }
-    println!();
+}
 
+/// Embedding a 30 s clip end to end with the shipped model: decode + log-mel, then the CNN, on
+/// Flex and (the reference) NdArray, shared by rayon's threads and on one thread.
+fn embedding_table() {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-cnn");
     let embedder = Embedder::load(&model).expect("shipped model");
     let before_embedder = BackendEmbedder::<NdArray>::load(&model).expect("shipped model");
@@ -297,4 +358,48 @@ fn main() {
         (decode + cnn) / (decode_one_thread + cnn)
     );
     println!("largest difference between the two backends' embeddings: {largest_difference:.2e} of its length");
+}
+
+/// Rounds of Flex against PyTorch, alternating.
+const TORCH_ROUNDS: usize = 5;
+
+/// PyTorch's label and patches per second from one run of `script` (its one output line,
+/// `| label | rate |`), or None when it cannot run (no python, no torch).
+fn torch_rate(python: &str, script: &Path) -> Option<(String, f64)> {
+    let out = std::process::Command::new(python).arg(script).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text.trim().trim_matches('|').split('|').map(str::trim).collect();
+    match fields.as_slice() {
+        [label, rate] => Some((label.to_string(), rate.parse().ok()?)),
+        _ => None,
+    }
+}
+
+/// Set in the child process that measures training with glibc's own allocator thresholds.
+const DEFAULT_ALLOCATOR_CHILD: &str = "SONGSPACE_BENCH_DEFAULT_ALLOCATOR";
+
+/// Patches per second of Flex training (4 shards) in a child process that leaves glibc's
+/// allocator thresholds as they are; None where it cannot run.
+fn default_allocator_rate() -> Option<f64> {
+    let out =
+        std::process::Command::new(std::env::current_exe().ok()?).env(DEFAULT_ALLOCATOR_CHILD, "1").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// "median x (rounds lowest x to highest x)"
+fn spread(ratios: &mut [f64]) -> String {
+    let median = median(ratios);
+    format!("{median:.2}x (rounds {:.2}x to {:.2}x)", ratios[0], ratios[ratios.len() - 1])
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
 }
