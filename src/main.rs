@@ -1,6 +1,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Before any thread starts: training's freed buffers are reused, not faulted in again.
+    songspace::model::reuse_freed_memory();
     quiet_panic_reports();
     match songspace::cli::run(std::env::args_os()) {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! The song model: a CNN over log-mel patches (burn), trained to recognise genre; its last
 //! hidden layer gives every track a 32-dimensional embedding. Plain Rust, no UI dependency.
 
+mod allocator;
 mod average;
 pub mod crossval;
 pub mod data;
@@ -17,6 +18,7 @@ mod teacher;
 mod training;
 pub mod yardstick;
 
+pub use allocator::reuse_freed_memory;
 pub use denormals::FlushDenormals;
 pub use device::{Adapter, Compute, DeviceChoice, choose as choose_device, gpu_adapters};
 pub use embed::{
