@@ -79,7 +79,13 @@ impl<B: Backend> TemporalBlock<B> {
         let out_channels = out.dims()[1];
         let out = relu(self.norm.forward(out)).reshape([batch, time, out_channels]);
         if self.pool {
-            out.reshape([batch, time / 2, 2, out_channels]).max_dim(2).reshape([batch, time / 2, out_channels])
+            // Two time steps into one as the larger of the even and the odd step: the values
+            // max_dim over a pair gives, with the gradient routed by a comparison instead of an
+            // index scatter, which was a tenth of a CPU training step (perf).
+            let pairs = out.reshape([batch, time / 2, 2 * out_channels]);
+            let even = pairs.clone().slice([0..batch, 0..time / 2, 0..out_channels]);
+            let odd = pairs.slice([0..batch, 0..time / 2, out_channels..2 * out_channels]);
+            even.max_pair(odd)
         } else {
             out
         }
