@@ -8,9 +8,11 @@
 //! freed). With the batch's shards each on a thread of its own, and so each in an arena of its
 //! own, the freed buffers kept going back and being faulted in and zeroed again: `perf` put
 //! about 10 % of a step in the kernel's page-fault, page-clearing and unmapping paths. With the
-//! thresholds fixed (32 MiB, 256 MiB) those paths leave the profile and a step runs 1.2 to 1.3×
-//! as fast (the model bench measures it against glibc's own thresholds, in the same run), for
-//! 10 MB more peak memory in a bench run of 40 steps.
+//! thresholds fixed (32 MiB, 256 MiB) those paths leave the profile: in the model bench (a fresh
+//! process that only trains, against glibc's own thresholds in the same run) a step runs 1.09
+//! to 1.26× as fast; a `train` epoch about 1.08×, as the program's earlier work has already
+//! raised glibc's moving threshold; peak memory 10 MB more in a bench run of 40 steps, the same
+//! in `train`.
 
 /// The largest block served from the heap rather than mapped on its own: the most glibc's
 /// dynamic threshold rises to on 64-bit systems.
