@@ -418,14 +418,15 @@ fn the_gpu_backend_trains_with_the_same_code() {
 fn evaluate_train_judges_the_recipe_on_albums_each_fold_never_saw() {
     let home = tempfile::tempdir().expect("tempdir");
     let music = home.path().join("music");
-    // Four albums (folders), each with tones and noise: every fold holds out whole albums.
-    for album in 0..4 {
+    // Four albums (folders), each with tones and noise: every fold holds out whole albums. One
+    // album's name needs quoting in CSV.
+    let albums = ["A, live", "B", "C", "D"];
+    for (album, name) in albums.into_iter().enumerate() {
         for i in 0..3 {
-            let tone = WavTags { genre: Some("Tone"), album: Some(["A", "B", "C", "D"][album]), ..Default::default() };
+            let tone = WavTags { genre: Some("Tone"), album: Some(name), ..Default::default() };
             let freq = 150.0 + 70.0 * (album * 3 + i) as f32;
             write_wav(&music.join(format!("{album}/tone{i}.wav")), 22_050, 1, 3.5, "tone", freq, &tone);
-            let noise =
-                WavTags { genre: Some("Noise"), album: Some(["A", "B", "C", "D"][album]), ..Default::default() };
+            let noise = WavTags { genre: Some("Noise"), album: Some(name), ..Default::default() };
             let seed = 1.0 + (album * 3 + i) as f32;
             write_wav(&music.join(format!("{album}/noise{i}.wav")), 22_050, 1, 3.5, "noise", seed, &noise);
         }
@@ -449,6 +450,8 @@ fn evaluate_train_judges_the_recipe_on_albums_each_fold_never_saw() {
             "4",
             "--seeds",
             "5",
+            "--fold-vectors",
+            s(&home.path().join("vectors")),
             "--json",
         ],
     );
@@ -456,6 +459,39 @@ fn evaluate_train_judges_the_recipe_on_albums_each_fold_never_saw() {
     let report: serde_json::Value = serde_json::from_str(&stdout(&run)).expect("json");
     let folds = report["folds"].as_array().expect("folds");
     assert_eq!(folds.len(), 4, "one model per fold: {report}");
+    // Each fold model's vectors of every song, to try other classifiers on the same folds.
+    let read_csv = |name: &str| -> Vec<Vec<String>> {
+        let path = home.path().join("vectors").join(name);
+        let mut reader = csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let header: Vec<String> = reader.headers().expect("header").iter().map(String::from).collect();
+        std::iter::once(header)
+            .chain(reader.records().map(|r| r.expect("record").iter().map(String::from).collect()))
+            .collect()
+    };
+    let classic = read_csv("classic.csv");
+    assert_eq!(classic.len(), 25, "a header and 24 songs");
+    assert_eq!(classic[0][..5], ["track_id", "split", "genre", "album", "c1"]);
+    assert!(classic.iter().any(|row| row[3] == "A, live"), "album names as in the library");
+    let mut held_out = std::collections::HashMap::<String, usize>::new();
+    for (f, fold) in folds.iter().enumerate() {
+        let rows = read_csv(&format!("seed5-fold{}.csv", f + 1));
+        let header = &rows[0];
+        assert_eq!(header.len(), 4 + 32 + 2, "id, split, genre, album, 32 values, 2 probabilities: {header:?}");
+        assert_eq!(header[36..], ["p:Noise", "p:Tone"]);
+        let ids: Vec<&String> = rows[1..].iter().map(|row| &row[0]).collect();
+        assert_eq!(ids, classic[1..].iter().map(|row| &row[0]).collect::<Vec<_>>(), "the same songs in the same order");
+        let test: Vec<&Vec<String>> = rows[1..].iter().filter(|row| row[1] == "test").collect();
+        assert_eq!(test.len() as u64, fold["test_songs"].as_u64().expect("n"), "fold {f}");
+        assert!(rows[1..].iter().all(|row| ["training", "validation", "test"].contains(&row[1].as_str())));
+        for row in test {
+            *held_out.entry(row[0].clone()).or_default() += 1;
+        }
+        for row in &rows[1..] {
+            let p: f64 = row[36..].iter().map(|v| v.parse::<f64>().expect("probability")).sum();
+            assert!((p - 1.0).abs() < 1e-4, "probabilities sum to 1: {row:?}");
+        }
+    }
+    assert!(held_out.len() == 24 && held_out.values().all(|&n| n == 1), "every song held out once: {held_out:?}");
     assert_eq!(folds.iter().map(|f| f["test_songs"].as_u64().expect("n")).sum::<u64>(), 24, "every song held out once");
     for f in folds {
         assert!(f["best_epoch"].as_u64().expect("best") >= 2, "not chosen during the warm-up: {f}");

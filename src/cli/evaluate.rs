@@ -20,6 +20,8 @@ pub struct Args {
     pub train: Option<RecipeArgs>,
     /// What the fold models learn with --train (genre or none).
     pub label: crate::model::LabelKind,
+    /// With --train: where each fold model's vectors of every song are written.
+    pub fold_vectors: Option<PathBuf>,
     pub json: bool,
 }
 
@@ -29,7 +31,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(!args.seeds.is_empty(), "give at least one seed");
     let protocol = Protocol { folds: args.folds, seeds: args.seeds.clone() };
     if let Some(recipe) = &args.train {
-        return run_cross_validation(&lib, &library_path, recipe, args.label, &protocol, args.json);
+        let fold_vectors = args.fold_vectors.as_deref();
+        return run_cross_validation(&lib, &library_path, recipe, args.label, &protocol, fold_vectors, args.json);
     }
     let source = if args.library_embeddings {
         EmbeddingsUnderTest::Library
@@ -109,6 +112,7 @@ fn run_cross_validation(
     recipe: &RecipeArgs,
     label: crate::model::LabelKind,
     protocol: &Protocol,
+    fold_vectors: Option<&std::path::Path>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let (compute, notice) = choose_device(recipe.device()?).map_err(anyhow::Error::msg)?;
@@ -143,7 +147,16 @@ fn run_cross_validation(
         }),
     }
     };
-    let result = cross_validate_training(&compute, library, library_path, &options, protocol, &cancel, &mut on_event);
+    let result = cross_validate_training(
+        &compute,
+        library,
+        library_path,
+        &options,
+        protocol,
+        fold_vectors,
+        &cancel,
+        &mut on_event,
+    );
     bar.finish_and_clear();
     let _ = std::fs::remove_dir_all(&scratch);
     let report = result?;

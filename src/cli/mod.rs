@@ -297,6 +297,12 @@ pub enum Command {
         /// the genres all the same).
         #[arg(long, default_value = "genre", value_parser = ["genre", "none"], requires = "train")]
         label: String,
+        /// With --train: write each fold model's embedding and class probabilities of every song
+        /// (seed<S>-fold<F>.csv, with each song's split) and the classic descriptor
+        /// (classic.csv) to this folder, to try other classifiers on the same folds
+        /// (tools/measure-fold-classifiers.py).
+        #[arg(long, value_name = "DIR", requires = "train")]
+        fold_vectors: Option<PathBuf>,
         #[command(flatten)]
         recipe: RecipeArgs,
         #[arg(long)]
@@ -627,18 +633,28 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<ExitCode>
             anyhow::bail!("positions are exported as csv only (track_id,x,y,z): use --format csv")
         }
         Command::ImportEmbeddings { library, file } => exchange::import(&library, &file),
-        Command::Evaluate { library, model, library_embeddings, folds, seeds, train, label, recipe, json } => {
-            evaluate::run(evaluate::Args {
-                library,
-                model,
-                library_embeddings,
-                folds: usize::from(folds),
-                seeds,
-                train: train.then_some(recipe),
-                label: label.parse::<LabelKind>().map_err(anyhow::Error::msg)?,
-                json,
-            })
-        }
+        Command::Evaluate {
+            library,
+            model,
+            library_embeddings,
+            folds,
+            seeds,
+            train,
+            label,
+            fold_vectors,
+            recipe,
+            json,
+        } => evaluate::run(evaluate::Args {
+            library,
+            model,
+            library_embeddings,
+            folds: usize::from(folds),
+            seeds,
+            train: train.then_some(recipe),
+            label: label.parse::<LabelKind>().map_err(anyhow::Error::msg)?,
+            fold_vectors,
+            json,
+        }),
         Command::Project { library, method, tsne, learning_rate, force } => {
             map::project(map::ProjectArgs { library, method, tsne, learning_rate, force })
         }

@@ -88,13 +88,18 @@ pub enum CrossValidationEvent {
 }
 
 /// Runs the recipe in `base` (its label must be genre; its out_dir is a scratch folder that is
-/// created per fold and removed) over every seed and fold of `protocol`.
+/// created per fold and removed) over every seed and fold of `protocol`. With `fold_vectors`,
+/// each fold model's embedding and class probabilities of every song are written there
+/// ([`write_fold_vectors`]), with the classic descriptor beside them, so that other classifiers
+/// can be tried on exactly these folds without training again.
+#[allow(clippy::too_many_arguments)]
 pub fn cross_validate_training(
     compute: &super::Compute,
     library: &Library,
     library_path: &Path,
     base: &TrainOptions,
     protocol: &Protocol,
+    fold_vectors: Option<&Path>,
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(&CrossValidationEvent),
 ) -> Result<CrossValidationReport, TrainError> {
@@ -106,6 +111,23 @@ pub fn cross_validate_training(
     let measured = measure_songs(library, library_path, None)?;
     let songs = &measured.songs;
     let cache = FeatureCache::for_library(library_path);
+    let albums: HashMap<u64, &str> = library.tracks.iter().map(|t| (t.id, t.album.as_str())).collect();
+    let song_rows: Vec<SongRow> = measured
+        .track_ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| SongRow {
+            id,
+            genre: &measured.labels[songs.label[i]],
+            album: albums.get(&id).copied().unwrap_or_default(),
+        })
+        .collect();
+    if let Some(dir) = fold_vectors {
+        let columns: Vec<String> =
+            (1..=measured.classic.first().map_or(0, Vec::len)).map(|c| format!("c{c}")).collect();
+        let rows = song_rows.iter().zip(&measured.classic).map(|(song, values)| (song, None, values.clone()));
+        write_vectors_csv(&dir.join("classic.csv"), &columns, rows)?;
+    }
     let embed_all = |embedder: &Embedder| -> Result<Vec<Vec<f32>>, TrainError> {
         let mut vectors = Vec::with_capacity(songs.len());
         for &id in &measured.track_ids {
@@ -156,6 +178,15 @@ pub fn cross_validate_training(
                 on_event(&CrossValidationEvent::Training(event.clone()))
             });
             let result = metrics.and_then(|metrics| Ok((metrics, embed_all(&Embedder::load(&options.out_dir)?)?)));
+            let result = match (result, fold_vectors) {
+                (Ok(done), Some(dir)) if !done.0.cancelled => {
+                    let path = dir.join(format!("seed{seed}-fold{}.csv", fold + 1));
+                    let splits: Vec<Split> = (0..songs.len()).map(split_of).collect();
+                    write_fold_vectors(&path, &Embedder::load(&options.out_dir)?, &cache, library, &song_rows, &splits)
+                        .map(|()| done)
+                }
+                (result, _) => result,
+            };
             // The fold's model is only a means to its figures.
             let _ = std::fs::remove_dir_all(&options.out_dir);
             let (metrics, vectors) = result?;
@@ -221,4 +252,61 @@ pub fn cross_validate_training(
         folds: folds_done,
         cancelled,
     })
+}
+
+/// A song as the fold-vector files name it.
+struct SongRow<'a> {
+    id: u64,
+    genre: &'a str,
+    album: &'a str,
+}
+
+/// One fold model's view of every song, as CSV: `track_id, split, genre, album`, the embedding
+/// (`e1`…), and, with a classifier head, the track's class probabilities (`p:<label>`, the
+/// patches' softmax averaged, as the head's accuracy is counted). `split` is training,
+/// validation or test (the held-out albums).
+fn write_fold_vectors(
+    path: &Path,
+    embedder: &Embedder,
+    cache: &FeatureCache,
+    library: &Library,
+    songs: &[SongRow],
+    splits: &[Split],
+) -> Result<(), TrainError> {
+    let labels = &embedder.info.labels;
+    let mut rows = Vec::with_capacity(songs.len());
+    for (song, &split) in songs.iter().zip(splits) {
+        let (embedding, probabilities) = embedder.embed_and_predict(&cache.load(song.id, &library.mel)?);
+        let mut values = embedding;
+        values.extend(probabilities.iter().take(labels.len()));
+        rows.push((song, Some(split), values));
+    }
+    let dims = embedder.info.net.embedding_dim;
+    let columns: Vec<String> =
+        (1..=dims).map(|d| format!("e{d}")).chain(labels.iter().map(|l| format!("p:{l}"))).collect();
+    write_vectors_csv(path, &columns, rows.into_iter())
+}
+
+fn write_vectors_csv<'a>(
+    path: &Path,
+    columns: &[String],
+    rows: impl Iterator<Item = (&'a SongRow<'a>, Option<Split>, Vec<f32>)>,
+) -> Result<(), TrainError> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = ["track_id", "split", "genre", "album"].into_iter().map(String::from).chain(columns.iter().cloned());
+    let csv_error = |e: csv::Error| TrainError::Data(format!("{}: {e}", path.display()));
+    out.write_record(header.collect::<Vec<_>>()).map_err(csv_error)?;
+    for (song, split, values) in rows {
+        let split = match split {
+            Some(Split::Training) => "training",
+            Some(Split::Validation) => "validation",
+            Some(Split::Test) => "test",
+            None => "",
+        };
+        let fixed = [song.id.to_string(), split.to_string(), song.genre.to_string(), song.album.to_string()];
+        out.write_record(fixed.into_iter().chain(values.iter().map(f32::to_string))).map_err(csv_error)?;
+    }
+    let bytes = out.into_inner().map_err(|e| TrainError::Data(format!("{}: {e}", path.display())))?;
+    crate::fsutil::write_atomically(path, |w| std::io::Write::write_all(w, &bytes))?;
+    Ok(())
 }
