@@ -171,3 +171,20 @@ fn the_debian_package_installs_the_program_with_its_data_menu_entry_man_pages_an
         assert!(!log.contains('\u{1b}'), "a log file holds no terminal colour codes:\n{log}");
     }
 }
+
+/// The README's install commands name the package this version builds: they named 0.1.5's for
+/// three versions after it, and `apt install` of a file that is not there fails.
+#[test]
+fn the_readme_installs_the_package_of_this_version() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README");
+    let named: Vec<&str> = readme
+        .split("songspace_")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("_amd64.deb").map(|(version, _)| version))
+        .filter(|version| version.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .collect();
+    assert!(!named.is_empty(), "the README names the package it installs");
+    for version in named {
+        assert_eq!(version, env!("CARGO_PKG_VERSION"), "README names songspace_{version}_amd64.deb");
+    }
+}
