@@ -177,16 +177,19 @@ pub fn cross_validate_training(
             let metrics = train_on(compute, &fold_library, library_path, &options, cancel, &mut |event| {
                 on_event(&CrossValidationEvent::Training(event.clone()))
             });
-            let result = metrics.and_then(|metrics| Ok((metrics, embed_all(&Embedder::load(&options.out_dir)?)?)));
-            let result = match (result, fold_vectors) {
-                (Ok(done), Some(dir)) if !done.0.cancelled => {
-                    let path = dir.join(format!("seed{seed}-fold{}.csv", fold + 1));
-                    let splits: Vec<Split> = (0..songs.len()).map(split_of).collect();
-                    write_fold_vectors(&path, &Embedder::load(&options.out_dir)?, &cache, library, &song_rows, &splits)
-                        .map(|()| done)
-                }
-                (result, _) => result,
-            };
+            let result = metrics.and_then(|metrics| {
+                let embedder = Embedder::load(&options.out_dir)?;
+                let vectors = match fold_vectors {
+                    // One pass gives the embeddings the figures below need and the file's rows.
+                    Some(dir) if !metrics.cancelled => {
+                        let path = dir.join(format!("seed{seed}-fold{}.csv", fold + 1));
+                        let splits: Vec<Split> = (0..songs.len()).map(split_of).collect();
+                        write_fold_vectors(&path, &embedder, &cache, library, &song_rows, &splits)?
+                    }
+                    _ => embed_all(&embedder)?,
+                };
+                Ok((metrics, vectors))
+            });
             // The fold's model is only a means to its figures.
             let _ = std::fs::remove_dir_all(&options.out_dir);
             let (metrics, vectors) = result?;
@@ -264,7 +267,8 @@ struct SongRow<'a> {
 /// One fold model's view of every song, as CSV: `track_id, split, genre, album`, the embedding
 /// (`e1`…), and, with a classifier head, the track's class probabilities (`p:<label>`, the
 /// patches' softmax averaged, as the head's accuracy is counted). `split` is training,
-/// validation or test (the held-out albums).
+/// validation or test (the held-out albums). Returns the songs' embeddings, in `songs`' order
+/// (the same values [`Embedder::embed`] gives).
 fn write_fold_vectors(
     path: &Path,
     embedder: &Embedder,
@@ -272,19 +276,22 @@ fn write_fold_vectors(
     library: &Library,
     songs: &[SongRow],
     splits: &[Split],
-) -> Result<(), TrainError> {
+) -> Result<Vec<Vec<f32>>, TrainError> {
     let labels = &embedder.info.labels;
+    let mut embeddings = Vec::with_capacity(songs.len());
     let mut rows = Vec::with_capacity(songs.len());
     for (song, &split) in songs.iter().zip(splits) {
         let (embedding, probabilities) = embedder.embed_and_predict(&cache.load(song.id, &library.mel)?);
-        let mut values = embedding;
+        let mut values = embedding.clone();
         values.extend(probabilities.iter().take(labels.len()));
+        embeddings.push(embedding);
         rows.push((song, Some(split), values));
     }
     let dims = embedder.info.net.embedding_dim;
     let columns: Vec<String> =
         (1..=dims).map(|d| format!("e{d}")).chain(labels.iter().map(|l| format!("p:{l}"))).collect();
-    write_vectors_csv(path, &columns, rows.into_iter())
+    write_vectors_csv(path, &columns, rows.into_iter())?;
+    Ok(embeddings)
 }
 
 fn write_vectors_csv<'a>(
