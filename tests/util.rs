@@ -194,7 +194,10 @@ pub fn xvfb_args() -> Vec<String> {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let call = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let first = 100 + (std::process::id() % 50) * 400 + (call % 100) * 4;
-    ["-a", "-n", &first.to_string(), "-s", "-screen 0 1280x800x24"].map(str::to_owned).to_vec()
+    // -noreset: by default Xvfb resets itself when its last client leaves, and a window opened
+    // during the reset fails to connect ("XOpenDisplayFailed"): a test that closes one window and
+    // opens the next, as a person would, lost that race once in CI.
+    ["-a", "-n", &first.to_string(), "-s", "-screen 0 1280x800x24 -noreset"].map(str::to_owned).to_vec()
 }
 
 /// The first word after `prefix` on the first line of `text` that starts with it, as a number:

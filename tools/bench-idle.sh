@@ -15,7 +15,7 @@ printf '(hint_dismissed: true)\n' > "$home/config/songspace/settings.ron"
 cpu_of() {
   local mode="$1"
   HOME="$home" XDG_DATA_HOME="$home/data" XDG_CONFIG_HOME="$home/config" SONGSPACE_FRAMES="$mode" \
-    xvfb-run -a -s "-screen 0 1280x800x24" sh -c '
+    xvfb-run -a -s "-screen 0 1280x800x24 -noreset" sh -c '
       "$0" --size 1200x760 > /dev/null 2>&1 &
       app=$!
       sleep 8  # opened and settled
