@@ -1271,3 +1271,37 @@ fn clusters_arrive_from_the_worker_and_choosing_one_shows_only_its_songs() {
     assert_eq!(view.notices.last().map(String::as_str), Some("Choose a cluster to export its songs"));
     assert!(!home.path().join("none.csv").exists());
 }
+
+/// `--bench-frames --offscreen`, for a machine with a GPU and no display (none here at all): the
+/// view drawn into an image, a row of times for each size, the adapter named, and the last frame
+/// measured, saved, shows the synthetic songs in their genres' colours.
+#[test]
+fn the_frame_bench_draws_without_a_display() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let shots = home.path().join("shots");
+    let out = Command::new(env!("CARGO_BIN_EXE_songspace"))
+        .args(["--bench-frames", "--offscreen", "--bench-points", "3000", "--bench-count", "20", "--bench-shots"])
+        .arg(&shots)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("HOME", home.path())
+        .output()
+        .expect("songspace");
+    let printed = stdout(&out);
+    assert!(out.status.success(), "{printed}\n{}", stderr(&out));
+    let row = printed.lines().find(|l| l.starts_with("| 3000 |")).unwrap_or_else(|| panic!("no row: {printed}"));
+    let numbers: Vec<f64> = row.split(['|', '/', ',']).filter_map(|v| v.trim().parse().ok()).collect();
+    // Songs; idle mean and p95; orbiting mean and p95; the explorer's CPU; picking, scan, ratio.
+    assert_eq!(numbers.len(), 9, "{row}");
+    assert!(numbers[1..5].iter().all(|&ms| ms > 0.0 && ms < 60_000.0), "frame times in ms: {row}");
+    assert!(printed.contains("drawn by 3000 songs: "), "the adapter is named: {printed}");
+    let png = Png::read(&shots.join("frames-3000.png"));
+    assert_eq!((png.width, png.height), (1200, 760), "the whole image is the view");
+    let colours_seen = (0..8)
+        .filter(|&rank| {
+            let c = songspace::explore::genre_colour(rank).map(|v| (v * 255.0).round() as u8);
+            png.same_hue(c, 0, png.width) > 20
+        })
+        .count();
+    assert!(colours_seen >= 6, "the songs drawn in their genres' colours: {colours_seen} of 8");
+}

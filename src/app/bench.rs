@@ -5,13 +5,22 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use bevy::app::ScheduleRunnerPlugin;
+use bevy::camera::RenderTarget;
 use bevy::input::InputPlugin;
 use bevy::prelude::*;
+use bevy::render::render_resource::TextureFormat;
+use bevy::render::renderer::RenderDevice;
+use bevy::render::{Render, RenderApp, RenderSystems};
+use bevy::window::ExitCondition;
+use bevy::winit::WinitPlugin;
 
+use super::camera::OrbitCamera;
+use super::cloud::CloudPlugin;
 use super::input::Projector;
-use super::{ExplorerPlugin, Script};
+use super::{BACKGROUND, ExplorerPlugin, Script};
 use crate::explore::Explorer;
 use crate::library::{FileFingerprint, Library, SourceKind, Track};
 use crate::space::{Map, ProjectionMethod};
@@ -169,5 +178,56 @@ impl FrameBench {
         let idle = FrameStats::of(self.idle.clone());
         let orbit = FrameStats::of(self.orbiting.clone());
         format!("frames {points} {:.3} {:.3} {:.3} {:.3}", idle.mean, idle.p95, orbit.mean, orbit.p95)
+    }
+}
+
+/// The image a run with no window draws the scene into.
+#[derive(Resource, Clone)]
+pub struct OffscreenTarget(pub Handle<Image>);
+
+/// The frame measurement with no window, for machines with a GPU and no display (a compute
+/// server): the 3D view of `size` pixels drawn into an image on the GPU bevy picks, every song as
+/// in the window, then `script` as a window run would. Nothing presents a frame, so nothing
+/// would hold the CPU back while the GPU falls behind: each frame waits for the GPU to finish
+/// its work. The egui panels are not drawn, and the view is the whole image (in the window it is
+/// the space between the panels).
+pub fn run_offscreen(explorer: Explorer, size: (u32, u32), script: Script) -> AppExit {
+    let mut app = App::new();
+    app.insert_resource(ClearColor(BACKGROUND))
+        .add_plugins(
+            DefaultPlugins
+                .set(WindowPlugin {
+                    primary_window: None,
+                    exit_condition: ExitCondition::DontExit,
+                    close_when_requested: false,
+                    ..default()
+                })
+                .disable::<WinitPlugin>(),
+        )
+        .add_plugins((ScheduleRunnerPlugin::run_loop(Duration::ZERO), CloudPlugin))
+        .add_plugins(ExplorerPlugin { explorer: Mutex::new(Some(explorer)), script })
+        .add_systems(
+            PostStartup,
+            move |mut commands: Commands,
+                  mut images: ResMut<Assets<Image>>,
+                  cameras: Query<Entity, With<OrbitCamera>>| {
+                let image = Image::new_target_texture(size.0, size.1, TextureFormat::Rgba8UnormSrgb, None);
+                let handle = images.add(image);
+                for camera in &cameras {
+                    commands.entity(camera).insert(RenderTarget::Image(handle.clone().into()));
+                }
+                commands.insert_resource(OffscreenTarget(handle));
+            },
+        );
+    if let Some(render_app) = app.get_sub_app_mut(RenderApp) {
+        render_app.add_systems(Render, wait_for_gpu.in_set(RenderSystems::Cleanup));
+    }
+    app.run()
+}
+
+/// Blocks until the GPU has finished the frame just submitted.
+fn wait_for_gpu(device: Res<RenderDevice>) {
+    if let Err(e) = device.poll(bevy::render::render_resource::PollType::wait_indefinitely()) {
+        warn!("waiting for the GPU: {e}");
     }
 }

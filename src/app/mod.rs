@@ -39,6 +39,9 @@ use playback::PlaybackPlugin;
 pub use script::{Script, ShownWindow};
 pub use state::{ExplorerState, ViewState};
 
+/// Behind the songs.
+pub(crate) const BACKGROUND: Color = Color::srgb(0.035, 0.04, 0.055);
+
 /// How the window is started.
 #[derive(Debug, Clone, Default)]
 pub struct WindowOptions {
@@ -58,7 +61,7 @@ pub fn run_window(explorer: Explorer, options: WindowOptions) -> AppExit {
     let (width, height) = if options.size.0 > 0 { options.size } else { (1400, 900) };
     let scripted = options.script.screenshot.is_some() || options.script.bench_frames.is_some();
     let mut app = App::new();
-    app.insert_resource(ClearColor(Color::srgb(0.035, 0.04, 0.055)))
+    app.insert_resource(ClearColor(BACKGROUND))
         .add_plugins(DefaultPlugins.set(WindowPlugin {
             primary_window: Some(Window { title, resolution: WindowResolution::new(width, height), ..default() }),
             ..default()

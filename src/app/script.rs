@@ -9,7 +9,7 @@ use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 
 use super::animate::CloudAnimation;
-use super::bench::FrameBench;
+use super::bench::{FrameBench, OffscreenTarget};
 use super::camera::OrbitCamera;
 use super::cloud::CloudReady;
 use super::cloud::PointStyle;
@@ -36,7 +36,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Resource, Debug, Clone, Default)]
 pub struct Script {
-    /// Save the first settled frame here, then exit.
+    /// Save the first settled frame here, then exit (with `bench_frames`: the last frame measured).
     pub screenshot: Option<PathBuf>,
     /// Select this track (by id) first.
     pub select: Option<u64>,
@@ -154,12 +154,12 @@ pub fn run_script(
             progress.settled_frames = if settled { progress.settled_frames + 1 } else { 0 };
             // A few settled frames: the panels have laid out and the viewport has its final size.
             if progress.settled_frames >= 6 {
-                if let Some(path) = script.screenshot.clone() {
-                    info!("screenshot requested: {}", path.display());
-                    commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path));
-                    progress.stage = Stage::Capturing;
-                } else {
+                if script.bench_frames.is_some() {
                     progress.stage = Stage::Measuring;
+                } else if let Some(path) = script.screenshot.clone() {
+                    info!("screenshot requested: {}", path.display());
+                    commands.spawn(windows.screenshot()).observe(save_to_disk(path));
+                    progress.stage = Stage::Capturing;
                 }
             }
         }
@@ -229,8 +229,20 @@ pub fn run_script(
                 }
             } else {
                 println!("{}", bench.report_line(state.0.len()));
-                progress.stage = Stage::Done;
-                exit.write(AppExit::Success);
+                if let Some(adapter) = &windows.adapter {
+                    println!(
+                        "adapter {} ({:?}, {:?}, driver {})",
+                        adapter.name, adapter.backend, adapter.device_type, adapter.driver
+                    );
+                }
+                // The frame measured last, kept to show what was drawn.
+                if let Some(path) = script.screenshot.clone() {
+                    commands.spawn(windows.screenshot()).observe(save_to_disk(path));
+                    progress.stage = Stage::Capturing;
+                } else {
+                    progress.stage = Stage::Done;
+                    exit.write(AppExit::Success);
+                }
             }
         }
         Stage::Done => {}
@@ -247,6 +259,9 @@ pub struct ScriptWindows<'w> {
     writer: Res<'w, LibraryWriter>,
     start: MessageWriter<'w, StartJob>,
     open_dialog: MessageWriter<'w, OpenDialog>,
+    /// Where a run with no window draws.
+    offscreen: Option<Res<'w, OffscreenTarget>>,
+    adapter: Option<Res<'w, bevy::render::renderer::RenderAdapterInfo>>,
 }
 
 impl ScriptWindows<'_> {
@@ -270,6 +285,14 @@ impl ScriptWindows<'_> {
         }
         if let Some(kind) = script.dialog {
             self.open_dialog.write(OpenDialog(kind));
+        }
+    }
+
+    /// A capture of what the scene is drawn on: the window, or the image of a run without one.
+    fn screenshot(&self) -> Screenshot {
+        match &self.offscreen {
+            Some(target) => Screenshot::image(target.0.clone()),
+            None => Screenshot::primary_window(),
         }
     }
 

@@ -101,6 +101,13 @@ pub struct WindowArgs {
     /// Frames measured per phase for --bench-frames.
     #[arg(long, default_value_t = 300)]
     pub bench_count: usize,
+    /// --bench-frames with no window: the view drawn into an image on the GPU, each frame
+    /// waited for (for a machine with a GPU and no display).
+    #[arg(long)]
+    pub offscreen: bool,
+    /// --bench-frames: save each size's last frame as DIR/frames-<songs>.png.
+    #[arg(long, value_name = "DIR", requires = "bench_frames")]
+    pub bench_shots: Option<PathBuf>,
     /// Started from the desktop menu: log to the XDG state folder instead of the terminal.
     #[arg(long)]
     pub desktop: bool,

@@ -2,12 +2,13 @@
 
 use std::process::ExitCode;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 
 use super::WindowArgs;
+use crate::app::bench::run_offscreen;
 use crate::app::bench::{idle_update_ms, pick_ms, synthetic_explorer};
 use crate::app::{Script, WindowOptions, run_window};
 use crate::audio::is_audio_path;
@@ -17,16 +18,21 @@ use crate::settings::{Settings, load_settings_or_defaults, save_settings, settin
 
 pub fn run(args: WindowArgs) -> anyhow::Result<ExitCode> {
     if let Some(points) = args.bench_child {
-        let options = WindowOptions {
-            size: args.size.unwrap_or((1200, 760)),
-            script: Script { bench_frames: Some(args.bench_count), ..Script::default() },
-            ..WindowOptions::default()
+        let size = args.size.unwrap_or((1200, 760));
+        let script = Script { bench_frames: Some(args.bench_count), screenshot: args.screenshot, ..Script::default() };
+        let explorer = synthetic_explorer(points, 42);
+        let exit = if args.offscreen {
+            run_offscreen(explorer, size, script)
+        } else {
+            run_window(explorer, WindowOptions { size, script, ..WindowOptions::default() })
         };
-        let exit = run_window(synthetic_explorer(points, 42), options);
         return Ok(if exit.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
     if args.bench_frames {
-        return bench_frames(&args.bench_points, args.bench_count);
+        return bench_frames(&args.bench_points, args.bench_count, args.offscreen, args.bench_shots.as_deref());
+    }
+    if args.offscreen {
+        bail!("--offscreen goes with --bench-frames: the explorer itself needs a window");
     }
     if args.desktop {
         return run_with_log_in_state_folder();
@@ -154,19 +160,36 @@ fn run_with_log_in_state_folder() -> anyhow::Result<ExitCode> {
 
 /// Runs each window measurement in a child process (a process can open only one event loop)
 /// and the headless one here, then prints the table.
-fn bench_frames(points: &[usize], frames: usize) -> anyhow::Result<ExitCode> {
+fn bench_frames(points: &[usize], frames: usize, offscreen: bool, shots: Option<&Path>) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("finding the songspace executable")?;
+    if let Some(dir) = shots {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if offscreen {
+        println!("No window: the 3D view, 1200 × 760, drawn into an image, each frame waited for on the GPU.");
+    }
+    let mut adapters = Vec::new();
     println!(
         "| songs | frame, idle: mean / p95 (ms) | frame, orbiting: mean / p95 (ms) | explorer CPU per idle frame (ms) | picking a song: kd-tree / scan (ms), ratio |"
     );
     println!("|---:|---:|---:|---:|---:|");
     for &n in points {
-        let out = std::process::Command::new(&exe)
-            .args(["--bench-child", &n.to_string(), "--bench-count", &frames.to_string()])
+        let mut child = std::process::Command::new(&exe);
+        child.args(["--bench-child", &n.to_string(), "--bench-count", &frames.to_string()]);
+        if offscreen {
+            child.arg("--offscreen");
+        }
+        if let Some(dir) = shots {
+            child.arg("--screenshot").arg(dir.join(format!("frames-{n}.png")));
+        }
+        let out = child
             .stderr(std::process::Stdio::inherit())
             .output()
             .with_context(|| format!("running {}", exe.display()))?;
         let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(adapter) = text.lines().find_map(|l| l.strip_prefix("adapter ")) {
+            adapters.push(format!("{n} songs: {adapter}"));
+        }
         let Some(line) = text.lines().find(|l| l.starts_with("frames ")) else {
             bail!("the {n}-song window run printed no measurement (exit {})", out.status);
         };
@@ -181,6 +204,10 @@ fn bench_frames(points: &[usize], frames: usize) -> anyhow::Result<ExitCode> {
             "| {n} | {idle_mean:.1} / {idle_p95:.1} | {orbit_mean:.1} / {orbit_p95:.1} | {cpu:.3} | {pick:.3} / {scan:.2}, {:.4} |",
             pick / scan
         );
+    }
+    println!();
+    for adapter in adapters {
+        println!("drawn by {adapter}");
     }
     Ok(ExitCode::SUCCESS)
 }
