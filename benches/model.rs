@@ -230,7 +230,7 @@ fn main() {
             default_rates.push(default);
             allocator_ratios.push(flex / default);
         }
-        if let Some((label, torch)) = torch_rate(&python, &script) {
+        if let Some((label, torch)) = torch_rate(&python, &script, &[]) {
             row += &format!("; PyTorch {torch:.0} ({:.2}x)", flex / torch);
             torch_label = Some(label);
             torch_rates.push(torch);
@@ -273,11 +273,18 @@ fn main() {
     println!("| training on the GPU backend, batch {BATCH} | patches/s |");
     println!("|---|---:|");
     match choose_device(DeviceChoice::Gpu) {
-        Ok((compute, _)) => println!(
-            "| {} (burn wgpu) | {:.0} |",
-            compute.describe(),
-            throughput::<Autodiff<GpuBackend>>(&Default::default(), 5, 1)
-        ),
+        Ok((compute, _)) => {
+            let wgpu_rate = throughput::<Autodiff<GpuBackend>>(&Default::default(), 5, 1);
+            println!("| {} (burn wgpu) | {wgpu_rate:.0} |", compute.describe());
+            // The reference on the same card, where PyTorch has CUDA (an NVIDIA GPU).
+            match torch_rate(&python, &script, &["--cuda"]) {
+                Some((label, rate)) => {
+                    println!("| {label}, same network and step | {rate:.0} |");
+                    println!("| **wgpu / PyTorch CUDA** | **{:.2}x** |", wgpu_rate / rate);
+                }
+                None => println!("| PyTorch on CUDA | not measured: no CUDA device (or no torch) |"),
+            }
+        }
         Err(e) => println!("| GPU | not measured: {e} |"),
     }
 }
@@ -365,8 +372,8 @@ const TORCH_ROUNDS: usize = 5;
 
 /// PyTorch's label and patches per second from one run of `script` (its one output line,
 /// `| label | rate |`), or None when it cannot run (no python, no torch).
-fn torch_rate(python: &str, script: &Path) -> Option<(String, f64)> {
-    let out = std::process::Command::new(python).arg(script).output().ok()?;
+fn torch_rate(python: &str, script: &Path, args: &[&str]) -> Option<(String, f64)> {
+    let out = std::process::Command::new(python).arg(script).args(args).output().ok()?;
     if !out.status.success() {
         return None;
     }

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""The same network and training step as benches/model.rs, in PyTorch on the CPU, for comparing
+"""The same network and training step as benches/model.rs, in PyTorch on the CPU (or CUDA), for comparing
 training throughput (patches per second; forward + backward + Adam step, batch 32 of 128x128).
 
     python3 -m pip install torch numpy
     taskset -c 0 python3 benches/torch_train.py     # one core, like `taskset -c 0 cargo bench --bench model`
+    python3 benches/torch_train.py --cuda           # on an NVIDIA GPU: the GPU backend's reference
 """
 import os
+import sys
 import time
 
 import torch
@@ -46,14 +48,22 @@ class Net(nn.Module):
 
 
 def main():
+    # --cuda: the reference for the GPU backend, where PyTorch has a CUDA device (exit 3 if not).
+    cuda = "--cuda" in sys.argv[1:]
+    if cuda and not torch.cuda.is_available():
+        print("PyTorch has no CUDA device", file=sys.stderr)
+        sys.exit(3)
+    device = torch.device("cuda" if cuda else "cpu")
     threads = int(os.environ.get("TORCH_THREADS", len(os.sched_getaffinity(0))))
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    net = Net()
+    net = Net().to(device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    x = torch.randn(BATCH, 128, 128)
-    y = torch.arange(BATCH) % 8
+    x = torch.randn(BATCH, 128, 128, device=device)
+    y = torch.arange(BATCH, device=device) % 8
     loss_fn = nn.CrossEntropyLoss()
+    # CUDA runs asynchronously: the clock is read only once the device has finished.
+    finish = torch.cuda.synchronize if cuda else (lambda: None)
 
     def step():
         opt.zero_grad()
@@ -63,12 +73,17 @@ def main():
 
     for _ in range(2):
         step()
+    finish()
     steps = 10
     start = time.perf_counter()
     for _ in range(steps):
         step()
+    finish()
     rate = steps * BATCH / (time.perf_counter() - start)
-    print(f"| PyTorch {torch.__version__} CPU, {threads} thread(s) | {rate:.0f} |")
+    if cuda:
+        print(f"| PyTorch {torch.__version__} CUDA, {torch.cuda.get_device_name()} | {rate:.0f} |")
+    else:
+        print(f"| PyTorch {torch.__version__} CPU, {threads} thread(s) | {rate:.0f} |")
 
 
 if __name__ == "__main__":
