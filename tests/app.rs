@@ -1279,6 +1279,9 @@ fn clusters_arrive_from_the_worker_and_choosing_one_shows_only_its_songs() {
 fn the_frame_bench_draws_without_a_display() {
     let home = tempfile::tempdir().expect("tempdir");
     let shots = home.path().join("shots");
+    // An earlier run's frame in the folder is replaced, not kept.
+    std::fs::create_dir_all(&shots).expect("shots");
+    std::fs::write(shots.join("frames-3000.png"), "an earlier run's").expect("stale frame");
     let out = Command::new(env!("CARGO_BIN_EXE_songspace"))
         .args(["--bench-frames", "--offscreen", "--bench-points", "3000", "--bench-count", "20", "--bench-shots"])
         .arg(&shots)

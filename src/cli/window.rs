@@ -179,8 +179,13 @@ fn bench_frames(points: &[usize], frames: usize, offscreen: bool, shots: Option<
         if offscreen {
             child.arg("--offscreen");
         }
-        if let Some(dir) = shots {
-            child.arg("--screenshot").arg(dir.join(format!("frames-{n}.png")));
+        let shot = shots.map(|dir| dir.join(format!("frames-{n}.png")));
+        if let Some(path) = &shot {
+            // The child ends once the file is there: an earlier run's must not be taken for it.
+            if path.exists() {
+                std::fs::remove_file(path).with_context(|| format!("replacing {}", path.display()))?;
+            }
+            child.arg("--screenshot").arg(path);
         }
         let out = child
             .stderr(std::process::Stdio::inherit())
@@ -193,6 +198,9 @@ fn bench_frames(points: &[usize], frames: usize, offscreen: bool, shots: Option<
         let Some(line) = text.lines().find(|l| l.starts_with("frames ")) else {
             bail!("the {n}-song window run printed no measurement (exit {})", out.status);
         };
+        if let Some(path) = shot.as_ref().filter(|p| !p.is_file()) {
+            bail!("the {n}-song run saved no frame to {} (exit {})", path.display(), out.status);
+        }
         let values: Vec<f64> = line.split_whitespace().skip(2).filter_map(|v| v.parse().ok()).collect();
         let [idle_mean, idle_p95, orbit_mean, orbit_p95] = values[..] else {
             bail!("unexpected measurement line {line:?}");
