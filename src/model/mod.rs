@@ -9,6 +9,7 @@ mod denormals;
 pub mod device;
 mod embed;
 pub mod evaluate;
+mod fused;
 mod inference;
 pub mod kmeans;
 mod net;

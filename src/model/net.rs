@@ -13,6 +13,8 @@ use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, 
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use super::fused;
+
 /// The shape of the network. Saved beside the weights; loading rebuilds the network from it.
 #[derive(Config, Debug, PartialEq)]
 pub struct NetConfig {
@@ -58,7 +60,7 @@ impl<B: Backend> TemporalBlock<B> {
     fn new(input: usize, output: usize, kernel: usize, pool: bool, device: &B::Device) -> Self {
         Self {
             weights: LinearConfig::new(input * kernel, output).init(device),
-            norm: LayerNormConfig::new(output).init(device),
+            norm: LayerNormConfig::new(output).with_epsilon(fused::LAYER_NORM_EPSILON).init(device),
             kernel,
             pool,
         }
@@ -66,20 +68,45 @@ impl<B: Backend> TemporalBlock<B> {
 
     /// [batch, time, in] -> [batch, time (or time/2), out]
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let [batch, time, channels] = x.dims();
-        let half = self.kernel / 2;
-        let device = x.device();
-        let pad = Tensor::<B, 3>::zeros([batch, half, channels], &device);
-        let padded = Tensor::cat(vec![pad.clone(), x, pad], 1);
-        // Each time step gets its neighbourhood side by side: [batch, time, in * kernel].
-        let shifted: Vec<Tensor<B, 3>> =
-            (0..self.kernel).map(|k| padded.clone().slice([0..batch, k..k + time, 0..channels])).collect();
-        let unfolded = Tensor::cat(shifted, 2).reshape([batch * time, channels * self.kernel]);
-        let out = self.weights.forward(unfolded);
+        let [batch, time, _] = x.dims();
+        let out = match fused::convolve_on_cpu(x, self.weights.weight.val(), self.kernel) {
+            Ok(convolved) => {
+                let out_channels = convolved.dims()[2];
+                let convolved = convolved.reshape([batch * time, out_channels]);
+                match &self.weights.bias {
+                    Some(bias) => convolved + bias.val().unsqueeze(),
+                    None => convolved,
+                }
+            }
+            Err(x) => self.weights.forward(unfolded(x, self.kernel)),
+        };
         let out_channels = out.dims()[1];
-        let out = relu(self.norm.forward(out)).reshape([batch, time, out_channels]);
-        if self.pool { max_pool_pairs(out) } else { out }
+        let fused = match &self.norm.beta {
+            Some(beta) => fused::norm_relu_on_cpu(out, self.norm.gamma.val(), beta.val(), self.pool),
+            None => Err(out),
+        };
+        match fused {
+            Ok(pooled) => pooled.reshape([batch, if self.pool { time / 2 } else { time }, out_channels]),
+            Err(out) => {
+                let out = relu(self.norm.forward(out)).reshape([batch, time, out_channels]);
+                if self.pool { max_pool_pairs(out) } else { out }
+            }
+        }
     }
+}
+
+/// [batch, time, in] -> [batch * time, in * kernel]: each time step's neighbourhood side by side
+/// (zeros beyond the patch), for the block's weights to multiply. Training on the CPU fuses this
+/// with the product instead (`fused/conv.rs`).
+fn unfolded<B: Backend>(x: Tensor<B, 3>, kernel: usize) -> Tensor<B, 2> {
+    let [batch, time, channels] = x.dims();
+    let half = kernel / 2;
+    let device = x.device();
+    let pad = Tensor::<B, 3>::zeros([batch, half, channels], &device);
+    let padded = Tensor::cat(vec![pad.clone(), x, pad], 1);
+    let shifted: Vec<Tensor<B, 3>> =
+        (0..kernel).map(|k| padded.clone().slice([0..batch, k..k + time, 0..channels])).collect();
+    Tensor::cat(shifted, 2).reshape([batch * time, channels * kernel])
 }
 
 /// [batch, time, channels] -> [batch, time / 2, channels]: each two time steps into one as the
