@@ -98,7 +98,7 @@ impl<B: Backend> TemporalBlock<B> {
 /// [batch, time, in] -> [batch * time, in * kernel]: each time step's neighbourhood side by side
 /// (zeros beyond the patch), for the block's weights to multiply. Training on the CPU fuses this
 /// with the product instead (`fused/conv.rs`).
-fn unfolded<B: Backend>(x: Tensor<B, 3>, kernel: usize) -> Tensor<B, 2> {
+pub(super) fn unfolded<B: Backend>(x: Tensor<B, 3>, kernel: usize) -> Tensor<B, 2> {
     let [batch, time, channels] = x.dims();
     let half = kernel / 2;
     let device = x.device();

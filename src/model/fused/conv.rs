@@ -138,13 +138,11 @@ mod tests {
 
     type B = Training;
 
-    /// The convolution and both gradients as the network built them before (pad, neighbourhoods
-    /// side by side by `cat`, one matrix product), against the fused operation.
+    /// The convolution as the network builds it everywhere but in CPU training (`net.rs`'s
+    /// `unfolded`: pad, neighbourhoods side by side by `cat`, one matrix product).
     fn reference(x: Tensor<B, 3>, weight: Tensor<B, 2>, kernel: usize) -> Tensor<B, 3> {
-        let [batch, time, channels] = x.dims();
-        let padded = pad_time(x, kernel / 2);
-        let shifted = (0..kernel).map(|k| padded.clone().slice([0..batch, k..k + time, 0..channels])).collect();
-        let out = Tensor::cat(shifted, 2).reshape([batch * time, channels * kernel]).matmul(weight);
+        let [batch, time, _] = x.dims();
+        let out = crate::model::net::unfolded(x, kernel).matmul(weight);
         let out_channels = out.dims()[1];
         out.reshape([batch, time, out_channels])
     }

@@ -179,7 +179,7 @@ struct State {
 
 /// What the backward pass reads: the input and the activated rows [rows, width], the output's
 /// gradient ([rows / 2, width] when pooled), the scale [width] and each row's statistics.
-struct Backward_<'a> {
+struct BackwardInputs<'a> {
     x: &'a [f32],
     y: &'a [f32],
     grad: &'a [f32],
@@ -196,7 +196,7 @@ struct Gradient<'a> {
     beta: &'a mut [f32],
 }
 
-impl Backward_<'_> {
+impl BackwardInputs<'_> {
     #[inline(always)]
     fn rows(&self, out: Gradient) {
         let width = self.width;
@@ -253,7 +253,7 @@ impl Backward<Flex, 3> for NormReluBackward {
         let (rows, width) = rows_and_width(&input);
         let mut grad_x = zeroed(rows, width);
         let (mut grad_gamma, mut grad_beta) = (vec![0f32; width], vec![0f32; width]);
-        let backward = Backward_ {
+        let backward = BackwardInputs {
             x: values(&input),
             y: values(&activated),
             grad: values(&grad),
